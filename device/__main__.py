@@ -1,0 +1,5 @@
+"""`python -m device` is `haochaping-evaluator`."""
+
+from device.cli import main
+
+main()

@@ -1,0 +1,232 @@
+"""The device configuration: one TOML file, typed and validated, unknown keys rejected.
+
+Every error names the section and the option so a technician can fix the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+DEFAULT_FONT = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
+LEVELS_LEFT_TO_RIGHT = [5, 4, 3, 2, 1]
+
+
+class ConfigError(Exception):
+    """The configuration file is missing, unreadable or invalid."""
+
+
+@dataclass(frozen=True)
+class DeviceSection:
+    state_dir: str
+    mode: str = "window"  # "window" (pf 4, keypad + touch) or "self_service" (pf 5, touch)
+    firmware_version: str = "0.1.0"
+
+    def check(self) -> None:
+        if self.mode not in ("window", "self_service"):
+            raise ConfigError("[device] mode must be 'window' or 'self_service'")
+
+
+@dataclass(frozen=True)
+class SiteSection:
+    area_code: str
+    dept_code: str
+    pf: int
+    hall_code: str | None = None
+    window_no: str | None = None
+    terminal_no: str | None = None
+
+    def check(self) -> None:
+        if not (self.area_code.isdigit() and 6 <= len(self.area_code) <= 12):
+            raise ConfigError("[site] area_code must be 6-12 digits (行政区划代码)")
+        if len(self.dept_code) != 18:
+            raise ConfigError("[site] dept_code must be the 18-character 统一社会信用代码")
+
+
+@dataclass(frozen=True)
+class ProvinceSection:
+    base_url: str
+    device_id: str
+    key_id: str
+    ca_bundle: str | None = None
+
+    def check(self) -> None:
+        if not self.base_url.startswith(("https://", "http://")):
+            raise ConfigError(
+                "[province] base_url must start with https:// (or http:// on loopback)"
+            )
+
+
+@dataclass(frozen=True)
+class KeypadSection:
+    port: str | None = None  # a device path or a pyserial URL; absent = touch only
+    key_levels: list[int] = field(default_factory=lambda: list(LEVELS_LEFT_TO_RIGHT))
+
+    def check(self) -> None:
+        if sorted(self.key_levels) != [1, 2, 3, 4, 5]:
+            raise ConfigError("[keypad] key_levels must list each level 1-5 exactly once")
+
+
+@dataclass(frozen=True)
+class LocalApiSection:
+    token: str
+    bind: str = "127.0.0.1"
+    port: int = 8470
+
+    def check(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ConfigError("[local_api] port must be 0-65535")
+        if len(self.token) < 16:
+            raise ConfigError("[local_api] token must be at least 16 characters")
+
+
+@dataclass(frozen=True)
+class DisplaySection:
+    width: int = 800
+    height: int = 480
+    fullscreen: bool = False
+    font: str = DEFAULT_FONT
+    rating_timeout_s: int = 30
+    thanks_s: int = 3
+
+    def check(self) -> None:
+        if self.width < 320 or self.height < 240:
+            raise ConfigError("[display] width/height below 320x240 cannot show a rating page")
+        if not 5 <= self.rating_timeout_s <= 600:
+            raise ConfigError("[display] rating_timeout_s must be 5-600")
+
+
+@dataclass(frozen=True)
+class SyncSection:
+    batch_size: int = 500
+    poll_seconds: float = 1.0
+    connect_timeout_s: float = 5.0
+    read_timeout_s: float = 30.0
+
+    def check(self) -> None:
+        if not 1 <= self.batch_size <= 500:
+            raise ConfigError("[sync] batch_size must be 1-500 (the province's limit)")
+
+
+@dataclass(frozen=True)
+class Config:
+    device: DeviceSection
+    site: SiteSection
+    province: ProvinceSection
+    local_api: LocalApiSection
+    keypad: KeypadSection = field(default_factory=KeypadSection)
+    display: DisplaySection = field(default_factory=DisplaySection)
+    sync: SyncSection = field(default_factory=SyncSection)
+
+    @property
+    def state_dir(self) -> Path:
+        return Path(self.device.state_dir)
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.state_dir / "ledger.db"
+
+    @property
+    def key_path(self) -> Path:
+        return self.state_dir / "device.key"
+
+    @property
+    def identity_key_path(self) -> Path:
+        return self.state_dir / "identity.key"
+
+
+def _type_ok(value: Any, hint: Any) -> bool:
+    origin = typing.get_origin(hint)
+    if origin in (types.UnionType, typing.Union):
+        return any(_type_ok(value, arg) for arg in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        return isinstance(value, list) and all(_type_ok(v, item) for v in value)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
+def _section(cls: type, data: Any, name: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"[{name}] must be a table")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(f"[{name}] unknown option(s): {', '.join(unknown)}")
+    for fname, f in fields.items():
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        if fname not in data:
+            if required:
+                raise ConfigError(f"[{name}] {fname} is required")
+            continue
+        if not _type_ok(data[fname], hints[fname]):
+            raise ConfigError(f"[{name}] {fname} has the wrong type (expected {hints[fname]})")
+    section = cls(**data)
+    section.check()
+    return section
+
+
+def from_dict(data: dict[str, Any]) -> Config:
+    hints = typing.get_type_hints(Config)
+    unknown = sorted(set(data) - set(hints))
+    if unknown:
+        raise ConfigError(f"unknown section(s): {', '.join(f'[{u}]' for u in unknown)}")
+    sections: dict[str, Any] = {}
+    for f in dataclasses.fields(Config):
+        if f.name in data:
+            sections[f.name] = _section(hints[f.name], data[f.name], f.name)
+        elif f.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"section [{f.name}] is required")
+    return Config(**sections)
+
+
+def load(path: Path) -> Config:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read configuration {path}: {exc.strerror}") from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    return from_dict(data)
+
+
+def to_dict(config: Config) -> dict[str, Any]:
+    """The configuration as TOML-ready tables (None values left out: TOML has no null)."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(config):
+        table = dataclasses.asdict(getattr(config, f.name))
+        out[f.name] = {k: v for k, v in table.items() if v is not None}
+    return out
+
+
+def save(config: Config, path: Path) -> None:
+    """Write atomically: temp file and fsync, the old file copied to .bak, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    data = tomli_w.dumps(to_dict(config)).encode("utf-8")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    if path.exists():
+        shutil.copy2(path, path.with_name(path.name + ".bak"))
+    os.replace(tmp, path)

@@ -1,0 +1,59 @@
+"""Encryption at rest of the rater's personal data (name, certificate) with AES-256-GCM.
+
+The data key lives in its own 0600 file beside the ledger; wiping that file (decommission)
+makes every stored identity unreadable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+
+class VaultError(Exception):
+    """The identity key is missing or a sealed identity cannot be opened."""
+
+
+class IdentityVault:
+    def __init__(self, key: bytes) -> None:
+        self._aead = AESGCM(key)
+
+    @classmethod
+    def load_or_create(cls, path: Path) -> IdentityVault:
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                os.write(fd, AESGCM.generate_key(bit_length=256))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        return cls.load(path)
+
+    @classmethod
+    def load(cls, path: Path) -> IdentityVault:
+        try:
+            key = path.read_bytes()
+        except OSError as exc:
+            raise VaultError(f"cannot read identity key {path}: {exc.strerror}") from exc
+        if len(key) != 32:
+            raise VaultError(f"identity key {path} is not 32 bytes")
+        return cls(key)
+
+    def seal(self, evaluation_id: str, identity: dict[str, Any]) -> bytes:
+        """nonce || ciphertext, bound to the rating it belongs to."""
+        nonce = os.urandom(12)
+        plain = json.dumps(identity, ensure_ascii=False, sort_keys=True).encode("utf-8")
+        return nonce + self._aead.encrypt(nonce, plain, evaluation_id.encode("ascii"))
+
+    def open(self, evaluation_id: str, sealed: bytes) -> dict[str, Any]:
+        try:
+            plain = self._aead.decrypt(sealed[:12], sealed[12:], evaluation_id.encode("ascii"))
+        except InvalidTag as exc:
+            raise VaultError(f"identity of {evaluation_id} fails authentication") from exc
+        return json.loads(plain)

@@ -1,0 +1,235 @@
+"""The ledger: every rating, signed and hash-chained, committed to SQLite before thanks.
+
+One row per rating in seq order. Personal data is kept apart, encrypted, and deleted when
+the province acknowledges the rating; a device seal keeps purged rows verifiable.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from device import migrations
+from device.canonical import ZERO_HASH, canonical_json, record_hash
+from device.identity_vault import IdentityVault
+from device.rating import join_identity, split_identity
+from device.signing import DeviceKey
+
+DELIVERED = ("accepted", "duplicate")
+
+
+class LedgerError(Exception):
+    """The ledger cannot store or read a rating (disk full, read-only, corrupt)."""
+
+
+@dataclass(frozen=True)
+class StoredRating:
+    seq: int
+    evaluation_id: str
+    record: dict[str, Any]  # the full signed wire record
+
+
+def seal_bytes(redacted: dict[str, Any], full_hash: str, has_identity: bool) -> bytes:
+    """What the device seal covers: the stored record, the full record's hash, and whether
+    personal data was split off it."""
+    return canonical_json(
+        {"hasIdentity": has_identity, "record": redacted, "recordHash": full_hash}
+    )
+
+
+def connect(
+    path: Path, *, readonly: bool = False, busy_timeout_s: float = 5.0
+) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit) with durable settings."""
+    if readonly:
+        conn = sqlite3.connect(
+            f"file:{path}?mode=ro",
+            uri=True,
+            isolation_level=None,
+            timeout=busy_timeout_s,
+            check_same_thread=False,
+        )
+    else:
+        conn = sqlite3.connect(
+            path, isolation_level=None, timeout=busy_timeout_s, check_same_thread=False
+        )
+        conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
+class Ledger:
+    def __init__(self, path: Path, *, busy_timeout_s: float = 5.0) -> None:
+        self.path = path
+        try:
+            self.conn = connect(path, busy_timeout_s=busy_timeout_s)
+            migrations.apply(self.conn)
+        except sqlite3.Error as exc:
+            raise LedgerError(f"cannot open ledger {path}: {exc}") from exc
+        self.db = Database(self.conn)
+        self._known_keys: set[str] = set()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing ----------------------------------------------------------------------
+
+    @contextmanager
+    def _writing(self, what: str) -> Iterator[None]:
+        """One write transaction, taken IMMEDIATE so a busy reader never forces a retry of
+        half a write; any SQLite failure (disk full, read-only) becomes a LedgerError."""
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                self.conn.execute("COMMIT")
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise LedgerError(f"{what}: {exc}") from exc
+
+    def append(
+        self, body: dict[str, Any], key: DeviceKey, vault: IdentityVault | None = None
+    ) -> StoredRating:
+        """Chain, sign and durably commit one rating; return it once it is on disk."""
+        with self._writing("rating not stored"):
+            return self._append_in_tx(body, key, vault)
+
+    def _append_in_tx(
+        self, body: dict[str, Any], key: DeviceKey, vault: IdentityVault | None
+    ) -> StoredRating:
+        if key.key_id not in self._known_keys:
+            self.conn.execute(
+                "INSERT OR IGNORE INTO device_keys (key_id, public_key) VALUES (?, ?)",
+                (key.key_id, key.public_b64),
+            )
+            self._known_keys.add(key.key_id)
+        last = self.conn.execute(
+            "SELECT seq, record_hash FROM ratings ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        seq, prev_hash = (last[0] + 1, last[1]) if last else (1, ZERO_HASH)
+        record = {**body, "seq": seq, "prevHash": prev_hash, "keyId": key.key_id}
+        record.pop("signature", None)
+        record["signature"] = key.sign_record(record)
+        full_hash = record_hash(record)
+        redacted, identity = split_identity(record)
+        if identity and vault is None:
+            raise LedgerError("personal data present but no identity key to encrypt it")
+        seal = key.sign(seal_bytes(redacted, full_hash, bool(identity)))
+        self.conn.execute(
+            "INSERT INTO ratings (seq, evaluation_id, project_no, assess_number, record,"
+            " record_hash, has_identity, seal) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                seq,
+                record["evaluationId"],
+                record["projectNo"],
+                record["assessNumber"],
+                canonical_json(redacted).decode("utf-8"),
+                full_hash,
+                int(bool(identity)),
+                seal,
+            ),
+        )
+        if identity and vault is not None:
+            self.conn.execute(
+                "INSERT INTO rater_identities (seq, sealed) VALUES (?, ?)",
+                (seq, vault.seal(record["evaluationId"], identity)),
+            )
+        return StoredRating(seq, record["evaluationId"], record)
+
+    def mark_delivered(self, statuses: dict[str, str], delivered_at: str) -> int:
+        """Record the province's acknowledgements and delete the delivered personal data,
+        all in one transaction. Returns how many ratings became delivered."""
+        rows = [(status, delivered_at, eid) for eid, status in statuses.items()]
+        if any(status not in DELIVERED for status, _, _ in rows):
+            raise ValueError(f"delivery status must be one of {DELIVERED}")
+        changed = 0
+        with self._writing("delivery not recorded"):
+            for row in rows:
+                changed += self.conn.execute(
+                    "UPDATE ratings SET delivery = ?, delivered_at = ?"
+                    " WHERE evaluation_id = ? AND delivery IS NULL",
+                    row,
+                ).rowcount
+            self.conn.executemany(
+                "DELETE FROM rater_identities WHERE seq ="
+                " (SELECT seq FROM ratings WHERE evaluation_id = ?)",
+                [(eid,) for eid in statuses],
+            )
+        return changed
+
+    # -- reading ----------------------------------------------------------------------
+
+    def unsent(
+        self, limit: int, vault: IdentityVault | None = None, max_bytes: int | None = None
+    ) -> list[StoredRating]:
+        """The oldest undelivered ratings in seq order, rebuilt into full wire records."""
+        rows = self.conn.execute(
+            "SELECT r.seq, r.evaluation_id, r.record, r.has_identity, i.sealed"
+            " FROM ratings r LEFT JOIN rater_identities i ON i.seq = r.seq"
+            " WHERE r.delivery IS NULL AND r.quarantine_code IS NULL ORDER BY r.seq LIMIT ?",
+            (limit,),
+        ).fetchall()
+        out: list[StoredRating] = []
+        used = 0
+        for seq, evaluation_id, text, has_identity, sealed in rows:
+            record = json.loads(text)
+            if has_identity:
+                if sealed is None or vault is None:
+                    raise LedgerError(f"rating seq {seq}: personal data cannot be restored")
+                record = join_identity(record, vault.open(evaluation_id, sealed))
+            if max_bytes is not None:
+                used += len(canonical_json(record)) + 1
+                if used > max_bytes and out:
+                    break
+            out.append(StoredRating(seq, evaluation_id, record))
+        return out
+
+    def quarantine(self, rejections: dict[str, tuple[str, str]]) -> None:
+        """Set rejected ratings aside with the province's code and message; never deleted."""
+        with self._writing("quarantine not recorded"):
+            self.conn.executemany(
+                "UPDATE ratings SET quarantine_code = ?, quarantine_message = ?"
+                " WHERE evaluation_id = ? AND delivery IS NULL",
+                [(code, message, eid) for eid, (code, message) in rejections.items()],
+            )
+
+    def backlog(self) -> int:
+        """Ratings still to deliver (quarantined ones are counted apart)."""
+        return self.db.execute(
+            "SELECT count(*) FROM ratings WHERE delivery IS NULL AND quarantine_code IS NULL"
+        ).fetchone()[0]
+
+    def quarantined(self) -> int:
+        return self.db["ratings"].count_where("quarantine_code IS NOT NULL")
+
+    def count(self) -> int:
+        return self.db["ratings"].count
+
+    def last_seq(self) -> int:
+        row = self.conn.execute("SELECT max(seq) FROM ratings").fetchone()
+        return row[0] or 0
+
+    def delivery_of(self, evaluation_id: str) -> str | None:
+        row = self.conn.execute(
+            "SELECT delivery FROM ratings WHERE evaluation_id = ?", (evaluation_id,)
+        ).fetchone()
+        if row is None:
+            raise KeyError(evaluation_id)
+        return row[0]

@@ -1,0 +1,78 @@
+"""Named schema migrations of the ledger, each recorded in the transaction that runs it."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+Migration = tuple[str, Callable[[sqlite3.Connection], None]]
+
+
+def _statements(script: str) -> Callable[[sqlite3.Connection], None]:
+    """Run a script statement by statement (executescript would commit the open transaction)."""
+
+    def run(conn: sqlite3.Connection) -> None:
+        for statement in script.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+
+    return run
+
+
+_0001_ratings = _statements(
+    """
+        CREATE TABLE device_keys (
+            key_id TEXT PRIMARY KEY,
+            public_key TEXT NOT NULL
+        );
+        CREATE TABLE ratings (
+            seq INTEGER PRIMARY KEY,
+            evaluation_id TEXT NOT NULL UNIQUE,
+            project_no TEXT NOT NULL,
+            assess_number INTEGER NOT NULL,
+            record TEXT NOT NULL,          -- canonical JSON, personal fields nulled
+            record_hash TEXT NOT NULL,     -- SHA-256 of the full signed record
+            has_identity INTEGER NOT NULL,
+            seal TEXT NOT NULL,            -- device signature over record + hash + has_identity
+            delivery TEXT,                 -- NULL unsent, 'accepted' or 'duplicate'
+            delivered_at TEXT,             -- device clock when the province acknowledged
+            quarantine_code TEXT,          -- the province rejected it: never resent blindly
+            quarantine_message TEXT
+        );
+        CREATE INDEX ratings_unsent ON ratings(seq)
+            WHERE delivery IS NULL AND quarantine_code IS NULL;
+        CREATE TABLE rater_identities (
+            seq INTEGER PRIMARY KEY REFERENCES ratings(seq),
+            sealed BLOB NOT NULL
+        );
+    """
+)
+
+
+MIGRATIONS: list[Migration] = [
+    ("0001_ratings", _0001_ratings),
+]
+
+
+def apply(conn: sqlite3.Connection, migrations: list[Migration] = MIGRATIONS) -> list[str]:
+    """Run the migrations not yet recorded; return their names. conn must be in autocommit."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+    )
+    done = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+    applied = []
+    for name, run in migrations:
+        if name in done:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            run(conn)
+            conn.execute(
+                "INSERT INTO _migrations (name, applied_at) VALUES (?, datetime('now'))", (name,)
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        applied.append(name)
+    return applied

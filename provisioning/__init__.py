@@ -1,0 +1,1 @@
+"""haochaping provisioning: what a field technician runs to turn a blank box into an evaluator."""

@@ -1,0 +1,71 @@
+"""Enrolment with the province: the device's public key and site, authenticated by a token."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from device.signing import DeviceKey
+
+
+class EnrollError(Exception):
+    """The province refused or could not be reached; nothing was written."""
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    device_id: str
+    key_id: str
+    heartbeat_seconds: int
+    tags_version: str | None
+
+
+def enroll(
+    base_url: str,
+    token: str,
+    key: DeviceKey,
+    site: dict[str, Any],
+    *,
+    serial: str,
+    model: str,
+    firmware_version: str,
+    ca_bundle: str | None = None,
+    timeout_s: float = 15.0,
+) -> Enrolment:
+    body = {
+        "enrollToken": token,
+        "publicKey": key.public_b64,
+        "serial": serial,
+        "model": model,
+        "firmwareVersion": firmware_version,
+        "site": site,
+    }
+    try:
+        response = requests.post(
+            base_url.rstrip("/") + "/devices/enroll",
+            json=body,
+            timeout=timeout_s,
+            verify=ca_bundle or True,
+        )
+    except requests.RequestException as exc:
+        raise EnrollError(f"province not reachable at {base_url}: {type(exc).__name__}") from exc
+    try:
+        data = response.json()
+    except ValueError:
+        data = {}
+    if response.status_code != 201:
+        field = f" (field {data['field']})" if data.get("field") else ""
+        raise EnrollError(
+            f"enrolment refused: HTTP {response.status_code} {data.get('code', '')} "
+            f"{data.get('message', '')}{field}".strip()
+        )
+    if data.get("keyId") != key.key_id:
+        raise EnrollError("province answered with a key id that is not this device's key")
+    return Enrolment(
+        device_id=str(data["deviceId"]),
+        key_id=str(data["keyId"]),
+        heartbeat_seconds=int(data.get("heartbeatSeconds", 60)),
+        tags_version=data.get("tagsVersion"),
+    )

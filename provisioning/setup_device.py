@@ -1,0 +1,130 @@
+"""Provisioning a device: key generated on the device, enrolled, configuration written last.
+
+Nothing half-done is left behind: a failed enrolment removes the new key again.
+"""
+
+from __future__ import annotations
+
+import secrets
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from device import __version__
+from device.config import (
+    Config,
+    DeviceSection,
+    DisplaySection,
+    KeypadSection,
+    LocalApiSection,
+    ProvinceSection,
+    SiteSection,
+    save,
+)
+from device.identity_vault import IdentityVault
+from device.signing import DeviceKey
+from provisioning.enroll import enroll
+
+MODEL = "haochaping-evaluator"
+
+
+@dataclass(frozen=True)
+class SiteAnswers:
+    """What the technician says about where the device stands."""
+
+    area_code: str
+    dept_code: str
+    mode: str = "window"
+    hall_code: str | None = None
+    window_no: str | None = None
+    terminal_no: str | None = None
+
+    @property
+    def pf(self) -> int:
+        return 5 if self.mode == "self_service" else 4
+
+
+def provision(
+    *,
+    config_path: Path,
+    state_dir: Path,
+    province_url: str,
+    token: str,
+    site: SiteAnswers,
+    ca_bundle: str | None = None,
+    keypad_port: str | None = None,
+    local_api_bind: str = "127.0.0.1",
+    local_api_port: int = 8470,
+    display: DisplaySection | None = None,
+    serial: str | None = None,
+) -> Config:
+    # Build (and so validate) everything that does not depend on the province first.
+    draft = Config(
+        device=DeviceSection(
+            state_dir=str(state_dir), mode=site.mode, firmware_version=__version__
+        ),
+        site=SiteSection(
+            area_code=site.area_code,
+            dept_code=site.dept_code,
+            pf=site.pf,
+            hall_code=site.hall_code,
+            window_no=site.window_no,
+            terminal_no=site.terminal_no,
+        ),
+        province=ProvinceSection(
+            base_url=province_url, device_id="-", key_id="-", ca_bundle=ca_bundle
+        ),
+        local_api=LocalApiSection(
+            token=secrets.token_urlsafe(24), bind=local_api_bind, port=local_api_port
+        ),
+        keypad=KeypadSection(port=keypad_port),
+        display=display or DisplaySection(),
+    )
+    for section in (
+        draft.device,
+        draft.site,
+        draft.province,
+        draft.local_api,
+        draft.keypad,
+        draft.display,
+    ):
+        section.check()
+    key = DeviceKey.generate()
+    key.save(draft.key_path)
+    try:
+        enrolment = enroll(
+            province_url,
+            token,
+            key,
+            {
+                "areaCode": site.area_code,
+                "hallCode": site.hall_code,
+                "windowNo": site.window_no,
+                "deptCode": site.dept_code,
+                "pf": site.pf,
+                "terminalNo": site.terminal_no,
+            },
+            serial=serial or socket.gethostname(),
+            model=MODEL,
+            firmware_version=__version__,
+            ca_bundle=ca_bundle,
+        )
+    except BaseException:
+        draft.key_path.unlink(missing_ok=True)
+        raise
+    IdentityVault.load_or_create(draft.identity_key_path)
+    config = Config(
+        device=draft.device,
+        site=draft.site,
+        province=ProvinceSection(
+            base_url=province_url,
+            device_id=enrolment.device_id,
+            key_id=enrolment.key_id,
+            ca_bundle=ca_bundle,
+        ),
+        local_api=draft.local_api,
+        keypad=draft.keypad,
+        display=draft.display,
+    )
+    save(config, config_path)
+    return config

@@ -1,0 +1,122 @@
+"""A simulated service window: stand-in province, provisioned device, virtual keypad, and the
+real evaluator and sync programs running as child processes on loopback.
+
+The device programs get only ports, URLs and configuration; they never know they are simulated.
+"""
+
+from __future__ import annotations
+
+import secrets
+import socket
+import subprocess
+from pathlib import Path
+
+from device.config import Config, DisplaySection
+from provisioning.setup_device import SiteAnswers, provision
+from simulator import processes
+from simulator.local_client import EvaluatorClient
+from simulator.province.server import ProvinceServer
+from simulator.province.store import ProvinceStore
+from simulator.virtual_keypad import VirtualKeypad
+
+DEMO_AREA = "640104"
+DEMO_DEPT = "11640100MB1234567X"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class StandInProvince:
+    """The stand-in provincial server in this process, on a free loopback port."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.store = ProvinceStore(workdir / "province.db")
+        self.server = ProvinceServer(self.store, host="127.0.0.1", port=0)
+
+    def start(self) -> None:
+        self.server.start()
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def issue_token(self) -> str:
+        token = secrets.token_urlsafe(16)
+        self.store.add_token(token, 3600)
+        return token
+
+
+class SimulatedWindow:
+    def __init__(
+        self,
+        workdir: Path,
+        province: StandInProvince,
+        *,
+        window_no: str = "1",
+        headless: bool = True,
+        display: DisplaySection | None = None,
+    ) -> None:
+        self.workdir = workdir
+        self.province = province
+        self.window_no = window_no
+        self.headless = headless
+        self.display = display or DisplaySection()
+        self.keypad = VirtualKeypad(link_path=workdir / "keypad")
+        self.config: Config | None = None
+        self.client: EvaluatorClient | None = None
+        self.evaluator: subprocess.Popen[bytes] | None = None
+        self.sync: subprocess.Popen[bytes] | None = None
+
+    @property
+    def config_path(self) -> Path:
+        return self.workdir / "device.toml"
+
+    def provision(self) -> Config:
+        self.config = provision(
+            config_path=self.config_path,
+            state_dir=self.workdir / "state",
+            province_url=self.province.url,
+            token=self.province.issue_token(),
+            site=SiteAnswers(
+                area_code=DEMO_AREA, dept_code=DEMO_DEPT, hall_code="H01", window_no=self.window_no
+            ),
+            keypad_port=str(self.keypad.port),
+            local_api_port=free_port(),
+            display=self.display,
+            serial=f"SIM-{self.window_no}",
+        )
+        return self.config
+
+    def start(self, ready_timeout_s: float = 30.0) -> None:
+        if self.config is None:
+            self.provision()
+        assert self.config is not None
+        self.keypad.start()
+        env = processes.device_env(self.headless)
+        args = ["run", "--config", str(self.config_path)]
+        self.evaluator = processes.start_module("device", args, self.workdir / "evaluator.log", env)
+        self.sync = processes.start_module("sync", args, self.workdir / "sync.log", env)
+        api = self.config.local_api
+        self.client = EvaluatorClient(f"http://127.0.0.1:{api.port}/api/v1", api.token)
+        self.client.wait_for(
+            lambda s: s["keypadConnected"] is True,
+            ready_timeout_s,
+            "local API up and keypad connected",
+        )
+
+    def stop(self) -> dict[str, int]:
+        codes = {}
+        for name in ("evaluator", "sync"):
+            process = getattr(self, name)
+            if process is not None:
+                codes[name] = processes.stop(process)
+        if self.client:
+            self.client.close()
+        self.keypad.stop()
+        return codes

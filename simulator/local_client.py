@@ -1,0 +1,43 @@
+"""A client of the evaluator's local API, as the counter's business system would use it."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import requests
+
+
+class EvaluatorClient:
+    def __init__(self, base_url: str, token: str, timeout_s: float = 5.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {token}"
+        self.timeout_s = timeout_s
+
+    def push_case(self, case: dict[str, Any]) -> dict[str, Any]:
+        response = self.session.post(f"{self.base_url}/cases", json=case, timeout=self.timeout_s)
+        response.raise_for_status()
+        return response.json()
+
+    def status(self) -> dict[str, Any]:
+        response = self.session.get(f"{self.base_url}/status", timeout=self.timeout_s)
+        response.raise_for_status()
+        return response.json()
+
+    def wait_for(self, predicate: Any, timeout_s: float, what: str) -> dict[str, Any]:
+        """Poll the status until predicate(status) holds; TimeoutError naming *what* if not."""
+        end = time.monotonic() + timeout_s
+        last: dict[str, Any] | None = None
+        while time.monotonic() < end:
+            try:
+                last = self.status()
+            except requests.RequestException:
+                last = None
+            if last is not None and predicate(last):
+                return last
+            time.sleep(0.02)
+        raise TimeoutError(f"evaluator did not reach: {what} (last status {last})")
+
+    def close(self) -> None:
+        self.session.close()

@@ -1,0 +1,5 @@
+"""`python -m sync` is `haochaping-sync`."""
+
+from sync.cli import main
+
+main()

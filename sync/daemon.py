@@ -1,0 +1,90 @@
+"""The sync loop: deliver while there is work, back off through outages, wake on new ratings.
+
+New ratings are noticed through SQLite's data_version (it changes when another connection
+commits), checked a few times a second: cheap, and no coupling to the evaluator process.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from device.ledger import Ledger, LedgerError
+from sync.backoff import Backoff
+from sync.province_client import OperatorNeededError, ProvinceError, RetryableError
+from sync.sender import Sender
+
+log = logging.getLogger(__name__)
+WATCH_INTERVAL_S = 0.2
+
+
+class SyncDaemon:
+    def __init__(
+        self,
+        ledger: Ledger,
+        sender: Sender,
+        *,
+        idle_poll_s: float = 60.0,
+        backoff: Backoff | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ledger = ledger
+        self.sender = sender
+        self.idle_poll_s = idle_poll_s
+        self.backoff = backoff or Backoff()
+        self.monotonic = monotonic
+        self.stop_event = threading.Event()
+        self.last_error: str | None = None
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def step(self) -> float:
+        """One round; returns how long to wait before the next (0: more work is waiting)."""
+        try:
+            result = self.sender.send_round()
+        except RetryableError as exc:
+            self.last_error = str(exc)
+            delay = self.backoff.next_delay(exc.retry_after_s)
+            log.warning("delivery deferred %.1f s: %s", delay, exc)
+            return delay
+        except (OperatorNeededError, ProvinceError, LedgerError) as exc:
+            self.last_error = str(exc)
+            delay = self.backoff.next_delay()
+            log.error("delivery failed, needs attention (retry in %.0f s): %s", delay, exc)
+            return delay
+        self.backoff.reset()
+        self.last_error = None
+        if result.sent:
+            log.info("delivered %d, quarantined %d", result.delivered, result.quarantined)
+            return 0.0
+        return self.idle_poll_s
+
+    def run(self) -> None:
+        while not self.stop_event.is_set():
+            delay = self.step()
+            if delay > 0:
+                self._wait_for_new_ratings(delay)
+
+    def run_until_empty(self, deadline_s: float) -> int:
+        """Deliver until nothing is left or the deadline passes; returns the backlog left."""
+        end = self.monotonic() + deadline_s
+        while self.monotonic() < end and not self.stop_event.is_set():
+            delay = self.step()
+            if delay > 0 and self.ledger.backlog() == 0:
+                break
+            if delay > 0:
+                self.stop_event.wait(min(delay, max(0.0, end - self.monotonic())))
+        return self.ledger.backlog()
+
+    def _wait_for_new_ratings(self, timeout_s: float) -> None:
+        end = self.monotonic() + timeout_s
+        version = self._data_version()
+        while not self.stop_event.wait(min(WATCH_INTERVAL_S, max(0.0, end - self.monotonic()))):
+            if self.monotonic() >= end or self._data_version() != version:
+                return
+
+    def _data_version(self) -> int:
+        return self.ledger.conn.execute("PRAGMA data_version").fetchone()[0]
