@@ -65,6 +65,9 @@ def verify_ledger_cmd(ledger: Path, identity_key: Path | None) -> None:
         )
         return
     bad = report.first_bad
+    if bad.seq == 0:
+        click.echo(f"ledger BAD: {bad.problem}", err=True)
+        sys.exit(1)
     click.echo(
         f"ledger BAD at seq {bad.seq}: {bad.problem} ({report.rows - 1} ratings before it verify)",
         err=True,

@@ -118,7 +118,10 @@ def check_rows(
 def verify_ledger(path: Path, vault: IdentityVault | None = None) -> Report:
     if not path.exists():
         raise FileNotFoundError(f"no ledger at {path}")
-    conn = connect(path, readonly=True)
+    try:
+        conn = connect(path, readonly=True)
+    except sqlite3.DatabaseError as exc:
+        return Report(0, 0, Finding(0, f"ledger unreadable: {exc}"))
     try:
         keys = dict(conn.execute("SELECT key_id, public_key FROM device_keys"))
         cursor = conn.execute(
