@@ -15,10 +15,10 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
-from device.identity_vault import IdentityVault  # noqa: E402
-from device.ledger import Ledger  # noqa: E402
-from device.rating import Case, Level, Press, Site, record_body  # noqa: E402
-from device.signing import DeviceKey  # noqa: E402
+from device.identity_vault import IdentityVault
+from device.ledger import Ledger
+from device.rating import Case, Level, Press, Site, record_body
+from device.signing import DeviceKey
 
 SITE = Site(
     device_id="DEV-TEST-1",

@@ -69,13 +69,13 @@ def test_changing_any_character_of_a_stored_rating_is_reported(
     src.backup(dst)
     src.close()
     column = ("record", "record_hash", "seal")[position % 3]
-    (text,) = dst.execute(f"SELECT {column} FROM ratings WHERE seq = ?", (seq,)).fetchone()  # noqa: S608
+    (text,) = dst.execute(f"SELECT {column} FROM ratings WHERE seq = ?", (seq,)).fetchone()
     i = position % len(text)
     if text[i] == replacement:
         return
     with dst:
         dst.execute(
-            f"UPDATE ratings SET {column} = ? WHERE seq = ?",  # noqa: S608
+            f"UPDATE ratings SET {column} = ? WHERE seq = ?",
             (text[:i] + replacement + text[i + 1 :], seq),
         )
     dst.close()
