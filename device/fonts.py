@@ -19,7 +19,7 @@ def missing_glyphs(font: pygame.freetype.Font, texts: Iterable[str]) -> set[str]
     missing: set[str] = set()
     for text in texts:
         chars = [c for c in text if not c.isspace()]
-        metrics = font.get_metrics("".join(chars))
+        metrics = font.get_metrics("".join(chars), size=24)
         missing.update(c for c, m in zip(chars, metrics, strict=True) if m is None)
     return missing
 

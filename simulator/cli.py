@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -24,6 +25,8 @@ def main(ctx: click.Context, verbose: bool) -> None:
 
     With no command, runs the demo (headless when there is no display)."""
     configure(verbose)
+    if not verbose:  # the demo narrates; the stand-in's own log lines would drown it
+        logging.getLogger("simulator").setLevel(logging.WARNING)
     if ctx.invoked_subcommand is None:
         ctx.invoke(demo, headless=not _has_display(), workdir=None)
 

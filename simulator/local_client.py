@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import requests
@@ -25,11 +26,21 @@ class EvaluatorClient:
         response.raise_for_status()
         return response.json()
 
-    def wait_for(self, predicate: Any, timeout_s: float, what: str) -> dict[str, Any]:
-        """Poll the status until predicate(status) holds; TimeoutError naming *what* if not."""
+    def wait_for(
+        self,
+        predicate: Callable[[dict[str, Any]], bool],
+        timeout_s: float,
+        what: str,
+        gone: Callable[[], str | None] = lambda: None,
+    ) -> dict[str, Any]:
+        """Poll the status until predicate(status) holds; TimeoutError naming *what* if not.
+        `gone` says why waiting is pointless (the evaluator died), or None."""
         end = time.monotonic() + timeout_s
         last: dict[str, Any] | None = None
         while time.monotonic() < end:
+            reason = gone()
+            if reason:
+                raise RuntimeError(f"{what}: {reason}")
             try:
                 last = self.status()
             except requests.RequestException:
