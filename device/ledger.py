@@ -17,7 +17,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from device import migrations
-from device.canonical import ZERO_HASH, canonical_json, record_hash
+from device.canonical import ZERO_HASH, canonical_json, check_canonical, record_hash
 from device.identity_vault import IdentityVault
 from device.rating import join_identity, split_identity
 from device.signing import DeviceKey
@@ -36,11 +36,14 @@ class StoredRating:
     record: dict[str, Any]  # the full signed wire record
 
 
-def seal_bytes(redacted: dict[str, Any], full_hash: str, has_identity: bool) -> bytes:
+def seal_bytes(
+    redacted: dict[str, Any], full_hash: str, has_identity: bool, *, checked: bool = False
+) -> bytes:
     """What the device seal covers: the stored record, the full record's hash, and whether
     personal data was split off it."""
     return canonical_json(
-        {"hasIdentity": has_identity, "record": redacted, "recordHash": full_hash}
+        {"hasIdentity": has_identity, "record": redacted, "recordHash": full_hash},
+        checked=checked,
     )
 
 
@@ -126,12 +129,13 @@ class Ledger:
         seq, prev_hash = (last[0] + 1, last[1]) if last else (1, ZERO_HASH)
         record = {**body, "seq": seq, "prevHash": prev_hash, "keyId": key.key_id}
         record.pop("signature", None)
-        record["signature"] = key.sign_record(record)
-        full_hash = record_hash(record)
+        check_canonical(record)  # once; the four encodings below trust it
+        record["signature"] = key.sign_record(record, checked=True)
+        full_hash = record_hash(record, checked=True)
         redacted, identity = split_identity(record)
         if identity and vault is None:
             raise LedgerError("personal data present but no identity key to encrypt it")
-        seal = key.sign(seal_bytes(redacted, full_hash, bool(identity)))
+        seal = key.sign(seal_bytes(redacted, full_hash, bool(identity), checked=True))
         self.conn.execute(
             "INSERT INTO ratings (seq, evaluation_id, project_no, assess_number, record,"
             " record_hash, has_identity, seal) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -140,7 +144,7 @@ class Ledger:
                 record["evaluationId"],
                 record["projectNo"],
                 record["assessNumber"],
-                canonical_json(redacted).decode("utf-8"),
+                canonical_json(redacted, checked=True).decode("utf-8"),
                 full_hash,
                 int(bool(identity)),
                 seal,

@@ -9,6 +9,7 @@ import base64
 import hashlib
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,7 @@ class DeviceKey:
     def generate(cls) -> DeviceKey:
         return cls(Ed25519PrivateKey.generate())
 
-    @property
+    @cached_property
     def public_raw(self) -> bytes:
         return self.private.public_key().public_bytes(
             serialization.Encoding.Raw, serialization.PublicFormat.Raw
@@ -62,15 +63,15 @@ class DeviceKey:
     def public_b64(self) -> str:
         return b64(self.public_raw)
 
-    @property
+    @cached_property
     def key_id(self) -> str:
         return key_id_of(self.public_raw)
 
     def sign(self, data: bytes) -> str:
         return b64(self.private.sign(data))
 
-    def sign_record(self, record: dict[str, Any]) -> str:
-        return self.sign(signing_bytes(record))
+    def sign_record(self, record: dict[str, Any], *, checked: bool = False) -> str:
+        return self.sign(signing_bytes(record, checked=checked))
 
     def save(self, path: Path) -> None:
         """Write the key as PEM, mode 0600, via a temp file and rename; never overwrite."""
