@@ -47,7 +47,9 @@ class LocalApi:
         self.status = status
         self._server = ThreadingHTTPServer((bind, port), _handler_for(self))
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="local-api")
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="local-api"
+        )
 
     @property
     def port(self) -> int:

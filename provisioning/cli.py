@@ -96,3 +96,7 @@ def init(
         f"enrolled as {config.province.device_id} (key {config.province.key_id}); "
         f"configuration written to {config_path}"
     )
+
+
+if __name__ == "__main__":
+    main()

@@ -42,3 +42,7 @@ def demo(headless: bool, workdir: Path | None) -> None:
     """Three cases pushed, three keys pressed, three ratings delivered and verified."""
     ok = run_demo(workdir, headless or not _has_display(), say=click.echo)
     sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()

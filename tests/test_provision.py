@@ -1,0 +1,95 @@
+"""A technician provisioning a device with `haochaping-provision init` against the province."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from device.config import load
+from device.signing import DeviceKey
+from simulator.hall import DEMO_AREA, DEMO_DEPT, StandInProvince, free_port
+
+
+@pytest.fixture
+def province(tmp_path):
+    stand_in = StandInProvince(tmp_path)
+    stand_in.start()
+    yield stand_in
+    stand_in.stop()
+
+
+def _init(tmp_path, url, token, *extra):
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "provisioning.cli",
+            "init",
+            "--config",
+            str(tmp_path / "etc" / "device.toml"),
+            "--state-dir",
+            str(tmp_path / "state"),
+            "--province-url",
+            url,
+            "--token",
+            token,
+            "--area-code",
+            DEMO_AREA,
+            "--dept-code",
+            DEMO_DEPT,
+            "--window-no",
+            "7",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+
+
+def test_init_enrols_and_writes_a_working_configuration(tmp_path, province):
+    result = _init(tmp_path, province.url, province.issue_token())
+    assert result.returncode == 0, result.stderr
+    config = load(tmp_path / "etc" / "device.toml")
+    key = DeviceKey.load(config.key_path)
+    assert config.province.key_id == key.key_id
+    assert "enrolled as " + config.province.device_id in result.stdout
+    assert (config.key_path.stat().st_mode & 0o777) == 0o600
+    assert (config.identity_key_path.stat().st_mode & 0o777) == 0o600
+    assert (config.site.window_no, config.site.pf) == ("7", 4)
+
+
+def test_a_refused_token_leaves_nothing_behind(tmp_path, province):
+    result = _init(tmp_path, province.url, "not-a-token")
+    assert result.returncode == 1
+    assert "E_TOKEN" in result.stderr
+    assert not (tmp_path / "etc" / "device.toml").exists()
+    assert not (tmp_path / "state" / "device.key").exists()
+
+
+def test_an_unreachable_province_leaves_nothing_behind(tmp_path):
+    result = _init(tmp_path, f"http://127.0.0.1:{free_port()}/api/v1", "token")
+    assert result.returncode == 1
+    assert "province not reachable" in result.stderr
+    assert not (tmp_path / "state" / "device.key").exists()
+
+
+def test_a_bad_site_field_is_named_before_anything_is_sent(tmp_path, province):
+    token = province.issue_token()
+    result = _init(tmp_path, province.url, token, "--area-code", "12")
+    assert result.returncode == 1
+    assert "area_code" in result.stderr
+    assert _init(tmp_path, province.url, token).returncode == 0  # the token was not used up
+
+
+def test_an_existing_key_is_never_overwritten(tmp_path, province):
+    assert _init(tmp_path, province.url, province.issue_token()).returncode == 0
+    before = (tmp_path / "state" / "device.key").read_bytes()
+    again = _init(tmp_path, province.url, province.issue_token())
+    assert again.returncode == 1
+    assert "refusing to overwrite" in again.stderr
+    assert (tmp_path / "state" / "device.key").read_bytes() == before

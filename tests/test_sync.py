@@ -1,0 +1,135 @@
+"""The sync delivering a real ledger to the stand-in province over real HTTP."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from device.evaluator_app import site_of
+from device.identity_vault import IdentityVault
+from device.ledger import Ledger
+from device.rating import Level
+from device.signing import DeviceKey
+from provisioning.setup_device import SiteAnswers, provision
+from simulator.hall import DEMO_AREA, DEMO_DEPT, StandInProvince
+from sync.backoff import Backoff
+from sync.daemon import SyncDaemon
+from sync.province_client import ProvinceClient, RetryableError
+from sync.sender import Sender
+from tests.conftest import make_body
+
+
+@pytest.fixture
+def province(tmp_path):
+    stand_in = StandInProvince(tmp_path)
+    stand_in.start()
+    yield stand_in
+    stand_in.stop()
+
+
+@pytest.fixture
+def device(tmp_path, province):
+    """A provisioned device: config, key, vault, ledger."""
+    config = provision(
+        config_path=tmp_path / "device.toml",
+        state_dir=tmp_path / "state",
+        province_url=province.url,
+        token=province.issue_token(),
+        site=SiteAnswers(area_code=DEMO_AREA, dept_code=DEMO_DEPT, window_no="3"),
+    )
+    key = DeviceKey.load(config.key_path)
+    vault = IdentityVault.load(config.identity_key_path)
+    with Ledger(config.ledger_path) as ledger:
+        yield config, key, vault, ledger
+
+
+def _record(device, n, level=Level.SATISFIED, **kwargs):
+    config, key, vault, ledger = device
+    body = make_body(n, level, site=site_of(config), **kwargs)
+    return ledger.append(body, key, vault)
+
+
+def _sender(device, **client_kwargs):
+    config, key, vault, ledger = device
+    client = ProvinceClient(
+        config.province.base_url, config.province.device_id, key, **client_kwargs
+    )
+    return Sender(ledger, client, vault, batch_size=config.sync.batch_size)
+
+
+def test_ratings_are_delivered_once_and_lose_their_personal_data(device, province):
+    _, _, _, ledger = device
+    ids = [
+        _record(device, n, identity={"userName": "刘芳", "certKey": f"h{n}"}).evaluation_id
+        for n in range(3)
+    ]
+    result = _sender(device).send_round()
+    assert (result.sent, result.delivered, result.quarantined) == (3, 3, 0)
+    assert set(province.store.evaluation_ids()) == set(ids)
+    assert province.store.evaluation(ids[0])["userName"] == "刘芳"
+    assert ledger.backlog() == 0
+    assert ledger.conn.execute("SELECT count(*) FROM rater_identities").fetchone()[0] == 0
+    assert _sender(device).send_round().sent == 0
+
+
+def test_a_lost_response_is_resent_and_counted_once(device, province):
+    _, _, vault, ledger = device
+    ids = [_record(device, n).evaluation_id for n in range(4)]
+    sender = _sender(device)
+    # The province stores the batch but the answer never reaches the device:
+    sender.client.post_batch([r.record for r in ledger.unsent(10, vault)])
+    assert ledger.backlog() == 4
+    result = sender.send_round()
+    assert result.delivered == 4
+    assert [ledger.delivery_of(eid) for eid in ids] == ["duplicate"] * 4
+    assert province.store.evaluation_count() == 4
+
+
+def test_a_rejected_rating_is_quarantined_and_the_rest_flow(device, province):
+    _, _, _, ledger = device
+    good = _record(device, 1).evaluation_id
+    bad = _record(device, 2, Level.VERY_DISSATISFIED).evaluation_id  # no reason given
+    later = _record(device, 3).evaluation_id
+    result = _sender(device).send_round()
+    assert (result.delivered, result.quarantined) == (2, 1)
+    assert set(province.store.evaluation_ids()) == {good, later}
+    row = ledger.conn.execute(
+        "SELECT quarantine_code FROM ratings WHERE evaluation_id = ?", (bad,)
+    ).fetchone()
+    assert row == ("E_REASON_REQUIRED",)
+    assert (ledger.backlog(), ledger.quarantined()) == (0, 1)
+    assert _sender(device).send_round().sent == 0  # never retried blindly
+
+
+def test_a_device_clock_far_off_learns_the_province_time(device, province):
+    _record(device, 1)
+    sender = _sender(device, wall=lambda: time.time() + 86400 * 365)  # no RTC, no NTP yet
+    with pytest.raises(RetryableError) as caught:
+        sender.send_round()
+    assert caught.value.code == "E_CLOCK"
+    assert sender.send_round().delivered == 1
+
+
+def test_the_daemon_retries_through_an_outage_without_loss(device, province):
+    _, _, _, ledger = device
+    ids = [_record(device, n).evaluation_id for n in range(5)]
+    province.stop()
+    daemon = SyncDaemon(
+        ledger, _sender(device), idle_poll_s=0.05, backoff=Backoff(base_s=0.05, cap_s=0.2)
+    )
+    assert daemon.step() > 0
+    assert "unreachable" in (daemon.last_error or "")
+    assert ledger.backlog() == 5
+    province.start()
+    assert daemon.run_until_empty(deadline_s=20) == 0
+    assert set(province.store.evaluation_ids()) == set(ids)
+
+
+def test_big_backlogs_go_in_batches_within_the_limits(device, province):
+    for n in range(1203):
+        _record(device, n)
+    sender = _sender(device)
+    sizes = [sender.send_round().sent for _ in range(4)]
+    assert sizes == [500, 500, 203, 0]
+    assert province.store.evaluation_count() == 1203
