@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pygame
 import pytest
 
@@ -51,7 +53,7 @@ def test_the_five_buttons_fit_the_screen_and_do_not_overlap(size):
     for x, y, w, h in rects:
         assert x >= 0 and y >= 0 and x + w <= size[0] and y + h <= size[1]
         assert w >= size[0] // 8 and h >= size[1] // 4  # big enough for a finger
-    for (x1, _, w1, _), (x2, _, _, _) in zip(rects, rects[1:]):
+    for (x1, _, w1, _), (x2, _, _, _) in itertools.pairwise(rects):
         assert x1 + w1 < x2
     for level, (x, y, w, h) in layout.buttons():
         assert layout.button_at(x + w // 2, y + h // 2) == level
@@ -62,7 +64,7 @@ def test_the_rating_page_shows_the_buttons_in_their_colours(font):
     surface = pygame.Surface((800, 480))
     screen = Screen(surface, font)
     screen.draw(ScreenView(Phase.RATING, case=CASE, seconds_left=30, window_no="12"))
-    for level, (x, y, w, h) in screen.layout.buttons():
+    for level, (x, y, _w, h) in screen.layout.buttons():
         assert surface.get_at((x + 4, y + h - 8))[:3] == LEVEL_COLOURS[level]
 
 
