@@ -81,7 +81,8 @@ class Evaluator:
         self.site = site_of(config)
         self.key = DeviceKey.load(config.key_path)
         self.vault = IdentityVault.load_or_create(config.identity_key_path)
-        self.ledger = Ledger(config.ledger_path)
+        self.ledger = Ledger(config.ledger_path, auto_checkpoint=False)
+        self._checkpoint_due = False
         self.flow = RatingFlow(config.display.rating_timeout_s, config.display.thanks_s)
         self.status = Status(last_seq=self.ledger.last_seq())
         self._status_lock = threading.Lock()
@@ -164,6 +165,7 @@ class Evaluator:
                     self.flow.shown(self.clock.monotonic())
                     self._awaiting_glass = False
                 self._publish_status()
+                self._checkpoint_if_quiet()
             event = pygame.event.wait(self._sleep_ms())
             dirty = self._handle(event)
             for more in pygame.event.get():
@@ -172,6 +174,15 @@ class Evaluator:
             dirty = dirty or bool(ended) or self.flow.phase is Phase.RATING
             for item in ended:
                 log.info("case not rated (%s)", item.reason)
+
+    def _checkpoint_if_quiet(self) -> None:
+        """WAL upkeep after the rater has been thanked, never inside a press."""
+        if self._checkpoint_due and self.flow.phase in (Phase.THANKS, Phase.IDLE):
+            self._checkpoint_due = False
+            try:
+                self.ledger.checkpoint()
+            except LedgerError as exc:
+                log.warning("%s", exc)
 
     def _sleep_ms(self) -> int:
         deadline = self.flow.next_deadline()
@@ -234,6 +245,7 @@ class Evaluator:
             self.flow.store_failed("评价无法保存，请联系工作人员")
             return True
         self.flow.stored(self.clock.monotonic())
+        self._checkpoint_due = True
         log.info("rating stored: seq %d", stored.seq)
         with self._status_lock:
             self.status.rated += 1

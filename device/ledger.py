@@ -70,11 +70,17 @@ def connect(
 
 
 class Ledger:
-    def __init__(self, path: Path, *, busy_timeout_s: float = 5.0) -> None:
+    def __init__(
+        self, path: Path, *, busy_timeout_s: float = 5.0, auto_checkpoint: bool = True
+    ) -> None:
+        """auto_checkpoint=False: commits never copy the WAL back into the database (which
+        costs extra fsyncs); the owner calls checkpoint() at a quiet moment instead."""
         self.path = path
         try:
             self.conn = connect(path, busy_timeout_s=busy_timeout_s)
             migrations.apply(self.conn)
+            if not auto_checkpoint:
+                self.conn.execute("PRAGMA wal_autocheckpoint = 0")
         except sqlite3.Error as exc:
             raise LedgerError(f"cannot open ledger {path}: {exc}") from exc
         self.db = Database(self.conn)
@@ -177,6 +183,14 @@ class Ledger:
                 [(eid,) for eid in statuses],
             )
         return changed
+
+    def checkpoint(self) -> None:
+        """Copy committed WAL frames into the database file so the WAL is reused, not grown.
+        Passive: never waits for, nor blocks, another process's reads and writes."""
+        try:
+            self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error as exc:
+            raise LedgerError(f"checkpoint failed: {exc}") from exc
 
     # -- reading ----------------------------------------------------------------------
 

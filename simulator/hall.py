@@ -41,6 +41,7 @@ class StandInProvince:
 
     def stop(self) -> None:
         self.server.stop()
+        self.store.close()
 
     @property
     def url(self) -> str:

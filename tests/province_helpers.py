@@ -1,0 +1,198 @@
+"""Build signed records and signed requests for the stand-in province, and run one.
+
+Reusable by any test that talks to `simulator.province` over real HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from device.canonical import ZERO_HASH, record_hash
+from device.signing import DeviceKey, request_signing_bytes
+from simulator.province.server import ProvinceServer
+from simulator.province.store import ProvinceStore
+
+TOKEN = "enrol-token-1"
+
+SITE: dict[str, Any] = {
+    "areaCode": "640104",
+    "hallCode": "YC-HALL-01",
+    "windowNo": "12",
+    "deptCode": "11640100MB1234567X",
+    "pf": 4,
+    "terminalNo": None,
+}
+
+
+@contextmanager
+def running_province(
+    db_path: Path,
+    tokens: tuple[str, ...] = (TOKEN,),
+    clock: Callable[[], float] = time.time,
+) -> Iterator[ProvinceServer]:
+    """A stand-in province on 127.0.0.1 over a real SQLite file, stopped afterwards."""
+    store = ProvinceStore(db_path)
+    for token in tokens:
+        store.add_token(token, 3600, now=clock())
+    server = ProvinceServer(store, clock=clock)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        store.close()
+
+
+def enrolment_body(key: DeviceKey, token: str = TOKEN, **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "enrollToken": token,
+        "publicKey": key.public_b64,
+        "serial": "HCP-" + secrets.token_hex(4).upper(),
+        "model": "HCP-7",
+        "firmwareVersion": "0.1.0",
+        "site": dict(SITE),
+    }
+    body.update(overrides)
+    return body
+
+
+def signed_headers(
+    key: DeviceKey,
+    device_id: str,
+    method: str,
+    path: str,
+    body: bytes,
+    *,
+    timestamp: int | None = None,
+    nonce: str | None = None,
+) -> dict[str, str]:
+    """The four request-signature headers for METHOD PATH (PATH includes the base path)."""
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    nonce = nonce or secrets.token_hex(16)
+    signed = request_signing_bytes(method, path, stamp, nonce, body)
+    return {
+        "Content-Type": "application/json",
+        "X-Device-Id": device_id,
+        "X-Timestamp": stamp,
+        "X-Nonce": nonce,
+        "X-Signature": key.sign(signed),
+    }
+
+
+def rating_fields(**overrides: Any) -> dict[str, Any]:
+    """The case and rating part of a RECORD: a 满意 keypad rating of a finished case."""
+    fields: dict[str, Any] = {
+        "projectNo": "YC" + secrets.token_hex(8).upper(),
+        "batchProjectNos": None,
+        "theme": None,
+        "taskCode": "11640100MB1234567X4000112345000",
+        "taskName": "不动产登记",
+        "proStatus": 3,
+        "pf": 4,
+        "areaCode": SITE["areaCode"],
+        "deptCode": SITE["deptCode"],
+        "hallCode": SITE["hallCode"],
+        "windowNo": SITE["windowNo"],
+        "terminalNo": None,
+        "proManagerNo": "0012",
+        "proManager": "王芳",
+        "satisfaction": 4,
+        "indicators": None,
+        "evalDetail": [],
+        "writingEvaluation": None,
+        "assessTime": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() + 8 * 3600)),
+        "clockSynced": True,
+        "assessNumber": 1,
+        "source": "keypad",
+        "reactionMs": 1830,
+        "userProp": 1,
+        "userName": None,
+        "certType": None,
+        "certKey": None,
+    }
+    fields.update(overrides)
+    return fields
+
+
+class EnrolledDevice:
+    """A device key enrolled at the stand-in: builds its chain of records and signs calls."""
+
+    def __init__(self, url: str, key: DeviceKey, device_id: str) -> None:
+        self.url = url
+        self.key = key
+        self.device_id = device_id
+        self.seq = 0
+        self.prev_hash = ZERO_HASH
+        self.session = requests.Session()
+
+    @classmethod
+    def enrol(cls, url: str, token: str = TOKEN, key: DeviceKey | None = None) -> EnrolledDevice:
+        key = key or DeviceKey.generate()
+        reply = requests.post(f"{url}/devices/enroll", json=enrolment_body(key, token), timeout=10)
+        assert reply.status_code == 201, reply.text
+        return cls(url, key, reply.json()["deviceId"])
+
+    @property
+    def base_path(self) -> str:
+        return "/" + self.url.split("/", 3)[3]
+
+    def record(
+        self, *, seq: int | None = None, prev_hash: str | None = None, **fields: Any
+    ) -> dict:
+        """The next signed record of the chain (or one at the given seq/prevHash, for forks)."""
+        record = {
+            "evaluationId": str(uuid.uuid4()),
+            "deviceId": self.device_id,
+            "keyId": self.key.key_id,
+            "seq": self.seq + 1 if seq is None else seq,
+            "prevHash": self.prev_hash if prev_hash is None else prev_hash,
+            **rating_fields(**fields),
+        }
+        record["signature"] = self.key.sign_record(record)
+        if seq is None and prev_hash is None:
+            self.seq, self.prev_hash = record["seq"], record_hash(record)
+        return record
+
+    def records(self, count: int, **fields: Any) -> list[dict]:
+        return [self.record(**fields) for _ in range(count)]
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        payload: Any = None,
+        *,
+        body: bytes | None = None,
+        **signing: Any,
+    ) -> requests.Response:
+        """A signed call; *payload* is sent as JSON unless raw *body* bytes are given."""
+        if body is None:
+            body = b"" if payload is None else json.dumps(payload, ensure_ascii=False).encode()
+        headers = signed_headers(
+            self.key, self.device_id, method, self.base_path + path, body, **signing
+        )
+        return self.session.request(method, self.url + path, data=body, headers=headers, timeout=30)
+
+    def send_batch(self, records: list[dict], **signing: Any) -> requests.Response:
+        payload = {"deviceId": self.device_id, "records": records}
+        return self.call("POST", "/evaluations:batch", payload, **signing)
+
+    def statuses(self, records: list[dict]) -> list[str]:
+        """Send a batch and return each record's status (or its rejection code)."""
+        reply = self.send_batch(records)
+        assert reply.status_code == 200, reply.text
+        return [r.get("code", r["status"]) for r in reply.json()["results"]]
+
+    def audit(self) -> dict[str, Any]:
+        reply = self.call("GET", f"/devices/{self.device_id}/audit")
+        assert reply.status_code == 200, reply.text
+        return reply.json()
