@@ -56,7 +56,7 @@ def run_demo(workdir: Path | None, headless: bool, say: Callable[[str], None] = 
             return _play(window, province, say)
         finally:
             codes = window.stop()
-            province.stop()
+            province.close()
             say(f"stopped: {', '.join(f'{k} exit {v}' for k, v in codes.items())}")
 
 

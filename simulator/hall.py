@@ -40,6 +40,10 @@ class StandInProvince:
         self.server.start()
 
     def stop(self) -> None:
+        """Stop answering (an outage); start() serves the same store again."""
+        self.server.stop()
+
+    def close(self) -> None:
         self.server.stop()
         self.store.close()
 

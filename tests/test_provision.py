@@ -17,7 +17,7 @@ def province(tmp_path):
     stand_in = StandInProvince(tmp_path)
     stand_in.start()
     yield stand_in
-    stand_in.stop()
+    stand_in.close()
 
 
 def _init(tmp_path, url, token, *extra):

@@ -25,7 +25,7 @@ def province(tmp_path):
     stand_in = StandInProvince(tmp_path)
     stand_in.start()
     yield stand_in
-    stand_in.stop()
+    stand_in.close()
 
 
 @pytest.fixture
