@@ -26,7 +26,7 @@ from device.identity_vault import IdentityVault
 from device.keypad.events import KeypadEvent, KeypadFound, KeypadLost, KeyPressed
 from device.keypad.link import KeypadLink
 from device.layout import Layout
-from device.ledger import Ledger, LedgerError
+from device.ledger import QUIET_CHECKPOINT_EVERY, Ledger, LedgerError
 from device.local_api import LocalApi
 from device.rating import Case, Level, Press, Site, Source, record_body
 from device.rating_flow import Phase, RatingFlow
@@ -82,7 +82,7 @@ class Evaluator:
         self.key = DeviceKey.load(config.key_path)
         self.vault = IdentityVault.load_or_create(config.identity_key_path)
         self.ledger = Ledger(config.ledger_path, auto_checkpoint=False)
-        self._checkpoint_due = False
+        self._unchecked_ratings = 0
         self.flow = RatingFlow(config.display.rating_timeout_s, config.display.thanks_s)
         self.status = Status(last_seq=self.ledger.last_seq())
         self._status_lock = threading.Lock()
@@ -177,8 +177,9 @@ class Evaluator:
 
     def _checkpoint_if_quiet(self) -> None:
         """WAL upkeep after the rater has been thanked, never inside a press."""
-        if self._checkpoint_due and self.flow.phase in (Phase.THANKS, Phase.IDLE):
-            self._checkpoint_due = False
+        quiet = self.flow.phase in (Phase.THANKS, Phase.IDLE)
+        if quiet and self._unchecked_ratings >= QUIET_CHECKPOINT_EVERY:
+            self._unchecked_ratings = 0
             try:
                 self.ledger.checkpoint()
             except LedgerError as exc:
@@ -245,7 +246,7 @@ class Evaluator:
             self.flow.store_failed("评价无法保存，请联系工作人员")
             return True
         self.flow.stored(self.clock.monotonic())
-        self._checkpoint_due = True
+        self._unchecked_ratings += 1
         log.info("rating stored: seq %d", stored.seq)
         with self._status_lock:
             self.status.rated += 1

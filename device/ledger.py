@@ -23,6 +23,7 @@ from device.rating import join_identity, split_identity
 from device.signing import DeviceKey
 
 DELIVERED = ("accepted", "duplicate")
+QUIET_CHECKPOINT_EVERY = 32  # ratings between WAL checkpoints when the owner checkpoints
 
 
 class LedgerError(Exception):
