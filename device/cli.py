@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from device.cli_options import config_option, verbose_option
 from device.config import ConfigError, load
 from device.fonts import FontError
 from device.identity_vault import IdentityVault, VaultError
@@ -15,25 +16,16 @@ from device.logsetup import configure
 from device.signing import KeyFileError
 from device.verify import verify_ledger
 
-DEFAULT_CONFIG = "/etc/haochaping/device.toml"
-
 
 @click.group()
-@click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
+@verbose_option
 def main(verbose: bool) -> None:
     """The 好差评 window evaluator."""
     configure(verbose)
 
 
 @main.command()
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path),
-    default=DEFAULT_CONFIG,
-    show_default=True,
-    help="Device configuration file.",
-)
+@config_option
 def run(config_path: Path) -> None:
     """Run the evaluator: screen, keypad and local API, until SIGTERM."""
     from device.evaluator_app import Evaluator  # noqa: PLC0415 (pygame only when needed)

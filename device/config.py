@@ -6,7 +6,6 @@ Every error names the section and the option so a technician can fix the file.
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 import tomllib
 import types
@@ -16,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import tomli_w
+
+from device.private_file import write_private
 
 DEFAULT_FONT = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
 LEVELS_LEFT_TO_RIGHT = [5, 4, 3, 2, 1]
@@ -217,16 +218,7 @@ def to_dict(config: Config) -> dict[str, Any]:
 
 
 def save(config: Config, path: Path) -> None:
-    """Write atomically: temp file and fsync, the old file copied to .bak, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    data = tomli_w.dumps(to_dict(config)).encode("utf-8")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    """Write atomically (see private_file), the old file first copied to .bak."""
     if path.exists():
         shutil.copy2(path, path.with_name(path.name + ".bak"))
-    os.replace(tmp, path)
+    write_private(path, tomli_w.dumps(to_dict(config)).encode("utf-8"))

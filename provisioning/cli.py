@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from device.cli_options import DEFAULT_CONFIG, verbose_option
 from device.config import ConfigError
 from device.logsetup import configure
 from device.signing import KeyFileError
@@ -14,7 +15,7 @@ from provisioning.setup_device import SiteAnswers, provision
 
 
 @click.group()
-@click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
+@verbose_option
 def main(verbose: bool) -> None:
     """Provision and test 好差评 evaluators in the field."""
     configure(verbose)
@@ -25,7 +26,7 @@ def main(verbose: bool) -> None:
     "--config",
     "config_path",
     type=click.Path(path_type=Path),
-    default="/etc/haochaping/device.toml",
+    default=DEFAULT_CONFIG,
     show_default=True,
     help="Where to write the configuration.",
 )

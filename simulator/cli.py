@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from device.cli_options import verbose_option
 from device.logsetup import configure
 from simulator.demo import run_demo
 
@@ -18,7 +19,7 @@ def _has_display() -> bool:
 
 
 @click.group(invoke_without_command=True)
-@click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
+@verbose_option
 @click.pass_context
 def main(ctx: click.Context, verbose: bool) -> None:
     """Run the evaluator, keypad, sync and a stand-in province on this machine.

@@ -9,6 +9,7 @@ from types import FrameType
 
 import click
 
+from device.cli_options import config_option, verbose_option
 from device.config import Config, ConfigError, load
 from device.identity_vault import IdentityVault, VaultError
 from device.ledger import Ledger, LedgerError
@@ -17,8 +18,6 @@ from device.signing import DeviceKey, KeyFileError
 from sync.daemon import SyncDaemon
 from sync.province_client import ProvinceClient
 from sync.sender import Sender
-
-DEFAULT_CONFIG = "/etc/haochaping/device.toml"
 
 
 def build(config: Config) -> SyncDaemon:
@@ -44,18 +43,8 @@ def _daemon(config_path: Path) -> SyncDaemon:
         raise click.ClickException(str(exc)) from exc
 
 
-config_option = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path),
-    default=DEFAULT_CONFIG,
-    show_default=True,
-    help="Device configuration file.",
-)
-
-
 @click.group()
-@click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
+@verbose_option
 def main(verbose: bool) -> None:
     """Deliver the evaluator's ratings to the provincial 好差评 system."""
     configure(verbose)

@@ -19,6 +19,7 @@ from device.identity_vault import IdentityVault
 from device.ledger import Ledger
 from device.rating import Case, Level, Press, Site, record_body
 from device.signing import DeviceKey
+from simulator.hall import StandInProvince
 
 SITE = Site(
     device_id="DEV-TEST-1",
@@ -46,6 +47,15 @@ def make_body(
     )
     press = Press(level, "keypad", 1200 + n, datetime(2026, 11, 21, 3, 4, 5, tzinfo=UTC), True)
     return record_body(str(uuid.uuid4()), case, site, press)
+
+
+@pytest.fixture
+def province(tmp_path: Path) -> Iterator[StandInProvince]:
+    """The stand-in province serving on a free loopback port, its database in tmp_path."""
+    stand_in = StandInProvince(tmp_path)
+    stand_in.start()
+    yield stand_in
+    stand_in.close()
 
 
 @pytest.fixture

@@ -5,19 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pytest
-
 from device.config import load
 from device.signing import DeviceKey
-from simulator.hall import DEMO_AREA, DEMO_DEPT, StandInProvince, free_port
-
-
-@pytest.fixture
-def province(tmp_path):
-    stand_in = StandInProvince(tmp_path)
-    stand_in.start()
-    yield stand_in
-    stand_in.close()
+from simulator.hall import DEMO_AREA, DEMO_DEPT, free_port
 
 
 def _init(tmp_path, url, token, *extra):

@@ -12,20 +12,12 @@ from device.ledger import Ledger
 from device.rating import Level
 from device.signing import DeviceKey
 from provisioning.setup_device import SiteAnswers, provision
-from simulator.hall import DEMO_AREA, DEMO_DEPT, StandInProvince
+from simulator.hall import DEMO_AREA, DEMO_DEPT
 from sync.backoff import Backoff
 from sync.daemon import SyncDaemon
 from sync.province_client import ProvinceClient, RetryableError
 from sync.sender import Sender
 from tests.conftest import make_body
-
-
-@pytest.fixture
-def province(tmp_path):
-    stand_in = StandInProvince(tmp_path)
-    stand_in.start()
-    yield stand_in
-    stand_in.close()
 
 
 @pytest.fixture
