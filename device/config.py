@@ -17,6 +17,8 @@ from typing import Any
 import tomli_w
 
 from device.private_file import write_private
+from device.rate_later import DEFAULT_TEMPLATE
+from device.texts import LANGUAGES
 
 DEFAULT_FONT = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
 LEVELS_LEFT_TO_RIGHT = [5, 4, 3, 2, 1]
@@ -31,10 +33,13 @@ class DeviceSection:
     state_dir: str
     mode: str = "window"  # "window" (pf 4, keypad + touch) or "self_service" (pf 5, touch)
     firmware_version: str = "0.1.0"
+    min_free_mb: int = 8  # below this the device stops taking ratings it might not store
 
     def check(self) -> None:
         if self.mode not in ("window", "self_service"):
             raise ConfigError("[device] mode must be 'window' or 'self_service'")
+        if self.min_free_mb < 1:
+            raise ConfigError("[device] min_free_mb must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -96,14 +101,47 @@ class DisplaySection:
     height: int = 480
     fullscreen: bool = False
     font: str = DEFAULT_FONT
+    language: str = "zh-Hans"  # zh-Hans, zh-Hant or en
+    large_type: bool = False
     rating_timeout_s: int = 30
+    reasons_timeout_s: int = 60
     thanks_s: int = 3
+    rate_later_s: int = 20
 
     def check(self) -> None:
-        if self.width < 320 or self.height < 240:
-            raise ConfigError("[display] width/height below 320x240 cannot show a rating page")
-        if not 5 <= self.rating_timeout_s <= 600:
-            raise ConfigError("[display] rating_timeout_s must be 5-600")
+        if self.width < 480 or self.height < 320:
+            raise ConfigError("[display] width/height below 480x320 cannot show a rating page")
+        if self.language not in LANGUAGES:
+            raise ConfigError(f"[display] language must be one of {', '.join(LANGUAGES)}")
+        for name in ("rating_timeout_s", "reasons_timeout_s", "rate_later_s"):
+            if not 5 <= getattr(self, name) <= 600:
+                raise ConfigError(f"[display] {name} must be 5-600")
+        if not 1 <= self.thanks_s <= 60:
+            raise ConfigError("[display] thanks_s must be 1-60")
+
+
+@dataclass(frozen=True)
+class VoiceSection:
+    """Sound files played at the window; silent when not set."""
+
+    rate: str | None = None  # "请您对本次服务进行评价"
+    thanks: str | None = None  # "感谢您的评价"
+
+    def check(self) -> None:
+        for name in ("rate", "thanks"):
+            path = getattr(self, name)
+            if path is not None and not path.endswith((".wav", ".ogg")):
+                raise ConfigError(f"[voice] {name} must be a .wav or .ogg file")
+
+
+@dataclass(frozen=True)
+class RateLaterSection:
+    url_template: str = DEFAULT_TEMPLATE
+
+    def check(self) -> None:
+        for placeholder in ("{projectNo}", "{deviceId}", "{signature}"):
+            if placeholder not in self.url_template:
+                raise ConfigError(f"[rate_later] url_template must contain {placeholder}")
 
 
 @dataclass(frozen=True)
@@ -127,6 +165,13 @@ class Config:
     keypad: KeypadSection = field(default_factory=KeypadSection)
     display: DisplaySection = field(default_factory=DisplaySection)
     sync: SyncSection = field(default_factory=SyncSection)
+    voice: VoiceSection = field(default_factory=VoiceSection)
+    rate_later: RateLaterSection = field(default_factory=RateLaterSection)
+
+    def check(self) -> None:
+        """Rules that span sections."""
+        if self.device.mode == "self_service" and self.keypad.port:
+            raise ConfigError("[keypad] port: a self-service terminal is touch only")
 
     @property
     def state_dir(self) -> Path:
@@ -193,7 +238,9 @@ def from_dict(data: dict[str, Any]) -> Config:
             sections[f.name] = _section(hints[f.name], data[f.name], f.name)
         elif f.default_factory is dataclasses.MISSING:
             raise ConfigError(f"section [{f.name}] is required")
-    return Config(**sections)
+    config = Config(**sections)
+    config.check()
+    return config
 
 
 def load(path: Path) -> Config:

@@ -1,7 +1,7 @@
-"""The evaluator's main loop: wires ledger, keys, screen, keypad and local API together.
+"""The evaluator's main loop: wires ledger, keys, screen, keypad, voice and local API together.
 
-One thread owns pygame and the state machine; the keypad and the local API post events
-into its queue. The loop sleeps until an event or a deadline and redraws only on change.
+One thread owns pygame and the state machine; the keypad and the local API post events into
+its queue. The loop sleeps until an event or a deadline and redraws only on change.
 """
 
 from __future__ import annotations
@@ -9,57 +9,39 @@ from __future__ import annotations
 import logging
 import platform
 import signal
-import threading
-import uuid
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+import time
 from types import FrameType
 from typing import Any
 
 import pygame
 
-from device import __version__
+from device import __version__, tag_catalog
 from device.clock import Clock, SystemClock
 from device.config import Config
+from device.control import EvaluatorInbox
 from device.fonts import load_font
-from device.identity_vault import IdentityVault
+from device.health import Health, HealthCheck
+from device.identity_vault import IdentityVault, VaultError
 from device.keypad.events import KeypadEvent, KeypadFound, KeypadLost, KeyPressed
 from device.keypad.link import KeypadLink
-from device.layout import Layout
+from device.layout import inside
 from device.ledger import QUIET_CHECKPOINT_EVERY, Ledger, LedgerError
 from device.local_api import LocalApi
-from device.rating import Case, Level, Press, Site, Source, record_body
-from device.rating_flow import Phase, RatingFlow
+from device.rate_later import rate_later_url
+from device.rating import Level, Site, Source
+from device.rating_flow import OVERALL, Choice, NotRated, Phase, RatingFlow, Timing
+from device.recorder import Recorder
 from device.screen import Screen, ScreenView
-from device.signing import DeviceKey
-from device.texts import all_strings
+from device.signing import DeviceKey, KeyFileError
+from device.texts import Texts
+from device.voice import Voice
 
 log = logging.getLogger(__name__)
-CASE_PUSHED = pygame.event.custom_type()
+INBOX = pygame.event.custom_type()
 KEYPAD = pygame.event.custom_type()
 DESKTOP_KEYS = {pygame.K_1: 1, pygame.K_2: 2, pygame.K_3: 3, pygame.K_4: 4, pygame.K_5: 5}
-
-
-@dataclass
-class Status:
-    """What the local API reports; written by the main loop, read by API threads."""
-
-    phase: str = Phase.IDLE.value
-    project_no: str | None = None
-    keypad_connected: bool | None = None
-    rated: int = 0
-    last_seq: int = 0
-    last_evaluation_id: str | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "phase": self.phase,
-            "projectNo": self.project_no,
-            "keypadConnected": self.keypad_connected,
-            "ratedSinceStart": self.rated,
-            "lastSeq": self.last_seq,
-            "lastEvaluationId": self.last_evaluation_id,
-        }
+HEALTH_EVERY_S = 10.0
+QUIET = (Phase.PAUSED, Phase.IDLE, Phase.THANKS, Phase.RATE_LATER, Phase.OUT_OF_SERVICE)
 
 
 def site_of(config: Config) -> Site:
@@ -74,52 +56,88 @@ def site_of(config: Config) -> Site:
     )
 
 
+def timing_of(config: Config) -> Timing:
+    d = config.display
+    return Timing(d.rating_timeout_s, d.reasons_timeout_s, d.thanks_s, d.rate_later_s)
+
+
 class Evaluator:
     def __init__(self, config: Config, clock: Clock | None = None) -> None:
         self.config = config
         self.clock = clock or SystemClock()
-        self.site = site_of(config)
-        self.key = DeviceKey.load(config.key_path)
-        self.vault = IdentityVault.load_or_create(config.identity_key_path)
-        self.ledger = Ledger(config.ledger_path, auto_checkpoint=False)
-        self._unchecked_ratings = 0
-        self.flow = RatingFlow(config.display.rating_timeout_s, config.display.thanks_s)
-        self.status = Status(last_seq=self.ledger.last_seq())
-        self._status_lock = threading.Lock()
-        self._keypad_connected: bool | None = None
-        self._running = False
-        self._awaiting_glass = False
+        self.mode = config.device.mode
+        self.texts = Texts(config.display.language)
+        self.flow = RatingFlow(timing_of(config), needs_staff=self.mode == "window")
+        self.tags = tag_catalog.load(config.state_dir)
+        self.inbox = EvaluatorInbox(self._post, self.mode)
+        self.key: DeviceKey | None = None
+        self.ledger: Ledger | None = None
+        self.recorder: Recorder | None = None
+        self.health: HealthCheck | None = None
+        self._open_storage()
         self.keypad: KeypadLink | None = None
         self.api: LocalApi | None = None
-        self._layout: Layout | None = None
+        self.screen: Screen | None = None
+        self.voice: Voice | None = None
+        self._keypad_connected: bool | None = None
+        self._last_health = Health(True, 0, False)
+        self._next_health = 0.0
+        self._rated = 0
+        self._last: tuple[int, str | None] = (self.ledger.last_seq() if self.ledger else 0, None)
+        self._unchecked_ratings = 0
+        self._qr: tuple[str, str] | None = None  # project number, url
+        self._awaiting_glass = False
+        self._running = False
+
+    def _open_storage(self) -> None:
+        """Key, identity vault and ledger; any missing piece puts the device out of service
+        (it shows so) instead of taking ratings it cannot sign or store."""
+        try:
+            self.key = DeviceKey.load(self.config.key_path)
+        except KeyFileError as exc:
+            log.error("%s", exc)
+            self.flow.out_of_service("oos_key")
+            return
+        try:
+            vault = IdentityVault.load_or_create(self.config.identity_key_path)
+            self.ledger = Ledger(self.config.ledger_path, auto_checkpoint=False)
+        except (VaultError, LedgerError, OSError) as exc:
+            log.error("ledger unavailable: %s", exc)
+            self.flow.out_of_service("oos_ledger")
+            return
+        self.recorder = Recorder(self.ledger, self.key, vault, site_of(self.config), self.clock)
+        min_free = self.config.device.min_free_mb * 1024 * 1024
+        self.health = HealthCheck(self.ledger, self.config.state_dir, min_free)
 
     # -- start and stop ---------------------------------------------------------------
 
     def run(self) -> None:
         log.info(
-            "haochaping evaluator %s on %s, Python %s",
+            "haochaping evaluator %s (%s mode) on %s, Python %s",
             __version__,
+            self.mode,
             platform.platform(),
             platform.python_version(),
         )
         pygame.display.init()
-        font = load_font(self.config.display.font, all_strings())
-        flags = pygame.FULLSCREEN if self.config.display.fullscreen else 0
-        surface = pygame.display.set_mode(
-            (self.config.display.width, self.config.display.height), flags
-        )
+        font = load_font(self.config.display.font, [*self.texts.all_strings(), *self.tags.labels()])
+        display = self.config.display
+        flags = pygame.FULLSCREEN if display.fullscreen else 0
+        surface = pygame.display.set_mode((display.width, display.height), flags)
         pygame.display.set_caption("好差评")
-        screen = Screen(surface, font)
-        self._layout = screen.layout
+        pygame.mouse.set_visible(not display.fullscreen)
+        self.screen = Screen(surface, font, self.texts, display.large_type)
+        self.voice = Voice({"rate": self.config.voice.rate, "thanks": self.config.voice.thanks})
         self._start_inputs()
         previous = signal.signal(signal.SIGTERM, self._on_sigterm)
         try:
-            self._loop(screen)
+            self._loop()
         finally:
             signal.signal(signal.SIGTERM, previous)
             self._stop_inputs()
-            self.ledger.close()
-            pygame.display.quit()
+            if self.ledger:
+                self.ledger.close()
+            pygame.quit()
 
     def _start_inputs(self) -> None:
         if self.config.keypad.port:
@@ -127,7 +145,7 @@ class Evaluator:
             self.keypad = KeypadLink(self.config.keypad.port, self._post_keypad)
             self.keypad.start()
         cfg = self.config.local_api
-        self.api = LocalApi(cfg.bind, cfg.port, cfg.token, self._post_case, self._status_json)
+        self.api = LocalApi(cfg.bind, cfg.port, cfg.token, self.inbox, self.mode)
         self.api.start()
         log.info("local API on %s:%d", cfg.bind, self.api.port)
 
@@ -140,78 +158,118 @@ class Evaluator:
     def _on_sigterm(self, _signum: int, _frame: FrameType | None) -> None:
         pygame.event.post(pygame.event.Event(pygame.QUIT))
 
-    # -- cross-thread inboxes ---------------------------------------------------------
-
-    def _post_case(self, case: Case) -> None:
-        pygame.event.post(pygame.event.Event(CASE_PUSHED, case=case))
+    def _post(self, kind: str, data: dict[str, Any]) -> None:
+        pygame.event.post(pygame.event.Event(INBOX, kind=kind, data=data))
 
     def _post_keypad(self, event: KeypadEvent) -> None:
         pygame.event.post(pygame.event.Event(KEYPAD, keypad=event))
 
-    def _status_json(self) -> dict[str, Any]:
-        with self._status_lock:
-            return self.status.as_json()
-
     # -- the loop ---------------------------------------------------------------------
 
-    def _loop(self, screen: Screen) -> None:
+    def _loop(self) -> None:
         self._running = True
         dirty = True
         while self._running:
+            now = self.clock.monotonic()
+            dirty = self._quiet_upkeep(now) or dirty
             if dirty:
-                screen.draw(self._view())
-                pygame.display.flip()
-                if self._awaiting_glass:
-                    self.flow.shown(self.clock.monotonic())
-                    self._awaiting_glass = False
-                self._publish_status()
-                self._checkpoint_if_quiet()
+                self._draw()
             event = pygame.event.wait(self._sleep_ms())
             dirty = self._handle(event)
             for more in pygame.event.get():
                 dirty = self._handle(more) or dirty
-            ended = self.flow.tick(self.clock.monotonic())
-            dirty = dirty or bool(ended) or self.flow.phase is Phase.RATING
-            for item in ended:
-                log.info("case not rated (%s)", item.reason)
+            phase = self.flow.phase
+            self._ended(self.flow.tick(self.clock.monotonic()))
+            dirty = dirty or phase is not self.flow.phase or self.flow.seconds_left(now) is not None
 
-    def _checkpoint_if_quiet(self) -> None:
-        """WAL upkeep after the rater has been thanked, never inside a press."""
-        quiet = self.flow.phase in (Phase.THANKS, Phase.IDLE)
-        if quiet and self._unchecked_ratings >= QUIET_CHECKPOINT_EVERY:
+    def _draw(self) -> None:
+        assert self.screen is not None
+        self.screen.draw(self._view())
+        pygame.display.flip()
+        if self._awaiting_glass:
+            self.flow.shown(self.clock.monotonic())
+            self._awaiting_glass = False
+        self._publish_status()
+
+    def _sleep_ms(self) -> int:
+        now = self.clock.monotonic()
+        wake = [self._next_health]
+        deadline = self.flow.next_deadline()
+        if deadline is not None:
+            wake.append(deadline)
+            if self.flow.seconds_left(now) is not None:
+                wake.append(now + 1.0 - ((deadline - now) % 1.0))  # redraw the countdown
+        return max(1, int((min(wake) - now) * 1000) + 1)
+
+    def _quiet_upkeep(self, now: float) -> bool:
+        """Checkpoint and health checks, only when no rater is mid-rating."""
+        if self.flow.phase not in QUIET or self.ledger is None:
+            return False
+        if self._unchecked_ratings >= QUIET_CHECKPOINT_EVERY:
             self._unchecked_ratings = 0
             try:
                 self.ledger.checkpoint()
             except LedgerError as exc:
                 log.warning("%s", exc)
+        if now < self._next_health or self.health is None:
+            return False
+        self._next_health = now + HEALTH_EVERY_S
+        before = (self._last_health, self.flow.phase)
+        self._last_health = self.health.run()
+        self._apply_health()
+        return before != (self._last_health, self.flow.phase)
 
-    def _sleep_ms(self) -> int:
-        deadline = self.flow.next_deadline()
-        now = self.clock.monotonic()
-        if deadline is None:
-            return 1000
-        until_second = 1.0 - ((deadline - now) % 1.0)  # wake to redraw the countdown
-        return max(1, int(min(deadline - now, until_second) * 1000) + 1)
+    def _apply_health(self) -> None:
+        problem = self.flow.problem if self.flow.phase is Phase.OUT_OF_SERVICE else None
+        if not self._last_health.disk_ok and problem is None:
+            log.error("free disk below %d MB: out of service", self.config.device.min_free_mb)
+            self._ended(self.flow.out_of_service("oos_disk"))
+        elif (
+            self._last_health.disk_ok
+            and problem in ("oos_disk", "oos_ledger")
+            and self.ledger is not None
+            and self.ledger.writable()
+        ):
+            log.warning("storage usable again: back in service")
+            self.flow.back_in_service()
+
+    # -- events -----------------------------------------------------------------------
 
     def _handle(self, event: pygame.event.Event) -> bool:
         if event.type == pygame.QUIT:
             self._running = False
             return False
-        if event.type == CASE_PUSHED:
-            for item in self.flow.push(event.case, self.clock.monotonic()):
-                log.info("case not rated (%s)", item.reason)
-            self._awaiting_glass = self.flow.phase is Phase.RATING
-            return True
+        if event.type == INBOX:
+            return self._inbox(event.kind, event.data)
         if event.type == KEYPAD:
             return self._keypad_event(event.keypad)
         if event.type == pygame.KEYDOWN and event.key in DESKTOP_KEYS:
             return self._key(DESKTOP_KEYS[event.key], self.clock.monotonic())
-        if event.type == pygame.MOUSEBUTTONDOWN and not getattr(event, "touch", False):
+        if event.type == pygame.MOUSEBUTTONDOWN and event.button == 1:
+            if getattr(event, "touch", False):
+                return False  # SDL's copy of a touch: the FINGERDOWN counts
             return self._touch(*event.pos)
         if event.type == pygame.FINGERDOWN:
             width, height = pygame.display.get_surface().get_size()
             return self._touch(int(event.x * width), int(event.y * height))
         return event.type in (pygame.WINDOWEXPOSED, pygame.VIDEOEXPOSE)
+
+    def _inbox(self, kind: str, data: dict[str, Any]) -> bool:
+        now = self.clock.monotonic()
+        if kind == "case":
+            self._ended(self.flow.push(data["case"], now))
+            if self.flow.phase is Phase.RATING:
+                self._awaiting_glass = True
+                self._qr = None
+                if self.voice:
+                    self.voice.say("rate")
+        elif kind == "cancel":
+            self._ended(self.flow.cancel(data["project_no"]))
+        elif kind == "sign_in":
+            self.flow.sign_in(data["staff"])
+        elif kind == "sign_out":
+            self._ended(self.flow.sign_out())
+        return True
 
     def _keypad_event(self, event: KeypadEvent) -> bool:
         if isinstance(event, KeyPressed):
@@ -223,59 +281,129 @@ class Evaluator:
         return False
 
     def _key(self, key: int, at: float) -> bool:
+        if self.mode == "self_service":
+            return False  # touch only
         level = Level(self.config.keypad.key_levels[key - 1])
-        return self._press(level, Source.KEYPAD, at)
+        return self._level(self.flow.press(level, Source.KEYPAD, at))
 
     def _touch(self, x: int, y: int) -> bool:
-        level = self._layout.button_at(x, y) if self._layout else None
-        return level is not None and self._press(level, Source.TOUCH, self.clock.monotonic())
-
-    def _press(self, level: Level, source: str, at: float) -> bool:
-        choice = self.flow.press(level, source, at)
-        if choice is None:
+        assert self.screen is not None
+        layout, now, page = self.screen.layout, self.clock.monotonic(), self.flow.page
+        if page is None:
             return False
-        assessed_at: datetime = self.clock.now() - timedelta(
-            seconds=max(0.0, self.clock.monotonic() - at)
-        )
-        press = Press(level, source, choice.reaction_ms, assessed_at, self.clock.synced())
-        body = record_body(str(uuid.uuid4()), choice.case, self.site, press)
+        if self.flow.phase is Phase.RATING and not page.multi_row:
+            level = layout.button_at(x, y)
+            return level is not None and self._level(self.flow.press(level, Source.TOUCH, now))
+        if self.flow.phase is Phase.RATING:
+            hit = layout.row_button_at(page.rows, x, y)
+            if hit is not None:
+                return self._level(self.flow.press(hit[1], Source.TOUCH, now, row=hit[0]))
+        if self.flow.phase is Phase.REASONS:
+            offered = self._offered_tags()
+            index = layout.tag_at(len(offered), x, y)
+            if index is not None:
+                self.flow.toggle_tag(offered[index].code)
+                return True
+        if self.flow.phase in (Phase.RATING, Phase.REASONS) and inside(layout.submit_button, x, y):
+            return self._level(self.flow.submit(now))
+        return False
+
+    def _level(self, choice: Choice | None) -> bool:
+        """After a press: store a finished rating, or just redraw the page."""
+        if choice is None:
+            return True
+        assert self.recorder is not None
         try:
-            stored = self.ledger.append(body, self.key, self.vault)
+            stored = self.recorder.rating(choice)
         except LedgerError as exc:
             log.error("rating could not be stored: %s", exc)
-            self.flow.store_failed("评价无法保存，请联系工作人员")
+            self.flow.store_failed("oos_ledger")
             return True
         self.flow.stored(self.clock.monotonic())
         self._unchecked_ratings += 1
+        self._rated += 1
+        self._last = (stored.seq, stored.evaluation_id)
         log.info("rating stored: seq %d", stored.seq)
-        with self._status_lock:
-            self.status.rated += 1
-            self.status.last_seq = stored.seq
-            self.status.last_evaluation_id = stored.evaluation_id
+        if self.voice:
+            self.voice.say("thanks")
         if self.keypad:
-            key = self.config.keypad.key_levels.index(int(level)) + 1
-            self.keypad.light(key)
+            self.keypad.light(self.config.keypad.key_levels.index(int(choice.level)) + 1)
             self.keypad.beep(80)
         return True
 
-    def _publish_status(self) -> None:
-        with self._status_lock:
-            self.status.phase = self.flow.phase.value
-            self.status.project_no = self.flow.case.project_no if self.flow.case else None
-            self.status.keypad_connected = self._keypad_connected
+    def _ended(self, ended: list[NotRated]) -> None:
+        if self.recorder is None:
+            return
+        for item in ended:
+            self.recorder.not_rated(item)
+        if ended and self.keypad and self.flow.phase is not Phase.RATING:
+            self.keypad.light(None)
+
+    # -- what is shown ----------------------------------------------------------------
+
+    def _offered_tags(self) -> tuple[Any, ...]:
+        return self.tags.for_level(self.flow.chosen) if self.flow.chosen is not None else ()
+
+    def _qr_url(self) -> str | None:
+        case = self.flow.case
+        if self.flow.phase is not Phase.RATE_LATER or case is None or self.key is None:
+            return None
+        if self._qr is None or self._qr[0] != case.project_no:
+            url = rate_later_url(
+                self.config.rate_later.url_template,
+                case.project_no,
+                self.config.province.device_id,
+                int(time.time()),
+                self.key,
+            )
+            self._qr = (case.project_no, url)
+        return self._qr[1]
 
     def _view(self) -> ScreenView:
-        deadline = self.flow.next_deadline()
-        seconds_left = None
-        if self.flow.phase is Phase.RATING and deadline is not None:
-            seconds_left = max(0, int(deadline - self.clock.monotonic() + 0.999))
+        page, now = self.flow.page, self.clock.monotonic()
+        focus = None
+        if page is not None and page.multi_row and self.mode == "window":
+            focus = page.rows[page.focus]
         return ScreenView(
             phase=self.flow.phase,
+            mode=self.mode,
             case=self.flow.case,
+            rows=page.rows if page else (OVERALL,),
+            levels=dict(page.levels) if page else {},
+            focus_row=focus,
             chosen=self.flow.chosen,
-            seconds_left=seconds_left,
+            tags=self._offered_tags(),
+            selected_tags=self.flow.tags,
+            seconds_left=self.flow.seconds_left(now),
+            staff=self.flow.staff,
             keypad_connected=self._keypad_connected,
             clock_synced=self.clock.synced(),
+            backlog=self._last_health.shown_backlog,
             window_no=self.config.site.window_no,
+            hall_code=self.config.site.hall_code,
+            terminal_no=self.config.site.terminal_no,
             problem=self.flow.problem,
+            qr_url=self._qr_url(),
+        )
+
+    def _publish_status(self) -> None:
+        staff = self.flow.staff
+        self.inbox.publish(
+            {
+                "phase": self.flow.phase.value,
+                "mode": self.mode,
+                "projectNo": self.flow.case.project_no if self.flow.case else None,
+                "staff": {"proManagerNo": staff.number, "proManager": staff.name}
+                if staff
+                else None,
+                "keypadConnected": self._keypad_connected,
+                "clockSynced": self.clock.synced(),
+                "backlog": self._last_health.backlog,
+                "ratedSinceStart": self._rated,
+                "lastSeq": self._last[0],
+                "lastEvaluationId": self._last[1],
+                "outOfService": self.flow.problem
+                if self.flow.phase is Phase.OUT_OF_SERVICE
+                else None,
+            }
         )

@@ -164,6 +164,31 @@ class Ledger:
             )
         return StoredRating(seq, record["evaluationId"], record)
 
+    def record_outcome(self, body: dict[str, Any], key: DeviceKey) -> dict[str, Any]:
+        """Sign and store what became of a case shown but not rated (evidence for the
+        province's reminders and for audits); returns the signed event."""
+        event = {**body, "keyId": key.key_id}
+        check_canonical(event)
+        event["signature"] = key.sign_record(event, checked=True)
+        with self._writing("case outcome not stored"):
+            self.conn.execute(
+                "INSERT INTO case_outcomes (event_id, project_no, outcome, event)"
+                " VALUES (?, ?, ?, ?)",
+                (
+                    event["eventId"],
+                    event["projectNo"],
+                    event["outcome"],
+                    canonical_json(event, checked=True).decode("utf-8"),
+                ),
+            )
+        return event
+
+    def outcomes(self, limit: int = 100) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            "SELECT event FROM case_outcomes ORDER BY id DESC LIMIT ?", (limit,)
+        ).fetchall()
+        return [json.loads(text) for (text,) in rows]
+
     def mark_delivered(self, statuses: dict[str, str], delivered_at: str) -> int:
         """Record the province's acknowledgements and delete the delivered personal data,
         all in one transaction. Returns how many ratings became delivered."""
@@ -192,6 +217,15 @@ class Ledger:
             self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
         except sqlite3.Error as exc:
             raise LedgerError(f"checkpoint failed: {exc}") from exc
+
+    def writable(self) -> bool:
+        """Whether a write transaction can be taken now (nothing is written)."""
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            return False
+        return True
 
     # -- reading ----------------------------------------------------------------------
 

@@ -49,8 +49,22 @@ _0001_ratings = _statements(
 )
 
 
+_0002_case_outcomes = _statements(
+    """
+        CREATE TABLE case_outcomes (
+            id INTEGER PRIMARY KEY,
+            event_id TEXT NOT NULL UNIQUE,
+            project_no TEXT NOT NULL,
+            outcome TEXT NOT NULL,         -- timeout, replaced, cancelled, no_reason, …
+            event TEXT NOT NULL,           -- canonical JSON, signed by the device key
+            delivered_at TEXT
+        );
+    """
+)
+
 MIGRATIONS: list[Migration] = [
     ("0001_ratings", _0001_ratings),
+    ("0002_case_outcomes", _0002_case_outcomes),
 ]
 
 

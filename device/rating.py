@@ -35,6 +35,30 @@ class Source:
 
 
 @dataclass(frozen=True)
+class ThemeItem:
+    """One item (事项) linked in a theme service (一件事); it may be rated on its own."""
+
+    project_no: str
+    task_name: str
+
+
+@dataclass(frozen=True)
+class Theme:
+    theme_no: str
+    theme_name: str
+    items: tuple[ThemeItem, ...]
+
+
+@dataclass(frozen=True)
+class Staff:
+    """The window staff member signed in to the evaluator."""
+
+    number: str  # 工号
+    name: str
+    photo: bytes | None = None  # PNG or JPEG, shown on the idle screen only
+
+
+@dataclass(frozen=True)
 class Case:
     """One thing to be rated, as pushed by the counter's business system."""
 
@@ -49,6 +73,13 @@ class Case:
     assess_number: int = 1
     user_prop: int | None = None
     identity: dict[str, Any] = field(default_factory=dict)  # userName/certType/certKey
+    theme: Theme | None = None
+    indicators: bool = False  # rate business (业务) and service (服务) separately too
+
+    @property
+    def intake_only(self) -> bool:
+        """收件办结: only the intake window's service is rated (Shenzhen §18)."""
+        return self.pro_status == 2
 
 
 @dataclass(frozen=True)
@@ -75,6 +106,8 @@ class Press:
     clock_synced: bool
     eval_detail: tuple[str, ...] = ()
     writing: str | None = None
+    indicators: dict[str, int] | None = None  # {"business": 1-5, "service": 1-5}
+    theme_levels: tuple[int | None, ...] | None = None  # one per theme item, None = not rated
 
 
 def assess_time(moment: datetime) -> str:
@@ -92,7 +125,7 @@ def record_body(evaluation_id: str, case: Case, site: Site, press: Press) -> dic
         "deviceId": site.device_id,
         "projectNo": case.project_no,
         "batchProjectNos": list(case.batch_project_nos) if case.batch_project_nos else None,
-        "theme": None,
+        "theme": _theme(case, press),
         "taskCode": case.task_code,
         "taskName": case.task_name,
         "proStatus": case.pro_status,
@@ -105,7 +138,7 @@ def record_body(evaluation_id: str, case: Case, site: Site, press: Press) -> dic
         "proManagerNo": case.pro_manager_no,
         "proManager": case.pro_manager,
         "satisfaction": int(press.level),
-        "indicators": None,
+        "indicators": dict(press.indicators) if press.indicators else None,
         "evalDetail": list(press.eval_detail),
         "writingEvaluation": press.writing,
         "assessTime": assess_time(press.assessed_at),
@@ -118,6 +151,19 @@ def record_body(evaluation_id: str, case: Case, site: Site, press: Press) -> dic
     for name in PERSONAL_FIELDS:
         body[name] = case.identity.get(name)
     return body
+
+
+def _theme(case: Case, press: Press) -> dict[str, Any] | None:
+    if case.theme is None:
+        return None
+    levels = press.theme_levels or (None,) * len(case.theme.items)
+    return {
+        "themeNo": case.theme.theme_no,
+        "items": [
+            {"projectNo": item.project_no, "satisfaction": level}
+            for item, level in zip(case.theme.items, levels, strict=True)
+        ],
+    }
 
 
 def split_identity(record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

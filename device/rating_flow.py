@@ -1,106 +1,299 @@
-"""The evaluator's state machine: idle → rating → storing → thanks → idle.
+"""The evaluator's state machine: paused/idle → rating → (reasons) → storing → thanks → idle.
 
-Pure: no pygame, no I/O, times passed in. One press counts per case; presses with no
-case on screen do nothing; a case replaced or timed out ends as "not rated".
+Pure: no pygame, no I/O, times passed in (monotonic seconds). One rating per case; presses
+with no case on screen do nothing; a case that leaves the screen unrated ends as `NotRated`
+with the reason, and the device never fills in a rating or a reason itself.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
-from device.rating import Case, Level
+from device.rating import Case, Level, Staff
+
+OVERALL = "overall"
+BUSINESS = "business"
+SERVICE = "service"
 
 
 class Phase(Enum):
+    PAUSED = "paused"  # window mode with no staff signed in
     IDLE = "idle"
     RATING = "rating"
+    REASONS = "reasons"  # a bad overall rating waits for the rater's reasons
     STORING = "storing"
     THANKS = "thanks"
+    RATE_LATER = "rate_later"  # the QR code for rating on a phone
     OUT_OF_SERVICE = "out_of_service"
 
 
 @dataclass(frozen=True)
+class Timing:
+    rating_s: float = 30.0
+    reasons_s: float = 60.0
+    thanks_s: float = 3.0
+    rate_later_s: float = 20.0
+
+
+@dataclass(frozen=True)
 class Choice:
-    """A level chosen for the case on screen, not yet stored."""
+    """A rating the rater finished, not yet stored."""
 
     case: Case
-    level: Level
-    source: str
-    reaction_ms: int
+    level: Level  # the overall level
+    source: str  # how the overall level was given: keypad or touch
+    reaction_ms: int  # from the page reaching the glass to the overall press
+    pressed_at: float  # monotonic time of the overall press
+    tags: tuple[str, ...] = ()
+    indicators: dict[str, int] | None = None
+    theme_levels: tuple[int | None, ...] | None = None
 
 
 @dataclass(frozen=True)
 class NotRated:
-    """A case that left the screen without a rating, and why ("replaced", "timeout", …)."""
+    """A case that left the screen without a rating, and why."""
 
     case: Case
-    reason: str
+    reason: str  # replaced, timeout, cancelled, no_reason, staff_signed_out, paused, …
+    level: Level | None = None  # an overall level pressed but never completed, as evidence
+
+
+def rows_for(case: Case) -> tuple[str, ...]:
+    """The rows of the rating page: overall first, then indicators, then theme items."""
+    rows = [OVERALL]
+    if case.indicators:
+        rows += [BUSINESS, SERVICE]
+    if case.theme is not None:
+        rows += [f"item:{i}" for i in range(len(case.theme.items))]
+    return tuple(rows)
+
+
+@dataclass
+class _Page:
+    case: Case
+    rows: tuple[str, ...]
+    shown_at: float
+    levels: dict[str, Level] = field(default_factory=dict)
+    focus: int = 0  # the row the next keypad press rates
+    overall_press: tuple[str, int, float] | None = None  # source, reaction ms, at
+    tags: list[str] = field(default_factory=list)
+
+    @property
+    def multi_row(self) -> bool:
+        return len(self.rows) > 1
 
 
 class RatingFlow:
-    def __init__(self, rating_timeout_s: float, thanks_s: float) -> None:
-        self.rating_timeout_s = rating_timeout_s
-        self.thanks_s = thanks_s
-        self.phase = Phase.IDLE
-        self.case: Case | None = None
+    def __init__(self, timing: Timing, needs_staff: bool) -> None:
+        self.timing = timing
+        self.needs_staff = needs_staff
+        self.staff: Staff | None = None
+        self.phase = Phase.PAUSED if needs_staff else Phase.IDLE
+        self.page: _Page | None = None
         self.chosen: Level | None = None
         self.problem: str | None = None
-        self._shown_at: float | None = None
         self._deadline: float | None = None
 
+    # -- reading ----------------------------------------------------------------------
+
+    @property
+    def case(self) -> Case | None:
+        return self.page.case if self.page else None
+
+    @property
+    def accepting_cases(self) -> bool:
+        return self.phase not in (Phase.PAUSED, Phase.OUT_OF_SERVICE)
+
+    def next_deadline(self) -> float | None:
+        return self._deadline
+
+    def seconds_left(self, now: float) -> int | None:
+        if self._deadline is None or self.phase not in (Phase.RATING, Phase.REASONS):
+            return None
+        return max(0, int(self._deadline - now + 0.999))
+
+    # -- staff ------------------------------------------------------------------------
+
+    def sign_in(self, staff: Staff) -> None:
+        self.staff = staff
+        if self.phase is Phase.PAUSED:
+            self.phase = Phase.IDLE
+
+    def sign_out(self) -> list[NotRated]:
+        self.staff = None
+        if not self.needs_staff:
+            return []
+        ended = self._end_page("staff_signed_out")
+        if self.phase is not Phase.OUT_OF_SERVICE:
+            self._to_rest()
+        return ended
+
+    # -- cases ------------------------------------------------------------------------
+
     def push(self, case: Case, now: float) -> list[NotRated]:
-        """Show a new case. An earlier case still waiting for a press ends as not rated."""
-        ended: list[NotRated] = []
-        if self.phase is Phase.OUT_OF_SERVICE:
-            return [NotRated(case, "out_of_service")]
-        if self.phase is Phase.RATING and self.case is not None:
-            ended.append(NotRated(self.case, "replaced"))
+        """Show a new case; one still waiting for its rating ends as replaced."""
+        if not self.accepting_cases:
+            return [NotRated(case, self.phase.value)]
         if self.phase is Phase.STORING:
             return [NotRated(case, "busy")]
+        ended = self._end_page("replaced")
+        self.page = _Page(case, rows_for(case), shown_at=now)
         self.phase = Phase.RATING
-        self.case = case
         self.chosen = None
-        self._shown_at = now
-        self._deadline = now + self.rating_timeout_s
+        self._deadline = now + self.timing.rating_s
+        return ended
+
+    def cancel(self, project_no: str) -> list[NotRated]:
+        if self.case is None or self.case.project_no != project_no:
+            return []
+        if self.phase not in (Phase.RATING, Phase.REASONS):
+            return []
+        ended = self._end_page("cancelled")
+        self._to_rest()
         return ended
 
     def shown(self, now: float) -> None:
         """The rating page reached the glass: reaction time counts from here."""
-        if self.phase is Phase.RATING:
-            self._shown_at = now
+        if self.phase is Phase.RATING and self.page is not None and not self.page.levels:
+            self.page.shown_at = now
 
-    def press(self, level: Level, source: str, at: float) -> Choice | None:
-        if self.phase is not Phase.RATING or self.case is None or self._shown_at is None:
+    # -- the rater's input ------------------------------------------------------------
+
+    def press(self, level: Level, source: str, at: float, row: str | None = None) -> Choice | None:
+        """A level given for a row (the focused row when none is named, as on the keypad)."""
+        page = self.page
+        if self.phase is not Phase.RATING or page is None:
             return None
+        if row is None:
+            row = page.rows[page.focus]
+        if row not in page.rows:
+            return None
+        page.levels[row] = level
+        if row == OVERALL:
+            if page.overall_press is None:
+                reaction = max(0, round((at - page.shown_at) * 1000))
+                page.overall_press = (source, reaction, at)
+            self.chosen = level
+        if not page.multi_row:
+            return self._finish(at)
+        unrated = [i for i, name in enumerate(page.rows) if name not in page.levels]
+        if source != "touch" and not unrated:
+            return self._finish(at)  # a keypad-only rater completes by rating every row
+        page.focus = unrated[0] if unrated else page.focus
+        return None
+
+    def submit(self, now: float) -> Choice | None:
+        """The 提交 button: on a multi-row page, or on the reasons page."""
+        page = self.page
+        if page is None:
+            return None
+        if self.phase is Phase.RATING and page.multi_row and OVERALL in page.levels:
+            return self._finish(now)
+        if self.phase is Phase.REASONS and page.tags:
+            return self._choice(page)
+        return None
+
+    def toggle_tag(self, code: str) -> None:
+        if self.phase is Phase.REASONS and self.page is not None:
+            tags = self.page.tags
+            tags.remove(code) if code in tags else tags.append(code)
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return tuple(self.page.tags) if self.page else ()
+
+    def _finish(self, now: float) -> Choice | None:
+        page = self.page
+        assert page is not None
+        if page.levels[OVERALL].is_bad:
+            self.phase = Phase.REASONS
+            self._deadline = now + self.timing.reasons_s
+            return None
+        return self._choice(page)
+
+    def _choice(self, page: _Page) -> Choice:
+        assert page.overall_press is not None
+        source, reaction, at = page.overall_press
+        indicators = None
+        if page.case.indicators and BUSINESS in page.levels and SERVICE in page.levels:
+            indicators = {
+                "business": int(page.levels[BUSINESS]),
+                "service": int(page.levels[SERVICE]),
+            }
+        theme_levels = None
+        if page.case.theme is not None:
+            theme_levels = tuple(
+                int(page.levels[f"item:{i}"]) if f"item:{i}" in page.levels else None
+                for i in range(len(page.case.theme.items))
+            )
         self.phase = Phase.STORING
-        self.chosen = level
-        reaction_ms = max(0, round((at - self._shown_at) * 1000))
-        return Choice(self.case, level, source, reaction_ms)
+        self._deadline = None
+        return Choice(
+            case=page.case,
+            level=page.levels[OVERALL],
+            source=source,
+            reaction_ms=reaction,
+            pressed_at=at,
+            tags=tuple(page.tags),
+            indicators=indicators,
+            theme_levels=theme_levels,
+        )
+
+    # -- storage ----------------------------------------------------------------------
 
     def stored(self, now: float) -> None:
         """The ledger committed the rating: only now may the rater be thanked."""
         if self.phase is Phase.STORING:
             self.phase = Phase.THANKS
-            self._deadline = now + self.thanks_s
+            self._deadline = now + self.timing.thanks_s
 
     def store_failed(self, problem: str) -> None:
+        self.out_of_service(problem)
+
+    def out_of_service(self, problem: str) -> list[NotRated]:
+        ended = self._end_page("out_of_service")
+        self.page = None
         self.phase = Phase.OUT_OF_SERVICE
         self.problem = problem
         self._deadline = None
+        return ended
+
+    def back_in_service(self) -> None:
+        if self.phase is Phase.OUT_OF_SERVICE:
+            self.problem = None
+            self._to_rest()
+
+    # -- time -------------------------------------------------------------------------
 
     def tick(self, now: float) -> list[NotRated]:
         if self._deadline is None or now < self._deadline:
             return []
-        ended: list[NotRated] = []
-        if self.phase is Phase.RATING and self.case is not None:
-            ended.append(NotRated(self.case, "timeout"))
-        if self.phase in (Phase.RATING, Phase.THANKS):
-            self.phase = Phase.IDLE
-            self.case = None
-            self.chosen = None
-            self._deadline = None
-        return ended
+        if self.phase is Phase.RATING:
+            ended = self._end_page("timeout")
+            self.phase = Phase.RATE_LATER
+            self._deadline = now + self.timing.rate_later_s
+            return ended
+        if self.phase is Phase.REASONS:
+            ended = self._end_page("no_reason")
+            self._to_rest()
+            return ended
+        if self.phase in (Phase.THANKS, Phase.RATE_LATER):
+            self.page = None
+            self._to_rest()
+        return []
 
-    def next_deadline(self) -> float | None:
-        return self._deadline
+    # -- helpers ----------------------------------------------------------------------
+
+    def _end_page(self, reason: str) -> list[NotRated]:
+        """End the case on screen, if it is still waiting for the rater."""
+        page = self.page
+        if page is None or self.phase not in (Phase.RATING, Phase.REASONS):
+            return []
+        return [NotRated(page.case, reason, page.levels.get(OVERALL))]
+
+    def _to_rest(self) -> None:
+        self.phase = Phase.PAUSED if self.needs_staff and self.staff is None else Phase.IDLE
+        self.page = None
+        self.chosen = None
+        self._deadline = None

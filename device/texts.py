@@ -1,41 +1,153 @@
-"""Every string the evaluator shows, in Simplified Chinese.
-
-Kept in one place so the font check can prove every glyph exists before start-up.
+"""Every string the evaluator shows, in Simplified Chinese (default), Traditional Chinese and
+English. Kept in one place so the font check can prove every glyph exists before start-up.
 """
 
 from __future__ import annotations
 
+import string
+from collections.abc import Mapping
+
 from device.rating import Level
 
-LEVEL_LABELS: dict[Level, str] = {
-    Level.VERY_SATISFIED: "非常满意",
-    Level.SATISFIED: "满意",
-    Level.BASICALLY_SATISFIED: "基本满意",
-    Level.DISSATISFIED: "不满意",
-    Level.VERY_DISSATISFIED: "非常不满意",
+LANGUAGES = ("zh-Hans", "zh-Hant", "en")
+
+_LEVELS: dict[str, tuple[str, str, str, str, str]] = {  # 5 … 1
+    "zh-Hans": ("非常满意", "满意", "基本满意", "不满意", "非常不满意"),
+    "zh-Hant": ("非常滿意", "滿意", "基本滿意", "不滿意", "非常不滿意"),
+    "en": ("Very satisfied", "Satisfied", "Fairly satisfied", "Dissatisfied", "Very dissatisfied"),
 }
 
-UI = {
-    "invite": "请您对本次服务进行评价",
-    "idle_title": "欢迎办理业务",
-    "idle_hint": "办结后请在此评价",
-    "task_name": "事项名称",
-    "project_no": "办件流水号",
-    "staff_no": "工号",
-    "staff_name": "姓名",
-    "terminal_no": "终端机编号",
-    "window_no": "窗口",
-    "seconds_left": "秒",
-    "storing": "正在保存…",
-    "thanks": "感谢您的评价！",
-    "your_rating": "您的评价",
-    "out_of_service": "暂停评价服务",
-    "keypad_lost": "评价键盘未连接",
-    "clock_unsynced": "时钟未同步",
-    "digits": "0123456789",
-    "punctuation": "：:（）()-—/·，。！？",
+_UI: dict[str, dict[str, str]] = {
+    "zh-Hans": {
+        "invite": "请您对本次服务进行评价",
+        "invite_intake": "请您对收件窗口的服务进行评价",
+        "idle_title": "欢迎办理业务",
+        "idle_hint": "办结后请在此评价",
+        "paused_title": "暂停服务",
+        "paused_hint": "请工作人员登录后使用",
+        "self_service": "自助服务终端",
+        "task_name": "事项名称",
+        "project_no": "办件流水号",
+        "batch": "批量办件 {n} 件",
+        "theme": "主题服务",
+        "staff_no": "工号",
+        "staff_name": "姓名",
+        "terminal_no": "终端机编号",
+        "window_no": "窗口",
+        "hall": "大厅",
+        "seconds_left": "{n} 秒",
+        "overall": "总体评价",
+        "business": "业务评价",
+        "service": "服务评价",
+        "submit": "提交",
+        "thanks": "感谢您的评价！",
+        "your_rating": "您的评价：{level}",
+        "reasons_title": "您选择了“{level}”，请选择原因（可多选）",
+        "reasons_hint": "请在屏幕上点选原因后提交",
+        "rate_later_title": "扫码稍后评价",
+        "rate_later_hint": "用手机扫描二维码，7日内可对本次服务进行评价",
+        "out_of_service": "暂停评价服务",
+        "oos_key": "设备密钥缺失，请联系技术人员",
+        "oos_disk": "存储空间不足，请联系技术人员",
+        "oos_ledger": "评价无法保存，请联系技术人员",
+        "keypad_lost": "评价键盘未连接",
+        "clock_unsynced": "时钟未同步",
+        "backlog": "待上报 {n}",
+    },
+    "zh-Hant": {
+        "invite": "請您對本次服務進行評價",
+        "invite_intake": "請您對收件窗口的服務進行評價",
+        "idle_title": "歡迎辦理業務",
+        "idle_hint": "辦結後請在此評價",
+        "paused_title": "暫停服務",
+        "paused_hint": "請工作人員登錄後使用",
+        "self_service": "自助服務終端",
+        "task_name": "事項名稱",
+        "project_no": "辦件流水號",
+        "batch": "批量辦件 {n} 件",
+        "theme": "主題服務",
+        "staff_no": "工號",
+        "staff_name": "姓名",
+        "terminal_no": "終端機編號",
+        "window_no": "窗口",
+        "hall": "大廳",
+        "seconds_left": "{n} 秒",
+        "overall": "總體評價",
+        "business": "業務評價",
+        "service": "服務評價",
+        "submit": "提交",
+        "thanks": "感謝您的評價！",
+        "your_rating": "您的評價：{level}",
+        "reasons_title": "您選擇了「{level}」，請選擇原因（可多選）",
+        "reasons_hint": "請在螢幕上點選原因後提交",
+        "rate_later_title": "掃碼稍後評價",
+        "rate_later_hint": "用手機掃描二維碼，7日內可對本次服務進行評價",
+        "out_of_service": "暫停評價服務",
+        "oos_key": "設備密鑰缺失，請聯繫技術人員",
+        "oos_disk": "存儲空間不足，請聯繫技術人員",
+        "oos_ledger": "評價無法保存，請聯繫技術人員",
+        "keypad_lost": "評價鍵盤未連接",
+        "clock_unsynced": "時鐘未同步",
+        "backlog": "待上報 {n}",
+    },
+    "en": {
+        "invite": "Please rate the service you received",
+        "invite_intake": "Please rate the intake window's service",
+        "idle_title": "Welcome",
+        "idle_hint": "Please rate us here when you are done",
+        "paused_title": "Window closed",
+        "paused_hint": "Waiting for staff to sign in",
+        "self_service": "Self-service terminal",
+        "task_name": "Service",
+        "project_no": "Case no.",
+        "batch": "Batch of {n} cases",
+        "theme": "Theme service",
+        "staff_no": "Staff no.",
+        "staff_name": "Name",
+        "terminal_no": "Terminal no.",
+        "window_no": "Window",
+        "hall": "Hall",
+        "seconds_left": "{n} s",
+        "overall": "Overall",
+        "business": "Business",
+        "service": "Service",
+        "submit": "Submit",
+        "thanks": "Thank you for your rating!",
+        "your_rating": "Your rating: {level}",
+        "reasons_title": "You chose \u201c{level}\u201d. Please pick the reasons",
+        "reasons_hint": "Tap the reasons on the screen, then submit",
+        "rate_later_title": "Rate later",
+        "rate_later_hint": "Scan the code with your phone to rate within 7 days",
+        "out_of_service": "Rating unavailable",
+        "oos_key": "Device key missing: please call a technician",
+        "oos_disk": "Storage full: please call a technician",
+        "oos_ledger": "Ratings cannot be stored: please call a technician",
+        "keypad_lost": "Keypad disconnected",
+        "clock_unsynced": "Clock not synchronised",
+        "backlog": "{n} unsent",
+    },
 }
+# Characters that may appear in formatted values (numbers, case numbers, countdowns).
+VALUE_CHARACTERS = string.digits + string.ascii_letters + "-_/.:：（）()、…✓ "
 
 
-def all_strings() -> list[str]:
-    return [*LEVEL_LABELS.values(), *UI.values()]
+class Texts:
+    """The strings of one language; `level(l)` and `ui(key, **values)`."""
+
+    def __init__(self, language: str = "zh-Hans") -> None:
+        if language not in LANGUAGES:
+            raise ValueError(f"language must be one of {', '.join(LANGUAGES)}")
+        self.language = language
+        self._levels = dict(zip((5, 4, 3, 2, 1), _LEVELS[language], strict=True))
+        self._ui: Mapping[str, str] = _UI[language]
+
+    def level(self, level: Level | int) -> str:
+        return self._levels[int(level)]
+
+    def ui(self, key: str, **values: object) -> str:
+        return self._ui[key].format(**values) if values else self._ui[key]
+
+    def all_strings(self) -> list[str]:
+        """Everything this language can put on screen, for the glyph check."""
+        templates = [t.replace("{n}", "").replace("{level}", "") for t in self._ui.values()]
+        return [*self._levels.values(), *templates, VALUE_CHARACTERS]

@@ -9,9 +9,13 @@ from pathlib import Path
 
 import click
 
+from device.case_intake import CaseError
 from device.cli_options import verbose_option
+from device.fonts import FontError
 from device.logsetup import configure
+from device.texts import LANGUAGES
 from simulator.demo import run_demo
+from simulator.screenshot import SCREENS, load_case, render
 
 
 def _has_display() -> bool:
@@ -43,6 +47,53 @@ def demo(headless: bool, workdir: Path | None) -> None:
     """Three cases pushed, three keys pressed, three ratings delivered and verified."""
     ok = run_demo(workdir, headless or not _has_display(), say=click.echo)
     sys.exit(0 if ok else 1)
+
+
+@main.command()
+@click.argument("screen", type=click.Choice(SCREENS))
+@click.option(
+    "--case",
+    "case_file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="A case as pushed to the local API (JSON).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="PNG file to write.",
+)
+@click.option("--size", default="800x480", show_default=True, help="WIDTHxHEIGHT in pixels.")
+@click.option(
+    "--mode", type=click.Choice(["window", "self_service"]), default="window", show_default=True
+)
+@click.option("--language", type=click.Choice(LANGUAGES), default="zh-Hans", show_default=True)
+@click.option("--large-type", is_flag=True, help="Larger text for elderly raters.")
+def screenshot(
+    screen: str,
+    case_file: Path | None,
+    out: Path,
+    size: str,
+    mode: str,
+    language: str,
+    large_type: bool,
+) -> None:
+    """Render one evaluator SCREEN to a PNG, headless."""
+    try:
+        width, height = (int(v) for v in size.lower().split("x"))
+        body = load_case(case_file) if case_file else None
+        render(
+            screen,
+            body,
+            out,
+            size=(width, height),
+            mode=mode,
+            language=language,
+            large_type=large_type,
+        )
+    except (ValueError, CaseError, FontError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"wrote {out}")
 
 
 if __name__ == "__main__":

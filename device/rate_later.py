@@ -1,0 +1,34 @@
+"""The rate-later link: a URL for the rater's phone, carrying the case number and device id,
+signed by the device so the province can tell it was issued here for this case.
+
+Signature: Ed25519 by the device key over `projectNo\\ndeviceId\\nissuedAt` (UTF-8), base64url
+without padding; issuedAt is Unix seconds by the device clock (the province applies its own
+7-day window from when it first sees the case).
+"""
+
+from __future__ import annotations
+
+import base64
+from urllib.parse import quote
+
+from device.signing import DeviceKey
+
+DEFAULT_TEMPLATE = "https://hcp.example.gov.cn/m/rate?p={projectNo}&d={deviceId}&t={issuedAt}&k={keyId}&s={signature}"
+
+
+def signed_message(project_no: str, device_id: str, issued_at: int) -> bytes:
+    return f"{project_no}\n{device_id}\n{issued_at}".encode()
+
+
+def rate_later_url(
+    template: str, project_no: str, device_id: str, issued_at: int, key: DeviceKey
+) -> str:
+    raw = key.private.sign(signed_message(project_no, device_id, issued_at))
+    signature = base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+    return template.format(
+        projectNo=quote(project_no, safe=""),
+        deviceId=quote(device_id, safe=""),
+        issuedAt=issued_at,
+        keyId=key.key_id,
+        signature=signature,
+    )

@@ -1,0 +1,104 @@
+"""Rendering any evaluator page to a PNG without a display, from a case file (the local API's
+push body), through the same screen code the device runs."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from device import tag_catalog
+from device.case_intake import parse_case
+from device.config import DEFAULT_FONT
+from device.rating import Case, Level, Staff
+from device.rating_flow import OVERALL, Phase, rows_for
+from device.screen import ScreenView
+from device.texts import Texts
+
+SCREENS = ("paused", "idle", "rating", "reasons", "thanks", "rate_later", "out_of_service")
+SAMPLE_STAFF = Staff("0421", "王敏")
+SAMPLE_QR = "https://hcp.example.gov.cn/m/rate?p=HD20261121000101&d=hcp-demo&t=1795000000&s=sig"
+
+
+def view_for(screen: str, case: Case | None, mode: str, texts: Texts) -> ScreenView:
+    """A representative view of *screen* for *case* (a rating already pressed where needed)."""
+    phase = Phase(screen)
+    staff = SAMPLE_STAFF if mode == "window" else None
+    common: dict[str, Any] = {
+        "mode": mode,
+        "staff": staff,
+        "window_no": "12",
+        "hall_code": "H01",
+        "terminal_no": "ZZ-0031" if mode == "self_service" else None,
+    }
+    rows = rows_for(case) if case else (OVERALL,)
+    if phase is Phase.RATING:
+        return ScreenView(
+            phase,
+            case=case,
+            rows=rows,
+            seconds_left=27,
+            focus_row=rows[0] if len(rows) > 1 else None,
+            **common,
+        )
+    if phase is Phase.REASONS:
+        tags = tag_catalog.shipped_default().for_level(2)
+        return ScreenView(
+            phase,
+            case=case,
+            chosen=Level.DISSATISFIED,
+            tags=tags,
+            selected_tags=(tags[1].code,),
+            seconds_left=52,
+            **common,
+        )
+    if phase is Phase.THANKS:
+        return ScreenView(phase, case=case, chosen=Level.VERY_SATISFIED, **common)
+    if phase is Phase.RATE_LATER:
+        return ScreenView(phase, case=case, qr_url=SAMPLE_QR, **common)
+    if phase is Phase.OUT_OF_SERVICE:
+        return ScreenView(phase, problem="oos_disk", **common)
+    if phase is Phase.PAUSED:
+        return ScreenView(phase, **{**common, "staff": None})
+    return ScreenView(phase, **common)
+
+
+def render(
+    screen: str,
+    case_body: dict[str, Any] | None,
+    out: Path,
+    *,
+    size: tuple[int, int],
+    mode: str = "window",
+    language: str = "zh-Hans",
+    large_type: bool = False,
+    font_path: str = DEFAULT_FONT,
+) -> Path:
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    import pygame  # noqa: PLC0415 (after the video driver is chosen)
+
+    from device.fonts import load_font  # noqa: PLC0415
+    from device.screen import Screen  # noqa: PLC0415
+
+    if screen not in SCREENS:
+        raise ValueError(f"screen must be one of {', '.join(SCREENS)}")
+    texts = Texts(language)
+    case = parse_case(case_body, mode) if case_body is not None else None
+    if case is not None and mode == "window" and case.pro_manager_no is None:
+        case = replace(case, pro_manager_no=SAMPLE_STAFF.number, pro_manager=SAMPLE_STAFF.name)
+    pygame.display.init()
+    try:
+        font = load_font(font_path, [*texts.all_strings(), *tag_catalog.shipped_default().labels()])
+        surface = pygame.Surface(size)
+        Screen(surface, font, texts, large_type).draw(view_for(screen, case, mode, texts))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        pygame.image.save(surface, str(out))
+    finally:
+        pygame.display.quit()
+    return out
+
+
+def load_case(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
