@@ -19,7 +19,8 @@ class EvaluatorInbox:
     def __init__(self, post: Post, mode: str) -> None:
         self._post = post
         self._lock = threading.Lock()
-        self._status: dict[str, Any] = {"phase": "idle", "mode": mode, "outOfService": None}
+        # "starting" until the main loop publishes the first frame it drew
+        self._status: dict[str, Any] = {"phase": "starting", "mode": mode, "outOfService": None}
         self._staff: Staff | None = None
         self.mode = mode
 
@@ -39,9 +40,11 @@ class EvaluatorInbox:
         with self._lock:
             phase, problem = self._status["phase"], self._status.get("outOfService")
             staff = self._staff
+        if phase == "starting":
+            return "E_OUT_OF_SERVICE: starting up"
         if phase == "out_of_service":
             return f"E_OUT_OF_SERVICE: {problem or 'device cannot store ratings'}"
-        if phase == "paused" or (self.mode == "window" and staff is None):
+        if self.mode == "window" and staff is None:  # set at once, unlike the published phase
             return "E_PAUSED"
         if self.mode == "window" and case.pro_manager_no is None and staff is not None:
             case = dataclasses.replace(case, pro_manager_no=staff.number, pro_manager=staff.name)

@@ -88,6 +88,7 @@ class Evaluator:
         self._qr: tuple[str, str] | None = None  # project number, url
         self._awaiting_glass = False
         self._running = False
+        self._dirty = True
 
     def _open_storage(self) -> None:
         """Key, identity vault and ledger; any missing piece puts the device out of service
@@ -111,7 +112,8 @@ class Evaluator:
 
     # -- start and stop ---------------------------------------------------------------
 
-    def run(self) -> None:
+    def open(self) -> None:
+        """Screen, font check, voice, keypad and local API: everything but the loop."""
         log.info(
             "haochaping evaluator %s (%s mode) on %s, Python %s",
             __version__,
@@ -129,15 +131,25 @@ class Evaluator:
         self.screen = Screen(surface, font, self.texts, display.large_type)
         self.voice = Voice({"rate": self.config.voice.rate, "thanks": self.config.voice.thanks})
         self._start_inputs()
+        self._running = True
+        self._dirty = True
+
+    def close(self) -> None:
+        self._stop_inputs()
+        if self.ledger:
+            self.ledger.close()
+        pygame.quit()
+
+    def run(self) -> None:
+        """Run until SIGTERM (or the window is closed)."""
+        self.open()
         previous = signal.signal(signal.SIGTERM, self._on_sigterm)
         try:
-            self._loop()
+            while self._running:
+                self.step()
         finally:
             signal.signal(signal.SIGTERM, previous)
-            self._stop_inputs()
-            if self.ledger:
-                self.ledger.close()
-            pygame.quit()
+            self.close()
 
     def _start_inputs(self) -> None:
         if self.config.keypad.port:
@@ -166,21 +178,23 @@ class Evaluator:
 
     # -- the loop ---------------------------------------------------------------------
 
-    def _loop(self) -> None:
-        self._running = True
-        dirty = True
-        while self._running:
-            now = self.clock.monotonic()
-            dirty = self._quiet_upkeep(now) or dirty
-            if dirty:
-                self._draw()
-            event = pygame.event.wait(self._sleep_ms())
-            dirty = self._handle(event)
-            for more in pygame.event.get():
-                dirty = self._handle(more) or dirty
-            phase = self.flow.phase
-            self._ended(self.flow.tick(self.clock.monotonic()))
-            dirty = dirty or phase is not self.flow.phase or self.flow.seconds_left(now) is not None
+    def step(self, max_wait_ms: int | None = None) -> None:
+        """One turn of the loop: upkeep, draw if anything changed, sleep until an event or a
+        deadline, handle what came."""
+        now = self.clock.monotonic()
+        self._dirty = self._quiet_upkeep(now) or self._dirty
+        if self._dirty:
+            self._draw()
+            self._dirty = False
+        wait = self._sleep_ms() if max_wait_ms is None else min(max_wait_ms, self._sleep_ms())
+        dirty = self._handle(pygame.event.wait(wait))
+        for more in pygame.event.get():
+            dirty = self._handle(more) or dirty
+        phase = self.flow.phase
+        self._ended(self.flow.tick(self.clock.monotonic()))
+        self._dirty = (
+            dirty or phase is not self.flow.phase or self.flow.seconds_left(now) is not None
+        )
 
     def _draw(self) -> None:
         assert self.screen is not None

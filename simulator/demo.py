@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from device.rating import Level
-from device.texts import LEVEL_LABELS
+from device.texts import Texts
 from simulator.hall import SimulatedWindow, StandInProvince
 
 DEMO_CASES = [
@@ -66,6 +66,9 @@ def _play(window: SimulatedWindow, province: StandInProvince, say: Callable[[str
     window.start()
     say(f"device: evaluator up, keypad on {window.keypad.port}")
     assert window.client is not None
+    window.client.sign_in("0421", "王敏")
+    window.client.wait_for(lambda s: s["phase"] == "idle", 10, "staff signed in")
+    say("staff 0421 王敏 signed in")
     evaluation_ids = []
     for case, key in zip(DEMO_CASES, DEMO_KEYS, strict=True):
         before = window.client.status()["lastSeq"]
@@ -81,7 +84,7 @@ def _play(window: SimulatedWindow, province: StandInProvince, say: Callable[[str
         )
         level = Level(config.keypad.key_levels[key - 1])
         say(
-            f"case {case['projectNo']} ({case['taskName']}): key {key} {LEVEL_LABELS[level]}"
+            f"case {case['projectNo']} ({case['taskName']}): key {key} {Texts().level(level)}"
             f" -> stored as seq {status['lastSeq']}"
         )
         evaluation_ids.append(status["lastEvaluationId"])

@@ -21,6 +21,27 @@ class EvaluatorClient:
         response.raise_for_status()
         return response.json()
 
+    def sign_in(self, number: str, name: str, photo_b64: str | None = None) -> None:
+        body = {"proManagerNo": number, "proManager": name}
+        if photo_b64:
+            body["photo"] = photo_b64
+        response = self.session.post(
+            f"{self.base_url}/staff/sign-in", json=body, timeout=self.timeout_s
+        )
+        response.raise_for_status()
+
+    def sign_out(self) -> None:
+        response = self.session.post(
+            f"{self.base_url}/staff/sign-out", json={}, timeout=self.timeout_s
+        )
+        response.raise_for_status()
+
+    def cancel(self, project_no: str) -> bool:
+        response = self.session.delete(
+            f"{self.base_url}/cases/{project_no}", timeout=self.timeout_s
+        )
+        return response.status_code == 200
+
     def status(self) -> dict[str, Any]:
         response = self.session.get(f"{self.base_url}/status", timeout=self.timeout_s)
         response.raise_for_status()

@@ -110,4 +110,5 @@ def test_migrations_are_recorded_once(ledger_path):
     Ledger(ledger_path).close()
     Ledger(ledger_path).close()
     conn = sqlite3.connect(ledger_path)
-    assert conn.execute("SELECT name FROM _migrations").fetchall() == [("0001_ratings",)]
+    names = [n for (n,) in conn.execute("SELECT name FROM _migrations ORDER BY name")]
+    assert names == ["0001_ratings", "0002_case_outcomes"]

@@ -1,0 +1,196 @@
+"""Regenerate docs/screens.md and its pictures: every page of the evaluator, rendered headless
+from the sample cases in docs/cases/ by `haochaping-sim screenshot`'s code.
+
+`python -m simulator.screens_doc [--docs DIR]`
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from simulator.screenshot import load_case, render
+
+# (picture, screen, case file, mode, size, language, large type, what it shows)
+SHOTS = [
+    (
+        "paused",
+        "paused",
+        None,
+        "window",
+        (800, 480),
+        "zh-Hans",
+        False,
+        "A window evaluator with no staff signed in takes no case.",
+    ),
+    (
+        "idle",
+        "idle",
+        None,
+        "window",
+        (800, 480),
+        "zh-Hans",
+        False,
+        "Idle: the signed-in staff card (photo when given) and the invitation.",
+    ),
+    (
+        "rating",
+        "rating",
+        "window.json",
+        "window",
+        (800, 480),
+        "zh-Hans",
+        False,
+        "Rating: item, case number, staff number and name; five buttons (label, face, colour).",
+    ),
+    (
+        "rating-1024",
+        "rating",
+        "window.json",
+        "window",
+        (1024, 600),
+        "zh-Hans",
+        False,
+        "The same page at 1024×600.",
+    ),
+    (
+        "rating-intake",
+        "rating",
+        "intake.json",
+        "window",
+        (800, 480),
+        "zh-Hans",
+        False,
+        "Intake only (proStatus 2): the rater rates the intake window's service.",
+    ),
+    (
+        "rating-batch",
+        "rating",
+        "batch.json",
+        "window",
+        (800, 480),
+        "zh-Hans",
+        False,
+        "Batch: one rating for every case of the batch.",
+    ),
+    (
+        "rating-theme",
+        "rating",
+        "theme.json",
+        "window",
+        (800, 480),
+        "zh-Hans",
+        False,
+        "Theme service: overall (required) and each linked item (optional), then 提交.",
+    ),
+    (
+        "rating-indicators",
+        "rating",
+        "indicators.json",
+        "window",
+        (800, 480),
+        "zh-Hans",
+        False,
+        "Separate business and service indicators; the keypad rates row after row.",
+    ),
+    (
+        "rating-self-service",
+        "rating",
+        "self_service.json",
+        "self_service",
+        (1024, 600),
+        "zh-Hans",
+        False,
+        "Self-service terminal: terminal number instead of staff, touch only.",
+    ),
+    (
+        "reasons",
+        "reasons",
+        "window.json",
+        "window",
+        (800, 480),
+        "zh-Hans",
+        False,
+        "After 不满意/非常不满意: the province's tags for that level, chosen by the rater.",
+    ),
+    (
+        "thanks",
+        "thanks",
+        "window.json",
+        "window",
+        (800, 480),
+        "zh-Hans",
+        False,
+        "Shown only after the rating is committed to disk.",
+    ),
+    (
+        "rate-later",
+        "rate_later",
+        "window.json",
+        "window",
+        (800, 480),
+        "zh-Hans",
+        False,
+        "No press before the timeout: a signed QR code to rate on a phone within 7 days.",
+    ),
+    (
+        "out-of-service",
+        "out_of_service",
+        None,
+        "window",
+        (800, 480),
+        "zh-Hans",
+        False,
+        "Storage full, ledger not writable or key missing: no rating is taken.",
+    ),
+    (
+        "rating-zh-hant",
+        "rating",
+        "window.json",
+        "window",
+        (800, 480),
+        "zh-Hant",
+        False,
+        "Traditional Chinese.",
+    ),
+    ("rating-en", "rating", "window.json", "window", (800, 480), "en", False, "English."),
+    ("rating-large", "rating", "window.json", "window", (800, 480), "zh-Hans", True, "Large type."),
+]
+
+
+def generate(docs: Path) -> Path:
+    pictures = docs / "screens"
+    lines = [
+        "# The evaluator's screens",
+        "",
+        "Rendered headless from `docs/cases/*.json` (local API push bodies) with",
+        "`haochaping-sim screenshot SCREEN --case FILE --out PNG`; regenerate all with",
+        "`python -m simulator.screens_doc`.",
+        "",
+    ]
+    for name, screen, case_file, mode, size, language, large, caption in SHOTS:
+        body = load_case(docs / "cases" / case_file) if case_file else None
+        render(
+            screen,
+            body,
+            pictures / f"{name}.png",
+            size=size,
+            mode=mode,
+            language=language,
+            large_type=large,
+        )
+        source = f" (case `{case_file}`)" if case_file else ""
+        lines += [f"## {name}", "", f"{caption}{source}", "", f"![{name}](screens/{name}.png)", ""]
+    out = docs / "screens.md"
+    out.write_text("\n".join(lines), encoding="utf-8")
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--docs", type=Path, default=Path("docs"))
+    print(generate(parser.parse_args().docs))
+
+
+if __name__ == "__main__":
+    main()
