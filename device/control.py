@@ -20,7 +20,19 @@ class EvaluatorInbox:
         self._post = post
         self._lock = threading.Lock()
         # "starting" until the main loop publishes the first frame it drew
-        self._status: dict[str, Any] = {"phase": "starting", "mode": mode, "outOfService": None}
+        self._status: dict[str, Any] = {
+            "phase": "starting",
+            "mode": mode,
+            "projectNo": None,
+            "staff": None,
+            "keypadConnected": None,
+            "clockSynced": False,
+            "backlog": 0,
+            "ratedSinceStart": 0,
+            "lastSeq": 0,
+            "lastEvaluationId": None,
+            "outOfService": None,
+        }
         self._staff: Staff | None = None
         self.mode = mode
 

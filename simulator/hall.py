@@ -10,11 +10,13 @@ import secrets
 import socket
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from device.config import Config, DisplaySection
 from provisioning.setup_device import SiteAnswers, provision
 from simulator import processes
 from simulator.local_client import EvaluatorClient
+from simulator.province.faults import Faults
 from simulator.province.server import ProvinceServer
 from simulator.province.store import ProvinceStore
 from simulator.virtual_keypad import VirtualKeypad
@@ -50,6 +52,20 @@ class StandInProvince:
     @property
     def url(self) -> str:
         return self.server.url
+
+    @property
+    def root_url(self) -> str:
+        """The officer's page (`/`) and the admin interface (`/admin/…`)."""
+        return self.server.root_url
+
+    @property
+    def faults(self) -> Faults:
+        """Fault switches, e.g. `province.faults.set("rate", retry_after=2)`; `.clear()`."""
+        return self.server.faults
+
+    def stats(self) -> dict[str, Any]:
+        """Device calls at the province: total, per second, peak and mean."""
+        return self.server.stats()
 
     def issue_token(self) -> str:
         token = secrets.token_urlsafe(16)

@@ -38,12 +38,16 @@ def running_province(
     db_path: Path,
     tokens: tuple[str, ...] = (TOKEN,),
     clock: Callable[[], float] = time.time,
+    **settings: Any,
 ) -> Iterator[ProvinceServer]:
-    """A stand-in province on 127.0.0.1 over a real SQLite file, stopped afterwards."""
+    """A stand-in province on 127.0.0.1 over a real SQLite file, stopped afterwards.
+
+    *settings* go to ProvinceServer (admin_token, fault_seed).
+    """
     store = ProvinceStore(db_path)
     for token in tokens:
         store.add_token(token, 3600, now=clock())
-    server = ProvinceServer(store, clock=clock)
+    server = ProvinceServer(store, clock=clock, **settings)
     server.start()
     try:
         yield server
@@ -86,6 +90,22 @@ def signed_headers(
         "X-Nonce": nonce,
         "X-Signature": key.sign(signed),
     }
+
+
+def heartbeat_body(**overrides: Any) -> dict[str, Any]:
+    """A heartbeat of a healthy window evaluator with nothing waiting."""
+    body: dict[str, Any] = {
+        "firmwareVersion": "0.1.0",
+        "backlog": 0,
+        "quarantined": 0,
+        "lastAcceptedSeq": 0,
+        "keypadConnected": True,
+        "clockSynced": True,
+        "diskFreeBytes": 12_000_000_000,
+        "uptimeSeconds": 3600,
+    }
+    body.update(overrides)
+    return body
 
 
 def rating_fields(**overrides: Any) -> dict[str, Any]:
@@ -191,6 +211,14 @@ class EnrolledDevice:
         reply = self.send_batch(records)
         assert reply.status_code == 200, reply.text
         return [r.get("code", r["status"]) for r in reply.json()["results"]]
+
+    def heartbeat(self, **overrides: Any) -> requests.Response:
+        return self.call(
+            "POST", f"/devices/{self.device_id}/heartbeat", heartbeat_body(**overrides)
+        )
+
+    def tags(self) -> requests.Response:
+        return self.call("GET", f"/devices/{self.device_id}/tags")
 
     def audit(self) -> dict[str, Any]:
         reply = self.call("GET", f"/devices/{self.device_id}/audit")

@@ -1,4 +1,3 @@
-"""Stand-in provincial 好差评 system: enrols devices and takes signed ratings over HTTP.
-
-Used by tests, the simulator and benchmarks; it speaks `shared/spec/province-api.md` exactly.
+"""Stand-in provincial 好差评 system: enrolment, signed ratings, heartbeats and tag lists over
+HTTP as in `shared/spec/province-api.md`; faults switchable at run time; an officer's page.
 """

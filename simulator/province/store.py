@@ -1,120 +1,35 @@
-"""The stand-in province's SQLite file: enrol tokens, devices and keys, ratings, nonces, audit.
-
-One connection guarded by a lock, so the server's threads may share a ProvinceStore; a
-batch of ratings is stored in one transaction together with the audit flags it raises.
+"""The stand-in province's SQLite file: enrol tokens, devices and keys, nonces, heartbeats,
+tag lists; ratings and their audit come from `ratings.py`. Threads may share one store.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import secrets
 import sqlite3
-import threading
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
+from simulator.province.audit import AuditFlag, ChainView
+from simulator.province.ratings import CheckedRecord, RatingTables, StoreResult, decide
+from simulator.province.schema import migrations
 
-from device.canonical import ZERO_HASH
-from simulator.province.validation import Rejection
-
-log = logging.getLogger(__name__)
+__all__ = [
+    "AuditFlag",
+    "ChainView",
+    "CheckedRecord",
+    "EnrolOutcome",
+    "Enrolment",
+    "ProvinceStore",
+    "StoreResult",
+    "decide",
+    "migrations",
+]
 
 NONCE_SECONDS = 600
 NONCE_PRUNE_EVERY = 60.0
-IN_CHUNK = 500
-
-migrations = Migrations("province")
-
-
-@migrations(name="001_initial")
-def _initial(db: Database) -> None:
-    db["enrol_tokens"].create(
-        {"token": str, "expires_at": float, "used_by_public_key": str, "device_id": str},
-        pk="token",
-    )
-    db["devices"].create(
-        {
-            "device_id": str,
-            "serial": str,
-            "model": str,
-            "firmware": str,
-            "site": str,
-            "enrolled_at": float,
-        },
-        pk="device_id",
-    )
-    db["device_keys"].create(
-        {"key_id": str, "device_id": str, "public_key": str, "added_at": float}, pk="key_id"
-    )
-    db["device_keys"].create_index(["device_id"])
-    db["evaluations"].create(
-        {
-            "evaluation_id": str,
-            "device_id": str,
-            "key_id": str,
-            "seq": int,
-            "prev_hash": str,
-            "record_hash": str,
-            "project_no": str,
-            "assess_number": int,
-            "satisfaction": int,
-            "canonical": str,
-            "received_at": float,
-        },
-        pk="evaluation_id",
-    )
-    db["evaluations"].create_index(["device_id", "seq"])
-    db["rated_cases"].create(
-        {"project_no": str, "assess_number": int, "evaluation_id": str},
-        pk=("project_no", "assess_number"),
-    )
-    db["nonces"].create({"nonce": str, "seen_at": float}, pk="nonce")
-    db["nonces"].create_index(["seen_at"])
-    db["audit_flags"].create(
-        {
-            "id": int,
-            "device_id": str,
-            "kind": str,
-            "seq": int,
-            "evaluation_id": str,
-            "detail": str,
-            "flagged_at": float,
-        },
-        pk="id",
-    )
-    db["audit_flags"].create_index(["device_id"])
-
-
-@dataclass(frozen=True)
-class CheckedRecord:
-    """A record that passed field validation and signature verification, ready to store."""
-
-    evaluation_id: str
-    device_id: str
-    key_id: str
-    seq: int
-    prev_hash: str
-    project_no: str
-    cases: tuple[str, ...]  # projectNo and every other case of a batch rating
-    assess_number: int
-    satisfaction: int
-    canonical: str  # canonical JSON of the record as received, signature included
-    record_hash: str  # SHA-256 of those bytes: what the next record's prevHash holds
-
-
-@dataclass(frozen=True)
-class AuditFlag:
-    kind: str  # seq_gap, seq_out_of_order, seq_fork, prev_hash_fork
-    seq: int
-    evaluation_id: str
-    detail: str
 
 
 @dataclass(frozen=True)
@@ -139,132 +54,12 @@ class EnrolOutcome:
     device_id: str | None = None
 
 
-StoreResult = Literal["accepted", "duplicate"] | Rejection
-
-
-@dataclass(frozen=True)
-class _Link:
-    evaluation_id: str
-    record_hash: str
-    prev_hash: str
-
-
-class ChainView:
-    """The part of one device's seq/prevHash chain a batch touches, updated as it is stored.
-
-    Records may arrive out of order after a retry, so each record is checked against its
-    stored predecessor (seq-1) and against a stored successor (seq+1) that arrived earlier.
-    """
-
-    def __init__(self, max_seq: int, links: Iterable[tuple[int, str, str, str]]) -> None:
-        self.max_seq = max_seq
-        self.by_seq: dict[int, list[_Link]] = {}
-        for seq, evaluation_id, record_hash, prev_hash in links:
-            self.by_seq.setdefault(seq, []).append(_Link(evaluation_id, record_hash, prev_hash))
-
-    def add(self, record: CheckedRecord) -> list[AuditFlag]:
-        seq, eid = record.seq, record.evaluation_id
-        flags: list[AuditFlag] = []
-        same = self.by_seq.get(seq, [])
-        if same:
-            held = same[0].evaluation_id
-            flags.append(AuditFlag("seq_fork", seq, eid, f"seq {seq} is already held by {held}"))
-        elif seq < self.max_seq:
-            detail = f"seq {seq} arrived after seq {self.max_seq}"
-            flags.append(AuditFlag("seq_out_of_order", seq, eid, detail))
-        if seq > self.max_seq + 1:
-            detail = f"seq {seq} arrived while seq {self.max_seq + 1}–{seq - 1} were missing"
-            flags.append(AuditFlag("seq_gap", seq, eid, detail))
-        flags.extend(self._check_predecessor(record))
-        if not same:
-            flags.extend(self._check_successors(record))
-        self.by_seq.setdefault(seq, []).append(_Link(eid, record.record_hash, record.prev_hash))
-        self.max_seq = max(self.max_seq, seq)
-        return flags
-
-    def _check_predecessor(self, record: CheckedRecord) -> list[AuditFlag]:
-        seq, eid = record.seq, record.evaluation_id
-        if seq == 1:
-            if record.prev_hash == ZERO_HASH:
-                return []
-            return [AuditFlag("prev_hash_fork", 1, eid, "seq 1 must have a prevHash of 64 zeros")]
-        before = self.by_seq.get(seq - 1, [])
-        if not before or any(link.record_hash == record.prev_hash for link in before):
-            return []
-        detail = f"prevHash does not match seq {seq - 1} ({before[0].evaluation_id})"
-        return [AuditFlag("prev_hash_fork", seq, eid, detail)]
-
-    def _check_successors(self, record: CheckedRecord) -> list[AuditFlag]:
-        return [
-            AuditFlag(
-                "prev_hash_fork",
-                record.seq + 1,
-                link.evaluation_id,
-                f"prevHash does not match seq {record.seq} ({record.evaluation_id}), "
-                "which arrived later",
-            )
-            for link in self.by_seq.get(record.seq + 1, [])
-            if link.prev_hash != record.record_hash
-        ]
-
-
-def decide(
-    record: CheckedRecord, stored: dict[str, str], rated: dict[tuple[str, int], str]
-) -> StoreResult:
-    """Duplicate, conflict, already rated, or accepted — given what is stored so far."""
-    earlier = stored.get(record.evaluation_id)
-    if earlier is not None:
-        if earlier == record.canonical:
-            return "duplicate"
-        return Rejection("E_CONFLICT", "this evaluationId is already stored with different content")
-    for case in record.cases:
-        holder = rated.get((case, record.assess_number))
-        if holder is not None:
-            return Rejection(
-                "E_ALREADY_RATED",
-                f"case {case} already has rating {record.assess_number} ({holder})",
-            )
-    return "accepted"
-
-
-def _select_in(
-    conn: sqlite3.Connection, sql: str, values: list[Any], leading: tuple[Any, ...] = ()
-) -> list[tuple[Any, ...]]:
-    """Run `... IN ({})` over *values* in chunks below SQLite's limit on parameters."""
-    rows: list[tuple[Any, ...]] = []
-    for start in range(0, len(values), IN_CHUNK):
-        chunk = values[start : start + IN_CHUNK]
-        statement = sql.format(",".join("?" * len(chunk)))
-        rows.extend(conn.execute(statement, (*leading, *chunk)).fetchall())
-    return rows
-
-
-class ProvinceStore:
+class ProvinceStore(RatingTables):
     """Everything the stand-in province remembers, in one SQLite file."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db = Database(conn)
-        self._db.enable_wal()
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._lock = threading.Lock()
+        super().__init__(path)
         self._next_prune = 0.0
-        with self._lock:
-            migrations.apply(self._db)
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, self._db.atomic():
-            yield self._db.conn
-
-    def _query(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            return self._db.conn.execute(sql, tuple(params)).fetchall()
 
     # --- enrolment -------------------------------------------------------------------
 
@@ -332,7 +127,7 @@ class ProvinceStore:
             )
 
     def device(self, device_id: str) -> dict[str, Any] | None:
-        rows = self._query(
+        rows = self.query(
             "SELECT device_id, serial, model, firmware, site, enrolled_at FROM devices "
             "WHERE device_id = ?",
             (device_id,),
@@ -351,14 +146,14 @@ class ProvinceStore:
 
     def device_keys(self, device_id: str) -> dict[str, str]:
         """Every key registered to a device: keyId → public key (base64)."""
-        rows = self._query(
+        rows = self.query(
             "SELECT key_id, public_key FROM device_keys WHERE device_id = ?", (device_id,)
         )
         return dict(rows)
 
     def key(self, key_id: str) -> tuple[str, str] | None:
         """The device a key belongs to and the key itself (base64), if registered."""
-        rows = self._query(
+        rows = self.query(
             "SELECT device_id, public_key FROM device_keys WHERE key_id = ?", (key_id,)
         )
         return (rows[0][0], rows[0][1]) if rows else None
@@ -378,150 +173,47 @@ class ProvinceStore:
             )
             return cursor.rowcount == 1
 
-    # --- ratings -----------------------------------------------------------------------
+    # --- heartbeats --------------------------------------------------------------------
 
-    def stored_canonical(self, evaluation_ids: list[str]) -> dict[str, str]:
-        """Canonical JSON of those of *evaluation_ids* already stored (read, no transaction)."""
-        with self._lock:
-            return self._stored_canonical(self._db.conn, evaluation_ids)
-
-    def store_batch(
-        self, device_id: str, records: list[CheckedRecord], now: float
-    ) -> list[StoreResult]:
-        """Store one device's checked records in one transaction; one result per record."""
-        if not records:
-            return []
+    def record_heartbeat(self, device_id: str, heartbeat: dict[str, Any], now: float) -> None:
+        """Keep a device's latest heartbeat (the validated body) and when it came."""
+        body = json.dumps(heartbeat, sort_keys=True, ensure_ascii=False)
         with self._transaction() as conn:
-            stored = self._stored_canonical(conn, [r.evaluation_id for r in records])
-            rated = self._rated(conn, {case for r in records for case in r.cases})
-            chain = self._chain_view(conn, device_id, {r.seq for r in records})
-            results: list[StoreResult] = []
-            accepted: list[CheckedRecord] = []
-            flags: list[AuditFlag] = []
-            for record in records:
-                result = decide(record, stored, rated)
-                if result == "accepted":
-                    stored[record.evaluation_id] = record.canonical
-                    rated.update(
-                        {(c, record.assess_number): record.evaluation_id for c in record.cases}
-                    )
-                    flags.extend(chain.add(record))
-                    accepted.append(record)
-                results.append(result)
-            self._insert_evaluations(conn, accepted, now)
-            self._insert_flags(conn, device_id, flags, now)
-        return results
-
-    @staticmethod
-    def _stored_canonical(conn: sqlite3.Connection, ids: list[str]) -> dict[str, str]:
-        sql = "SELECT evaluation_id, canonical FROM evaluations WHERE evaluation_id IN ({})"
-        return dict(_select_in(conn, sql, ids))
-
-    @staticmethod
-    def _rated(conn: sqlite3.Connection, cases: set[str]) -> dict[tuple[str, int], str]:
-        sql = (
-            "SELECT project_no, assess_number, evaluation_id FROM rated_cases "
-            "WHERE project_no IN ({})"
-        )
-        return {(p, n): e for p, n, e in _select_in(conn, sql, sorted(cases))}
-
-    @staticmethod
-    def _chain_view(conn: sqlite3.Connection, device_id: str, seqs: set[int]) -> ChainView:
-        near = sorted({s + d for s in seqs for d in (-1, 0, 1)})
-        sql = (
-            "SELECT seq, evaluation_id, record_hash, prev_hash FROM evaluations "
-            "WHERE device_id = ? AND seq IN ({})"
-        )
-        links = _select_in(conn, sql, near, leading=(device_id,))
-        (max_seq,) = conn.execute(
-            "SELECT COALESCE(MAX(seq), 0) FROM evaluations WHERE device_id = ?", (device_id,)
-        ).fetchone()
-        return ChainView(max_seq, links)
-
-    @staticmethod
-    def _insert_evaluations(
-        conn: sqlite3.Connection, records: list[CheckedRecord], now: float
-    ) -> None:
-        conn.executemany(
-            "INSERT INTO evaluations (evaluation_id, device_id, key_id, seq, prev_hash, "
-            "record_hash, project_no, assess_number, satisfaction, canonical, received_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    r.evaluation_id,
-                    r.device_id,
-                    r.key_id,
-                    r.seq,
-                    r.prev_hash,
-                    r.record_hash,
-                    r.project_no,
-                    r.assess_number,
-                    r.satisfaction,
-                    r.canonical,
-                    now,
-                )
-                for r in records
-            ],
-        )
-        conn.executemany(
-            "INSERT INTO rated_cases (project_no, assess_number, evaluation_id) VALUES (?, ?, ?)",
-            [(c, r.assess_number, r.evaluation_id) for r in records for c in r.cases],
-        )
-
-    @staticmethod
-    def _insert_flags(
-        conn: sqlite3.Connection, device_id: str, flags: list[AuditFlag], now: float
-    ) -> None:
-        for flag in flags:
-            log.info(
-                "audit flag for %s: %s at seq %d: %s", device_id, flag.kind, flag.seq, flag.detail
+            conn.execute(
+                "INSERT INTO heartbeats (device_id, received_at, body, count) VALUES (?, ?, ?, 1) "
+                "ON CONFLICT(device_id) DO UPDATE SET received_at = excluded.received_at, "
+                "body = excluded.body, count = heartbeats.count + 1",
+                (device_id, now, body),
             )
-        conn.executemany(
-            "INSERT INTO audit_flags (device_id, kind, seq, evaluation_id, detail, flagged_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            [(device_id, f.kind, f.seq, f.evaluation_id, f.detail, now) for f in flags],
+
+    def heartbeat(self, device_id: str) -> dict[str, Any] | None:
+        """`{"receivedAt": unix seconds, "count": n, "body": {…}}` of the latest heartbeat."""
+        rows = self.query(
+            "SELECT received_at, count, body FROM heartbeats WHERE device_id = ?", (device_id,)
         )
+        if not rows:
+            return None
+        received_at, count, body = rows[0]
+        return {"receivedAt": received_at, "count": count, "body": json.loads(body)}
 
-    # --- inspection --------------------------------------------------------------------
+    # --- tag lists ---------------------------------------------------------------------
 
-    def evaluation_ids(self) -> list[str]:
-        rows = self._query("SELECT evaluation_id FROM evaluations ORDER BY rowid")
-        return [row[0] for row in rows]
+    def publish_tag_list(self, version: str, body: dict[str, Any], now: float) -> bool:
+        """Make a tag list the current one; False if *version* was published with other tags."""
+        text = json.dumps(body, sort_keys=True, ensure_ascii=False)
+        with self._transaction() as conn:
+            row = conn.execute("SELECT body FROM tag_lists WHERE version = ?", (version,))
+            earlier = row.fetchone()
+            if earlier is not None and earlier[0] != text:
+                return False
+            conn.execute("DELETE FROM tag_lists WHERE version = ?", (version,))
+            conn.execute(
+                "INSERT INTO tag_lists (version, body, published_at) VALUES (?, ?, ?)",
+                (version, text, now),
+            )
+        return True
 
-    def evaluation_count(self, device_id: str | None = None) -> int:
-        if device_id is None:
-            rows = self._query("SELECT COUNT(*) FROM evaluations")
-        else:
-            rows = self._query("SELECT COUNT(*) FROM evaluations WHERE device_id = ?", (device_id,))
-        return rows[0][0]
-
-    def evaluation(self, evaluation_id: str) -> dict[str, Any] | None:
-        """The stored record, parsed from the canonical bytes it arrived as."""
-        rows = self._query(
-            "SELECT canonical FROM evaluations WHERE evaluation_id = ?", (evaluation_id,)
-        )
-        return json.loads(rows[0][0]) if rows else None
-
-    def max_seq(self, device_id: str) -> int:
-        return self._query(
-            "SELECT COALESCE(MAX(seq), 0) FROM evaluations WHERE device_id = ?", (device_id,)
-        )[0][0]
-
-    def missing_seqs(self, device_id: str, limit: int = 100) -> list[tuple[int, int]]:
-        """Ranges of seq (first, last) below the device's highest seq that are not stored."""
-        rows = self._query(
-            "SELECT prev + 1, seq - 1 FROM (SELECT seq, LAG(seq, 1, 0) OVER (ORDER BY seq) "
-            "AS prev FROM (SELECT DISTINCT seq FROM evaluations WHERE device_id = ?)) "
-            "WHERE seq > prev + 1 ORDER BY seq LIMIT ?",
-            (device_id, limit),
-        )
-        return [(first, last) for first, last in rows]
-
-    def audit_flags(self, device_id: str) -> list[dict[str, Any]]:
-        rows = self._query(
-            "SELECT kind, seq, evaluation_id, detail, flagged_at FROM audit_flags "
-            "WHERE device_id = ? ORDER BY id",
-            (device_id,),
-        )
-        keys = ("kind", "seq", "evaluation_id", "detail", "flagged_at")
-        return [dict(zip(keys, row, strict=True)) for row in rows]
+    def tag_lists(self) -> list[dict[str, Any]]:
+        """Every published tag list, oldest first; the last one is current."""
+        rows = self.query("SELECT body FROM tag_lists ORDER BY rowid")
+        return [json.loads(body) for (body,) in rows]

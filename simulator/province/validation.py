@@ -1,4 +1,4 @@
-"""Pure checks of a rating RECORD and of an enrolment request against the province interface.
+"""Pure checks of a rating RECORD, an enrolment and a heartbeat against the province interface.
 
 No I/O and no clock: each check returns None or the Rejection the province answers with.
 """
@@ -306,3 +306,28 @@ def validate_enrolment(body: Any) -> Rejection | None:
     if not isinstance(body, dict):
         return field_error("body", "must be an object")
     return check_fields(body, ENROLMENT_FIELDS)
+
+
+def nullable_boolean(value: Any, field: str) -> Rejection | None:
+    if value is None or isinstance(value, bool):
+        return None
+    return field_error(field, "must be true, false or null")
+
+
+HEARTBEAT_FIELDS: dict[str, Check] = {
+    "firmwareVersion": text(),
+    "backlog": integer(low=0),
+    "quarantined": integer(low=0),
+    "lastAcceptedSeq": integer(low=0),
+    "keypadConnected": nullable_boolean,  # null: the device has no keypad (self-service)
+    "clockSynced": boolean,
+    "diskFreeBytes": integer(low=0),
+    "uptimeSeconds": integer(low=0),
+}
+
+
+def validate_heartbeat(body: Any) -> Rejection | None:
+    """Check a heartbeat body: every field present, none unknown."""
+    if not isinstance(body, dict):
+        return field_error("body", "must be an object")
+    return check_fields(body, HEARTBEAT_FIELDS)

@@ -1,0 +1,158 @@
+"""POST /evaluations:batch at the stand-in province: validate, verify, store, answer per record.
+
+A batch is stored in one transaction: every accepted record of it, or (on any error) none.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from device.canonical import canonical_json, sha256_hex
+from simulator.province.faults import NO_FAULTS, FaultPlan
+from simulator.province.http_server import ApiError, Reply, Request, auth_error, json_body
+from simulator.province.signatures import SignatureChecker, SignatureJob, public_key
+from simulator.province.store import CheckedRecord, ProvinceStore, StoreResult
+from simulator.province.validation import Rejection, validate_record
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH_RECORDS = 500
+BAD_SIGNATURE = Rejection("E_SIGNATURE", "the record signature does not verify")
+
+
+class BatchEndpoint:
+    """Takes one device's batch; a request's fault plan may reject chosen records."""
+
+    def __init__(
+        self, store: ProvinceStore, checker: SignatureChecker, clock: Callable[[], float]
+    ) -> None:
+        self.store = store
+        self.checker = checker
+        self.clock = clock
+
+    def __call__(self, request: Request) -> Reply:
+        device_id = request.device_id or ""
+        plan: FaultPlan = request.context.get("faults", NO_FAULTS)
+        records = batch_records(json_body(request.body), device_id)
+        verdicts = self.check_records(device_id, records, plan)
+        stored = iter(
+            self.store.store_batch(
+                device_id, [v for v in verdicts if isinstance(v, CheckedRecord)], self.clock()
+            )
+        )
+        outcomes = [next(stored) if isinstance(v, CheckedRecord) else v for v in verdicts]
+        results = [
+            _result(record, outcome) for record, outcome in zip(records, outcomes, strict=True)
+        ]
+        log.debug(
+            "batch from %s: %d records, %d accepted",
+            device_id,
+            len(results),
+            sum(r["status"] == "accepted" for r in results),
+        )
+        return Reply(200, {"results": results})
+
+    def check_records(
+        self, device_id: str, records: list[Any], plan: FaultPlan = NO_FAULTS
+    ) -> list[CheckedRecord | Rejection]:
+        """Validate every record, then verify the signatures of those that passed.
+
+        A record whose exact bytes are already stored skips verification: it is a duplicate.
+        A record the fault plan rejects is never stored (a stored one stays a duplicate).
+        """
+        keys = self.store.device_keys(device_id)
+        stored = self.store.stored_canonical(_evaluation_ids(records))
+        verdicts: list[CheckedRecord | Rejection] = []
+        indexes: list[int] = []
+        jobs: list[SignatureJob] = []
+        for index, record in enumerate(records):
+            rejection = validate_record(record) or _signer_rejection(record, device_id, keys)
+            if rejection is not None:
+                verdicts.append(rejection)
+                continue
+            canonical = canonical_json(record)
+            checked = _checked(record, canonical)
+            if stored.get(checked.evaluation_id) == checked.canonical:
+                verdicts.append(checked)  # a resend: its signature was verified on arrival
+                continue
+            injected = plan.rejection(checked.evaluation_id)
+            if injected is not None:
+                verdicts.append(injected)
+                continue
+            verdicts.append(checked)
+            signature = record["signature"]
+            indexes.append(index)
+            jobs.append(
+                (public_key(keys[record["keyId"]]), signature, _signed_part(canonical, signature))
+            )
+        for index, ok in zip(indexes, self.checker.verify_all(jobs), strict=True):
+            if not ok:
+                verdicts[index] = BAD_SIGNATURE
+        return verdicts
+
+
+def batch_records(body: Any, device_id: str) -> list[Any]:
+    if not isinstance(body, dict) or not isinstance(body.get("records"), list):
+        raise ApiError(400, "E_JSON", 'the body must be {"deviceId": …, "records": […]}')
+    if body.get("deviceId") != device_id:
+        raise auth_error("the body's deviceId is not the signing device")
+    records = body["records"]
+    if len(records) > MAX_BATCH_RECORDS:
+        raise ApiError(413, "E_TOO_LARGE", f"at most {MAX_BATCH_RECORDS} records per batch")
+    return records
+
+
+def _signer_rejection(
+    record: dict[str, Any], device_id: str, keys: Mapping[str, str]
+) -> Rejection | None:
+    if record["deviceId"] != device_id:
+        return Rejection("E_SIGNATURE", "the record's deviceId is not the sending device")
+    if record["keyId"] not in keys:
+        return Rejection("E_SIGNATURE", "keyId is not a key of the sending device")
+    return None
+
+
+def _signed_part(canonical: bytes, signature: str) -> bytes:
+    """signing_bytes(record), cut out of the record's canonical bytes instead of a 2nd pass.
+
+    Exact for a validated record: "signature" is then a top-level key that is neither first
+    nor last, nested objects have no such key, and `,"signature":` cannot occur inside a
+    string (a quote there is escaped), so dropping that one member leaves exactly the
+    canonical JSON of the record without its signature.
+    """
+    member = ',"signature":' + json.dumps(signature, ensure_ascii=False)
+    return canonical.replace(member.encode("utf-8"), b"", 1)
+
+
+def _checked(record: dict[str, Any], canonical: bytes) -> CheckedRecord:
+    cases = record["batchProjectNos"] or [record["projectNo"]]
+    return CheckedRecord(
+        evaluation_id=record["evaluationId"],
+        device_id=record["deviceId"],
+        key_id=record["keyId"],
+        seq=record["seq"],
+        prev_hash=record["prevHash"],
+        project_no=record["projectNo"],
+        cases=tuple(cases),
+        assess_number=record["assessNumber"],
+        satisfaction=record["satisfaction"],
+        canonical=canonical.decode("utf-8"),
+        record_hash=sha256_hex(canonical),
+    )
+
+
+def _evaluation_ids(records: list[Any]) -> list[str]:
+    ids = (record.get("evaluationId") if isinstance(record, dict) else None for record in records)
+    return [i for i in ids if isinstance(i, str)]
+
+
+def _result(record: Any, outcome: StoreResult) -> dict[str, Any]:
+    evaluation_id = record.get("evaluationId") if isinstance(record, dict) else None
+    if not isinstance(evaluation_id, str):
+        evaluation_id = None
+    if isinstance(outcome, Rejection):
+        return {"evaluationId": evaluation_id, "status": "rejected", **outcome.as_json()}
+    return {"evaluationId": evaluation_id, "status": outcome}

@@ -1,0 +1,79 @@
+"""Tables of the stand-in province's SQLite file, as named migrations applied at open.
+
+Migration names are recorded in the file; never rename one, add the next instead.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("province")
+
+
+@migrations(name="001_initial")
+def _initial(db: Database) -> None:
+    db["enrol_tokens"].create(
+        {"token": str, "expires_at": float, "used_by_public_key": str, "device_id": str},
+        pk="token",
+    )
+    db["devices"].create(
+        {
+            "device_id": str,
+            "serial": str,
+            "model": str,
+            "firmware": str,
+            "site": str,
+            "enrolled_at": float,
+        },
+        pk="device_id",
+    )
+    db["device_keys"].create(
+        {"key_id": str, "device_id": str, "public_key": str, "added_at": float}, pk="key_id"
+    )
+    db["device_keys"].create_index(["device_id"])
+    db["evaluations"].create(
+        {
+            "evaluation_id": str,
+            "device_id": str,
+            "key_id": str,
+            "seq": int,
+            "prev_hash": str,
+            "record_hash": str,
+            "project_no": str,
+            "assess_number": int,
+            "satisfaction": int,
+            "canonical": str,
+            "received_at": float,
+        },
+        pk="evaluation_id",
+    )
+    db["evaluations"].create_index(["device_id", "seq"])
+    db["rated_cases"].create(
+        {"project_no": str, "assess_number": int, "evaluation_id": str},
+        pk=("project_no", "assess_number"),
+    )
+    db["nonces"].create({"nonce": str, "seen_at": float}, pk="nonce")
+    db["nonces"].create_index(["seen_at"])
+    db["audit_flags"].create(
+        {
+            "id": int,
+            "device_id": str,
+            "kind": str,
+            "seq": int,
+            "evaluation_id": str,
+            "detail": str,
+            "flagged_at": float,
+        },
+        pk="id",
+    )
+    db["audit_flags"].create_index(["device_id"])
+
+
+@migrations(name="002_heartbeats_and_tag_lists")
+def _heartbeats_and_tag_lists(db: Database) -> None:
+    """The latest heartbeat per device, and every tag list the province has published."""
+    db["heartbeats"].create(
+        {"device_id": str, "received_at": float, "body": str, "count": int}, pk="device_id"
+    )
+    db["tag_lists"].create({"version": str, "body": str, "published_at": float}, pk="version")
