@@ -1,14 +1,18 @@
 """The evaluator's main loop: wires ledger, keys, screen, keypad, voice and local API together.
 
-One thread owns pygame and the state machine; the keypad and the local API post events into
-its queue. The loop sleeps until an event or a deadline and redraws only on change.
+One thread owns pygame and the state machine; the keypad and the local API put events in its
+queue and wake it at once. SDL's own input (touch, mouse, keys) is polled: 50 times a second
+while a rater is on a page, 4 times a second otherwise (SDL's timed wait busy-polls, which
+would cost an idle device several per cent of a core). Redraws happen only on change.
 """
 
 from __future__ import annotations
 
 import logging
 import platform
+import queue
 import signal
+import threading
 import time
 from types import FrameType
 from typing import Any
@@ -37,8 +41,8 @@ from device.texts import Texts
 from device.voice import Voice
 
 log = logging.getLogger(__name__)
-INBOX = pygame.event.custom_type()
-KEYPAD = pygame.event.custom_type()
+RATER_POLL_S = 0.02
+IDLE_POLL_S = 0.25
 DESKTOP_KEYS = {pygame.K_1: 1, pygame.K_2: 2, pygame.K_3: 3, pygame.K_4: 4, pygame.K_5: 5}
 HEALTH_EVERY_S = 10.0
 QUIET = (Phase.PAUSED, Phase.IDLE, Phase.THANKS, Phase.RATE_LATER, Phase.OUT_OF_SERVICE)
@@ -89,6 +93,8 @@ class Evaluator:
         self._awaiting_glass = False
         self._running = False
         self._dirty = True
+        self._queue: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self._wake = threading.Event()
 
     def _open_storage(self) -> None:
         """Key, identity vault and ledger; any missing piece puts the device out of service
@@ -168,13 +174,16 @@ class Evaluator:
             self.keypad.stop()
 
     def _on_sigterm(self, _signum: int, _frame: FrameType | None) -> None:
-        pygame.event.post(pygame.event.Event(pygame.QUIT))
+        self._running = False
+        self._wake.set()
 
     def _post(self, kind: str, data: dict[str, Any]) -> None:
-        pygame.event.post(pygame.event.Event(INBOX, kind=kind, data=data))
+        self._queue.put((kind, data))
+        self._wake.set()
 
     def _post_keypad(self, event: KeypadEvent) -> None:
-        pygame.event.post(pygame.event.Event(KEYPAD, keypad=event))
+        self._queue.put(("keypad", event))
+        self._wake.set()
 
     # -- the loop ---------------------------------------------------------------------
 
@@ -186,10 +195,19 @@ class Evaluator:
         if self._dirty:
             self._draw()
             self._dirty = False
-        wait = self._sleep_ms() if max_wait_ms is None else min(max_wait_ms, self._sleep_ms())
-        dirty = self._handle(pygame.event.wait(wait))
-        for more in pygame.event.get():
-            dirty = self._handle(more) or dirty
+        wait = self._sleep_s()
+        if max_wait_ms is not None:
+            wait = min(wait, max_wait_ms / 1000)
+        self._wake.wait(wait)
+        self._wake.clear()
+        dirty = False
+        while not self._queue.empty():
+            kind, data = self._queue.get_nowait()
+            dirty = (
+                self._keypad_event(data) if kind == "keypad" else self._inbox(kind, data)
+            ) or dirty
+        for event in pygame.event.get():
+            dirty = self._handle(event) or dirty
         phase = self.flow.phase
         self._ended(self.flow.tick(self.clock.monotonic()))
         self._dirty = (
@@ -205,15 +223,17 @@ class Evaluator:
             self._awaiting_glass = False
         self._publish_status()
 
-    def _sleep_ms(self) -> int:
+    def _sleep_s(self) -> float:
+        """Until the next deadline, countdown second or input poll, whichever is first."""
         now = self.clock.monotonic()
-        wake = [self._next_health]
+        rater = self.flow.phase in (Phase.RATING, Phase.REASONS)
+        wake = [self._next_health, now + (RATER_POLL_S if rater else IDLE_POLL_S)]
         deadline = self.flow.next_deadline()
         if deadline is not None:
             wake.append(deadline)
             if self.flow.seconds_left(now) is not None:
                 wake.append(now + 1.0 - ((deadline - now) % 1.0))  # redraw the countdown
-        return max(1, int((min(wake) - now) * 1000) + 1)
+        return max(0.001, min(wake) - now)
 
     def _quiet_upkeep(self, now: float) -> bool:
         """Checkpoint and health checks, only when no rater is mid-rating."""
@@ -253,10 +273,6 @@ class Evaluator:
         if event.type == pygame.QUIT:
             self._running = False
             return False
-        if event.type == INBOX:
-            return self._inbox(event.kind, event.data)
-        if event.type == KEYPAD:
-            return self._keypad_event(event.keypad)
         if event.type == pygame.KEYDOWN and event.key in DESKTOP_KEYS:
             return self._key(DESKTOP_KEYS[event.key], self.clock.monotonic())
         if event.type == pygame.MOUSEBUTTONDOWN and event.button == 1:

@@ -1,54 +1,79 @@
-"""The evaluator's local HTTP API: the counter's business system pushes cases here.
+"""The evaluator's local HTTP API: the counter's business system (or the self-service app)
+pushes cases, signs staff in and out and reads the evaluator's status.
 
-Bearer-token authenticated, bounded bodies, strict validation; every error is JSON that
-names the problem, never a traceback.
+Routes only; `device.local_api_http` does the HTTP. The contract is `local_api.openapi.json`.
 """
 
 from __future__ import annotations
 
-import hmac
-import json
 import logging
 import threading
 from collections.abc import Callable
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from importlib import resources
+from typing import Any, Protocol
 
-from device.case_intake import CaseError, parse_case
-from device.rating import Case
+from device.case_intake import MODES, SELF_SERVICE, TEXT_LIMITS, CaseError, parse_case, text
+from device.local_api_http import (
+    ApiError,
+    Body,
+    JsonServer,
+    Reply,
+    Request,
+    Route,
+    handler_for,
+)
+from device.rating import Case, Staff
+from device.staff_intake import parse_staff
 
 log = logging.getLogger(__name__)
+
 BASE = "/api/v1"
-MAX_BODY = 64 * 1024
+OPENAPI_FILE = "local_api.openapi.json"
+MAX_SIGN_IN_BODY = 400 * 1024  # room for a 256 KiB photo in base64 and the names
 
 
-class ApiError(Exception):
-    def __init__(
-        self, status: HTTPStatus, code: str, message: str, field: str | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.field = status, code, message, field
+class EvaluatorControl(Protocol):
+    """What the API asks of the evaluator; called from the server's threads."""
+
+    def push_case(self, case: Case) -> str | None:
+        """None = queued; else "E_PAUSED" or "E_OUT_OF_SERVICE: <reason>"."""
+        ...
+
+    def cancel_case(self, project_no: str) -> bool:
+        """End the case on screen, not yet rated, as cancelled; False = not on screen."""
+        ...
+
+    def sign_in(self, staff: Staff) -> None: ...
+
+    def sign_out(self) -> None: ...
+
+    def status(self) -> dict[str, Any]:
+        """The status object of the OpenAPI document (`Status`)."""
+        ...
+
+
+def openapi_document() -> bytes:
+    """The API's OpenAPI 3.0 document, served as it is stored."""
+    return resources.files("device").joinpath(OPENAPI_FILE).read_bytes()
 
 
 class LocalApi:
-    """Serves the local API on a thread; hands cases to `on_case` (the main loop's inbox)."""
+    """Serves the local API on its own thread until `stop()`."""
 
     def __init__(
-        self,
-        bind: str,
-        port: int,
-        token: str,
-        on_case: Callable[[Case], None],
-        status: Callable[[], dict[str, Any]],
+        self, bind: str, port: int, token: str, control: EvaluatorControl, mode: str
     ) -> None:
-        self.token = token
-        self.on_case = on_case
-        self.status = status
-        self._server = ThreadingHTTPServer((bind, port), _handler_for(self))
-        self._server.daemon_threads = True
+        if mode not in MODES:
+            raise ValueError(f"unknown evaluator mode {mode!r}; expected one of {MODES}")
+        if not token:
+            raise ValueError("the local API needs a token")
+        self.control = control
+        self.mode = mode
+        self._openapi = openapi_document()
+        self._server = JsonServer((bind, port), handler_for(self._routes(), token))
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="local-api"
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.5}, name="local-api"
         )
 
     @property
@@ -63,88 +88,85 @@ class LocalApi:
         self._server.server_close()
         self._thread.join(timeout=5)
 
-    def authorised(self, header: str | None) -> bool:
-        expected = f"Bearer {self.token}".encode()
-        return header is not None and hmac.compare_digest(header.encode(), expected)
+    def _routes(self) -> list[Route]:
+        return [
+            Route("POST", f"{BASE}/cases", self._push_case, Body.JSON),
+            Route("DELETE", f"{BASE}/cases/{{projectNo}}", self._cancel_case),
+            Route("POST", f"{BASE}/staff/sign-in", self._sign_in, Body.JSON, MAX_SIGN_IN_BODY),
+            Route("POST", f"{BASE}/staff/sign-out", self._sign_out, Body.OPTIONAL_JSON),
+            Route("GET", f"{BASE}/status", self._status),
+            Route("GET", f"{BASE}/openapi.json", self._openapi_json, public=True),
+        ]
+
+    def _push_case(self, request: Request) -> Reply:
+        case = _valid(parse_case, request.body, self.mode)
+        refusal = self.control.push_case(case)
+        if refusal is not None:
+            raise _refused(refusal)
+        log.info("local api: case %s queued", case.project_no)
+        return Reply(HTTPStatus.ACCEPTED, {"projectNo": case.project_no, "status": "queued"})
+
+    def _cancel_case(self, request: Request) -> Reply:
+        project_no = _valid(
+            text, request.params["projectNo"], "projectNo", TEXT_LIMITS["projectNo"]
+        )
+        if not self.control.cancel_case(project_no):
+            raise ApiError(HTTPStatus.NOT_FOUND, "E_NOT_FOUND", "that case is not on screen")
+        log.info("local api: case %s cancelled", project_no)
+        return Reply(HTTPStatus.OK, {"projectNo": project_no, "status": "cancelled"})
+
+    def _sign_in(self, request: Request) -> Reply:
+        self._refuse_on_self_service()
+        self.control.sign_in(_valid(parse_staff, request.body))
+        log.info("local api: staff signed in")
+        return Reply(HTTPStatus.OK, {"status": "signed_in"})
+
+    def _sign_out(self, request: Request) -> Reply:
+        self._refuse_on_self_service()
+        if request.has_body and request.body != {}:
+            raise ApiError(
+                HTTPStatus.UNPROCESSABLE_ENTITY,
+                "E_FIELD",
+                "send no body or {}",
+                _first_key(request.body),
+            )
+        self.control.sign_out()
+        log.info("local api: staff signed out")
+        return Reply(HTTPStatus.OK, {"status": "signed_out"})
+
+    def _status(self, _request: Request) -> Reply:
+        return Reply(HTTPStatus.OK, self.control.status())
+
+    def _openapi_json(self, _request: Request) -> Reply:
+        return Reply(HTTPStatus.OK, self._openapi)
+
+    def _refuse_on_self_service(self) -> None:
+        if self.mode == SELF_SERVICE:
+            raise ApiError(
+                HTTPStatus.CONFLICT,
+                "E_MODE",
+                "this is a self-service terminal: it rates without staff",
+            )
 
 
-def _handler_for(api: LocalApi) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        server_version = "haochaping-evaluator"
+def _valid(parse: Callable[..., Any], *args: Any) -> Any:
+    """`parse(*args)`, a `CaseError` becoming 422 E_FIELD with the field named."""
+    try:
+        return parse(*args)
+    except CaseError as exc:
+        raise ApiError(HTTPStatus.UNPROCESSABLE_ENTITY, "E_FIELD", exc.message, exc.field) from exc
 
-        def log_message(self, format: str, *args: Any) -> None:
-            log.debug("local api: " + format, *args)
 
-        def do_GET(self) -> None:
-            self._dispatch(self._get)
+def _refused(refusal: str) -> ApiError:
+    code, _, reason = refusal.partition(":")
+    if code == "E_PAUSED":
+        return ApiError(HTTPStatus.CONFLICT, "E_PAUSED", "no staff signed in: sign in first")
+    if code == "E_OUT_OF_SERVICE":
+        return ApiError(
+            HTTPStatus.SERVICE_UNAVAILABLE, "E_OUT_OF_SERVICE", reason.strip() or "out of service"
+        )
+    raise RuntimeError(f"the evaluator refused a case with an unknown code {code!r}")
 
-        def do_POST(self) -> None:
-            self._dispatch(self._post)
 
-        def _dispatch(self, route: Callable[[], tuple[HTTPStatus, dict[str, Any]]]) -> None:
-            try:
-                if not api.authorised(self.headers.get("Authorization")):
-                    raise ApiError(HTTPStatus.UNAUTHORIZED, "E_AUTH", "missing or wrong token")
-                status, body = route()
-            except ApiError as exc:
-                self.close_connection = True  # the body may be unread: do not reuse the stream
-                status = exc.status
-                body = {"code": exc.code, "message": exc.message}
-                if exc.field:
-                    body["field"] = exc.field
-            except Exception:
-                log.exception("local api: unexpected error")
-                status, body = (
-                    HTTPStatus.INTERNAL_SERVER_ERROR,
-                    {"code": "E_INTERNAL", "message": "internal error; see the device log"},
-                )
-            self._send(status, body)
-
-        def _get(self) -> tuple[HTTPStatus, dict[str, Any]]:
-            if self.path != f"{BASE}/status":
-                raise ApiError(HTTPStatus.NOT_FOUND, "E_NOT_FOUND", f"no resource {self.path}")
-            return HTTPStatus.OK, api.status()
-
-        def _post(self) -> tuple[HTTPStatus, dict[str, Any]]:
-            if self.path != f"{BASE}/cases":
-                raise ApiError(HTTPStatus.NOT_FOUND, "E_NOT_FOUND", f"no resource {self.path}")
-            body = self._json_body()
-            try:
-                case = parse_case(body)
-            except CaseError as exc:
-                raise ApiError(
-                    HTTPStatus.UNPROCESSABLE_ENTITY, "E_FIELD", exc.message, exc.field
-                ) from exc
-            api.on_case(case)
-            return HTTPStatus.ACCEPTED, {"projectNo": case.project_no, "status": "queued"}
-
-        def _content_length(self) -> int:
-            raw = self.headers.get("Content-Length")
-            if raw is None or not raw.isdigit():
-                raise ApiError(HTTPStatus.LENGTH_REQUIRED, "E_LENGTH", "Content-Length required")
-            return int(raw)
-
-        def _json_body(self) -> Any:
-            length = self._content_length()
-            if length > MAX_BODY:
-                raise ApiError(
-                    HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                    "E_TOO_LARGE",
-                    f"body over {MAX_BODY} bytes",
-                )
-            raw = self.rfile.read(length)
-            try:
-                return json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, ValueError) as exc:
-                raise ApiError(HTTPStatus.BAD_REQUEST, "E_JSON", "body is not UTF-8 JSON") from exc
-
-        def _send(self, status: HTTPStatus, body: dict[str, Any]) -> None:
-            data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-    return Handler
+def _first_key(body: Any) -> str:
+    return next(iter(body)) if isinstance(body, dict) and body else "$"
