@@ -26,6 +26,7 @@ MUTED = (96, 104, 118)
 WARNING = (190, 60, 30)
 PANEL = (255, 255, 255)
 ACCENT = (20, 90, 170)
+AVATAR = (200, 206, 216)
 
 
 @dataclass(frozen=True)
@@ -94,17 +95,16 @@ class Screen:
                 lines.append(f"{t.ui('terminal_no')}：{view.terminal_no}")
             self.paint.centred(lines, INK, unit * 2)
             return
+        centre, room = self.layout.width // 2, self.layout.width - 2 * self.layout.margin
         if view.staff is not None:
             self._staff_card(view)
-        self.paint.text(
-            t.ui("idle_title"), (self.layout.width // 2, self.layout.height // 3), unit * 2, INK
-        )
-        self.paint.text(
-            t.ui("idle_hint"),
-            (self.layout.width // 2, self.layout.height // 3 + unit * 3),
-            unit,
-            MUTED,
-        )
+            centre, room = (
+                self.layout.width * 3 // 4,
+                self.layout.width // 2 - 2 * self.layout.margin,
+            )
+        top = self.layout.height // 3
+        self.paint.text(t.ui("idle_title"), (centre, top), unit * 2, INK, max_width=room)
+        self.paint.text(t.ui("idle_hint"), (centre, top + unit * 3), unit, MUTED, max_width=room)
 
     def _staff_card(self, view: ScreenView) -> None:
         assert view.staff is not None
@@ -116,11 +116,18 @@ class Screen:
             self.layout.height - self.layout.status_bar[3] - 3 * m,
         )
         pygame.draw.rect(self.surface, PANEL, card, border_radius=12)
-        photo = self._photo(view.staff.photo, (card.w // 2, card.h // 2))
+        photo = self._photo(view.staff.photo, (card.w * 2 // 3, card.h // 3))
         y = card.y + m
         if photo is not None:
             self.surface.blit(photo, (card.centerx - photo.get_width() // 2, y))
             y += photo.get_height() + m
+        else:  # no photo given: a neutral figure, so the card does not look broken
+            r = card.h // 14
+            pygame.draw.circle(self.surface, AVATAR, (card.centerx, y + r), r)
+            body = pygame.Rect(0, 0, r * 3, r * 2)
+            body.midtop = (card.centerx, y + 2 * r + r // 3)
+            pygame.draw.ellipse(self.surface, AVATAR, body)
+            y += 4 * r + r // 3 + m
         lines = [
             (view.staff.name, int(unit * 1.5)),
             (f"{t.ui('staff_no')}：{view.staff.number}", unit),
@@ -272,11 +279,11 @@ class Screen:
             anchor="topleft",
             max_width=width,
         )
-        self.paint.paragraph(t.ui("rate_later_hint"), (left, qy + unit * 4), unit, MUTED, width)
+        y = self.paint.paragraph(t.ui("rate_later_hint"), (left, qy + unit * 4), unit, MUTED, width)
         if view.case is not None:
             self.paint.text(
                 f"{t.ui('project_no')}：{view.case.project_no}",
-                (left, qy + unit * 8),
+                (left, y + unit // 2),
                 unit,
                 INK,
                 anchor="topleft",
