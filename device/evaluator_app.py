@@ -210,6 +210,8 @@ class Evaluator:
             dirty = self._handle(event) or dirty
         phase = self.flow.phase
         self._ended(self.flow.tick(self.clock.monotonic()))
+        if phase is not self.flow.phase:
+            self._light_keys()
         self._dirty = (
             dirty or phase is not self.flow.phase or self.flow.seconds_left(now) is not None
         )
@@ -291,6 +293,7 @@ class Evaluator:
             if self.flow.phase is Phase.RATING:
                 self._awaiting_glass = True
                 self._qr = None
+                self._light_keys()
                 if self.voice:
                     self.voice.say("rate")
         elif kind == "cancel":
@@ -356,8 +359,8 @@ class Evaluator:
         log.info("rating stored: seq %d", stored.seq)
         if self.voice:
             self.voice.say("thanks")
+        self._light_keys(choice.level)
         if self.keypad:
-            self.keypad.light(self.config.keypad.key_levels.index(int(choice.level)) + 1)
             self.keypad.beep(80)
         return True
 
@@ -366,7 +369,19 @@ class Evaluator:
             return
         for item in ended:
             self.recorder.not_rated(item)
-        if ended and self.keypad and self.flow.phase is not Phase.RATING:
+        if ended:
+            self._light_keys()
+
+    def _light_keys(self, chosen: Level | None = None) -> None:
+        """All five keys lit while a rating is awaited, the chosen one after a press, dark
+        otherwise."""
+        if self.keypad is None:
+            return
+        if chosen is not None:
+            self.keypad.light(self.config.keypad.key_levels.index(int(chosen)) + 1)
+        elif self.flow.phase is Phase.RATING and self.mode == "window":
+            self.keypad.light_all()
+        elif self.flow.phase is not Phase.THANKS:
             self.keypad.light(None)
 
     # -- what is shown ----------------------------------------------------------------

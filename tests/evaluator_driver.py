@@ -39,18 +39,31 @@ class FakeClock:
         self.t += seconds
 
 
-def make_config(tmp_path: Path, *, mode: str = "window", keypad: str | None = None,
-                key: bool = True, **display: Any) -> Config:
+def make_config(
+    tmp_path: Path,
+    *,
+    mode: str = "window",
+    keypad: str | None = None,
+    key: bool = True,
+    **display: Any,
+) -> Config:
     state = tmp_path / "state"
     if key:
         DeviceKey.generate().save(state / "device.key")
     data: dict[str, Any] = {
         "device": {"state_dir": str(state), "mode": mode},
-        "site": {"area_code": "640104", "dept_code": "11640100MB1234567X",
-                 "pf": 5 if mode == "self_service" else 4, "window_no": "12",
-                 **({"terminal_no": "ZZ-0031"} if mode == "self_service" else {})},
-        "province": {"base_url": "http://127.0.0.1:9/api/v1", "device_id": "hcp-test",
-                     "key_id": "k"},
+        "site": {
+            "area_code": "640104",
+            "dept_code": "11640100MB1234567X",
+            "pf": 5 if mode == "self_service" else 4,
+            "window_no": "12",
+            **({"terminal_no": "ZZ-0031"} if mode == "self_service" else {}),
+        },
+        "province": {
+            "base_url": "http://127.0.0.1:9/api/v1",
+            "device_id": "hcp-test",
+            "key_id": "k",
+        },
         "local_api": {"token": "token-for-tests-0123456789", "port": 0},
         "display": {"rating_timeout_s": 30, "thanks_s": 3, "rate_later_s": 20, **display},
     }
@@ -95,15 +108,26 @@ class Driver:
     def tap(self, x: int, y: int, *, as_touch: bool = False) -> None:
         if as_touch:
             w, h = self.config.display.width, self.config.display.height
-            pygame.event.post(pygame.event.Event(pygame.FINGERDOWN, x=x / w, y=y / h,
-                                                 finger_id=0, touch_id=0, dx=0, dy=0,
-                                                 pressure=1.0))
+            pygame.event.post(
+                pygame.event.Event(
+                    pygame.FINGERDOWN,
+                    x=x / w,
+                    y=y / h,
+                    finger_id=0,
+                    touch_id=0,
+                    dx=0,
+                    dy=0,
+                    pressure=1.0,
+                )
+            )
             # SDL also synthesises a mouse click from the same touch:
-            pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=(x, y), button=1,
-                                                 touch=True))
+            pygame.event.post(
+                pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=(x, y), button=1, touch=True)
+            )
         else:
-            pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=(x, y), button=1,
-                                                 touch=False))
+            pygame.event.post(
+                pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=(x, y), button=1, touch=False)
+            )
         self.step()
 
     def tap_rect(self, rect: tuple[int, int, int, int], **kwargs: Any) -> None:
@@ -115,8 +139,11 @@ class Driver:
         self.tap_rect(dict(layout.buttons())[level], **kwargs)
 
     def key(self, number: int) -> None:
-        pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_0 + number, mod=0,
-                                             unicode=str(number), scancode=0))
+        pygame.event.post(
+            pygame.event.Event(
+                pygame.KEYDOWN, key=pygame.K_0 + number, mod=0, unicode=str(number), scancode=0
+            )
+        )
         self.step()
 
     def ratings(self) -> list[dict[str, Any]]:

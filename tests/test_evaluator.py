@@ -27,8 +27,10 @@ def window(tmp_path):
 
 def push(driver, case=CASE):
     assert driver.evaluator.inbox.push_case(case) is None
-    driver.until(lambda: driver.phase == "rating" and driver.status["projectNo"] == case.project_no,
-                 "rating page shown")
+    driver.until(
+        lambda: driver.phase == "rating" and driver.status["projectNo"] == case.project_no,
+        "rating page shown",
+    )
 
 
 def test_without_staff_the_window_is_paused_and_refuses_cases(tmp_path):
@@ -46,7 +48,10 @@ def test_a_tap_rates_the_case_on_screen_and_thanks_only_after_storing(window):
     window.until(lambda: window.phase == "thanks", "thanks page")
     (record,) = window.ratings()
     assert (record["satisfaction"], record["source"], record["projectNo"]) == (
-        4, "touch", CASE.project_no)
+        4,
+        "touch",
+        CASE.project_no,
+    )
     assert record["proManagerNo"] == "0421"  # filled from the signed-in staff
     assert record["reactionMs"] == 2500
     assert record["assessTime"] == "2026-11-21 10:00:02"  # Beijing time of the press
@@ -66,7 +71,8 @@ def test_one_press_counts_and_a_touch_counts_once(window):
 def test_keys_follow_the_configured_order(tmp_path):
     config = make_config(tmp_path)
     config = dataclasses.replace(
-        config, keypad=dataclasses.replace(config.keypad, key_levels=[1, 2, 3, 4, 5]))
+        config, keypad=dataclasses.replace(config.keypad, key_levels=[1, 2, 3, 4, 5])
+    )
     with Driver(config) as driver:
         driver.evaluator.inbox.sign_in(STAFF)
         push(driver)
@@ -102,7 +108,10 @@ def test_leaving_without_a_reason_stores_no_rating_and_says_so(window):
     assert window.ratings() == []
     (outcome,) = window.outcomes()
     assert (outcome["outcome"], outcome["levelPressed"], outcome["projectNo"]) == (
-        "no_reason", 1, CASE.project_no)
+        "no_reason",
+        1,
+        CASE.project_no,
+    )
     assert outcome["signature"]
 
 
@@ -137,8 +146,11 @@ def test_cancel_ends_the_case(window):
 
 
 def test_a_theme_page_rates_overall_and_chosen_items(window):
-    theme = Theme("YJS-7", "开办企业一件事", (ThemeItem("P2", "企业设立登记"),
-                                              ThemeItem("P3", "公章刻制备案")))
+    theme = Theme(
+        "YJS-7",
+        "开办企业一件事",
+        (ThemeItem("P2", "企业设立登记"), ThemeItem("P3", "公章刻制备案")),
+    )
     push(window, dataclasses.replace(CASE, theme=theme))
     layout = window.evaluator.screen.layout
     rows = layout.rows(("overall", "item:0", "item:1"))
@@ -148,8 +160,13 @@ def test_a_theme_page_rates_overall_and_chosen_items(window):
     window.until(lambda: window.phase == "thanks", "thanks")
     record = window.ratings()[0]
     assert record["satisfaction"] == 5
-    assert record["theme"] == {"themeNo": "YJS-7", "items": [
-        {"projectNo": "P2", "satisfaction": None}, {"projectNo": "P3", "satisfaction": 4}]}
+    assert record["theme"] == {
+        "themeNo": "YJS-7",
+        "items": [
+            {"projectNo": "P2", "satisfaction": None},
+            {"projectNo": "P3", "satisfaction": 4},
+        ],
+    }
 
 
 def test_indicators_by_keys_row_after_row(window):
@@ -182,8 +199,9 @@ def test_a_missing_key_puts_the_device_out_of_service(tmp_path):
 
 def test_low_disk_stops_ratings_until_space_returns(tmp_path):
     config = make_config(tmp_path)
-    config = dataclasses.replace(config, device=dataclasses.replace(config.device,
-                                                                    min_free_mb=10**9))
+    config = dataclasses.replace(
+        config, device=dataclasses.replace(config.device, min_free_mb=10**9)
+    )
     with Driver(config) as driver:
         driver.until(lambda: driver.phase == "out_of_service", "out of service")
         assert driver.status["outOfService"] == "oos_disk"
@@ -213,3 +231,23 @@ def test_every_rating_it_stores_verifies(window, tmp_path):
     report = verify_ledger(window.config.ledger_path)
     assert report.ok and report.rows == 3
     assert json.dumps(window.ratings(), ensure_ascii=False).count("王敏") == 3
+
+
+def test_the_keypad_lights_invite_then_show_the_choice_then_go_dark(tmp_path):
+    from simulator.virtual_keypad import VirtualKeypad
+
+    with VirtualKeypad(link_path=tmp_path / "keypad") as board:
+        config = make_config(tmp_path, keypad=board.port)
+        with Driver(config) as driver:
+            driver.until(lambda: driver.status["keypadConnected"] is True, "keypad found")
+            driver.evaluator.inbox.sign_in(STAFF)
+            push(driver)
+            driver.until(lambda: board.lights == "11111", "all keys lit")
+            board.press(2)
+            driver.until(lambda: driver.phase == "thanks", "stored")
+            driver.until(lambda: board.lights == "01000", "the chosen key lit")
+            assert board.beeps
+            record = driver.ratings()[0]
+            assert (record["satisfaction"], record["source"]) == (4, "keypad")
+            driver.clock.advance(3.5)
+            driver.until(lambda: board.lights == "00000", "dark again")

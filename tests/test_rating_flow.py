@@ -24,7 +24,11 @@ def test_case_rating_thanks_idle():
     choice = flow.press(Level.SATISFIED, "keypad", at=101.45)
     assert choice is not None
     assert (choice.case, choice.level, choice.reaction_ms, choice.tags) == (
-        CASE_A, Level.SATISFIED, 1250, ())
+        CASE_A,
+        Level.SATISFIED,
+        1250,
+        (),
+    )
     assert flow.phase is Phase.STORING  # no thanks before the ledger says it is stored
     flow.stored(101.5)
     assert flow.phase is Phase.THANKS
@@ -109,7 +113,11 @@ def test_a_bad_rating_waits_for_reasons_chosen_by_the_rater():
     choice = flow.submit(9.0)
     assert choice is not None
     assert (choice.level, choice.tags, choice.reaction_ms, choice.source) == (
-        Level.DISSATISFIED, ("B03",), 2000, "keypad")
+        Level.DISSATISFIED,
+        ("B03",),
+        2000,
+        "keypad",
+    )
 
 
 def test_leaving_the_reasons_page_records_no_rating_but_keeps_the_press():
@@ -135,7 +143,9 @@ def test_indicators_by_keypad_rate_row_after_row():
 
 
 def test_touch_on_a_multi_row_page_needs_submit_and_may_change_rows():
-    theme = Theme("TH1", "开办企业一件事", (ThemeItem("P1", "设立登记"), ThemeItem("P2", "公章刻制")))
+    theme = Theme(
+        "TH1", "开办企业一件事", (ThemeItem("P1", "设立登记"), ThemeItem("P2", "公章刻制"))
+    )
     flow = window_flow()
     flow.push(Case("A1", "T", "开办企业", theme=theme), 0.0)
     assert flow.submit(0.5) is None  # nothing rated yet

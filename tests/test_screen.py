@@ -13,15 +13,20 @@ from device import tag_catalog
 from device.config import DEFAULT_FONT
 from device.fonts import FontError, load_font
 from device.layout import Layout
-from device.rating import Case, Level, Staff
+from device.rating import Case, Staff
 from device.rating_flow import Phase
 from device.screen import Screen, ScreenView
 from device.texts import LANGUAGES, Texts
 from device.widgets import LEVEL_COLOURS
 from simulator.screenshot import SCREENS, render, view_for
 
-CASE = Case(project_no="HD20261121000101", task_code="T", task_name="居民身份证换领",
-            pro_manager_no="0421", pro_manager="王敏")
+CASE = Case(
+    project_no="HD20261121000101",
+    task_code="T",
+    task_name="居民身份证换领",
+    pro_manager_no="0421",
+    pro_manager="王敏",
+)
 LATIN_ONLY = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -64,7 +69,7 @@ def test_touch_targets_fit_the_screen_and_do_not_overlap(size, large):
     assert [lvl for lvl, _ in layout.buttons()] == [5, 4, 3, 2, 1]
     for x, y, w, h in [*rects, layout.submit_button, *layout.tags(12)]:
         assert x >= 0 and y >= 0 and x + w <= size[0] and y + h <= size[1]
-    for (x, y, w, h) in rects:
+    for _x, _y, w, h in rects:
         assert w >= size[0] // 8 and h >= size[1] // 4  # big enough for a finger
     for (x1, _, w1, _), (x2, _, _, _) in itertools.pairwise(rects):
         assert x1 + w1 < x2
@@ -92,8 +97,13 @@ def test_every_page_draws_something_different(font):
         surface = pygame.Surface((800, 480))
         Screen(surface, font, texts).draw(view_for(screen, CASE, "window", texts))
         pictures.add(pygame.image.tobytes(surface, "RGB"))
-    marks = ScreenView(Phase.IDLE, keypad_connected=False, clock_synced=False, backlog=7,
-                       staff=Staff("0421", "王敏"))
+    marks = ScreenView(
+        Phase.IDLE,
+        keypad_connected=False,
+        clock_synced=False,
+        backlog=7,
+        staff=Staff("0421", "王敏"),
+    )
     surface = pygame.Surface((800, 480))
     Screen(surface, font, texts).draw(marks)
     pictures.add(pygame.image.tobytes(surface, "RGB"))
@@ -101,8 +111,12 @@ def test_every_page_draws_something_different(font):
 
 
 def test_the_screenshot_command_renders_a_case_file(tmp_path):
-    out = render("rating", {"projectNo": "A1", "taskCode": "T", "taskName": "不动产登记"},
-                 tmp_path / "shot.png", size=(1024, 600))
+    out = render(
+        "rating",
+        {"projectNo": "A1", "taskCode": "T", "taskName": "不动产登记"},
+        tmp_path / "shot.png",
+        size=(1024, 600),
+    )
     image = pygame.image.load(str(out))
     assert image.get_size() == (1024, 600)
 

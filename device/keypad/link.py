@@ -131,6 +131,11 @@ class KeypadLink:
         lights = "".join("1" if n == key else "0" for n in range(1, PROTOCOL_KEYS + 1))
         return self._send("L", lights)
 
+    def light_all(self) -> bool:
+        """Light every key in use (the keypad invites a press)."""
+        lights = "".join("1" if n <= self._key_count else "0" for n in range(1, PROTOCOL_KEYS + 1))
+        return self._send("L", lights)
+
     def beep(self, ms: int) -> bool:
         """Sound the buzzer for `ms` (1-2000) milliseconds. False if the port is gone."""
         if ms not in BEEP_MS:
