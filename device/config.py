@@ -146,14 +146,25 @@ class RateLaterSection:
 
 @dataclass(frozen=True)
 class SyncSection:
+    adapter: str = "province-v1"  # or "monthly-export"
+    export_dir: str | None = None  # monthly-export: where the files go (default state/exports)
     batch_size: int = 500
-    poll_seconds: float = 1.0
+    poll_seconds: float = 60.0  # how long to sleep when idle; new ratings wake it at once
     connect_timeout_s: float = 5.0
     read_timeout_s: float = 30.0
+    retention_days: int = 30  # delivered ratings are removed from the device after this
+    heartbeat_s: int = 60
+    tags_refresh_s: int = 6 * 3600
 
     def check(self) -> None:
+        if self.adapter not in ("province-v1", "monthly-export"):
+            raise ConfigError("[sync] adapter must be 'province-v1' or 'monthly-export'")
         if not 1 <= self.batch_size <= 500:
             raise ConfigError("[sync] batch_size must be 1-500 (the province's limit)")
+        if not 1 <= self.retention_days <= 3650:
+            raise ConfigError("[sync] retention_days must be 1-3650")
+        if not 10 <= self.heartbeat_s <= 3600:
+            raise ConfigError("[sync] heartbeat_s must be 10-3600")
 
 
 @dataclass(frozen=True)

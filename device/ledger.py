@@ -22,7 +22,7 @@ from device.identity_vault import IdentityVault
 from device.rating import join_identity, split_identity
 from device.signing import DeviceKey
 
-DELIVERED = ("accepted", "duplicate")
+DELIVERED = ("accepted", "duplicate", "exported")
 QUIET_CHECKPOINT_EVERY = 32  # ratings between WAL checkpoints when the owner checkpoints
 
 
@@ -99,7 +99,7 @@ class Ledger:
     # -- writing ----------------------------------------------------------------------
 
     @contextmanager
-    def _writing(self, what: str) -> Iterator[None]:
+    def writing(self, what: str) -> Iterator[None]:
         """One write transaction, taken IMMEDIATE so a busy reader never forces a retry of
         half a write; any SQLite failure (disk full, read-only) becomes a LedgerError."""
         try:
@@ -118,7 +118,7 @@ class Ledger:
         self, body: dict[str, Any], key: DeviceKey, vault: IdentityVault | None = None
     ) -> StoredRating:
         """Chain, sign and durably commit one rating; return it once it is on disk."""
-        with self._writing("rating not stored"):
+        with self.writing("rating not stored"):
             return self._append_in_tx(body, key, vault)
 
     def _append_in_tx(
@@ -170,7 +170,7 @@ class Ledger:
         event = {**body, "keyId": key.key_id}
         check_canonical(event)
         event["signature"] = key.sign_record(event, checked=True)
-        with self._writing("case outcome not stored"):
+        with self.writing("case outcome not stored"):
             self.conn.execute(
                 "INSERT INTO case_outcomes (event_id, project_no, outcome, event)"
                 " VALUES (?, ?, ?, ?)",
@@ -196,7 +196,7 @@ class Ledger:
         if any(status not in DELIVERED for status, _, _ in rows):
             raise ValueError(f"delivery status must be one of {DELIVERED}")
         changed = 0
-        with self._writing("delivery not recorded"):
+        with self.writing("delivery not recorded"):
             for row in rows:
                 changed += self.conn.execute(
                     "UPDATE ratings SET delivery = ?, delivered_at = ?"
@@ -256,12 +256,32 @@ class Ledger:
 
     def quarantine(self, rejections: dict[str, tuple[str, str]]) -> None:
         """Set rejected ratings aside with the province's code and message; never deleted."""
-        with self._writing("quarantine not recorded"):
+        with self.writing("quarantine not recorded"):
             self.conn.executemany(
                 "UPDATE ratings SET quarantine_code = ?, quarantine_message = ?"
                 " WHERE evaluation_id = ? AND delivery IS NULL",
                 [(code, message, eid) for eid, (code, message) in rejections.items()],
             )
+
+    def requeue(self, evaluation_id: str) -> bool:
+        """Send a quarantined rating again (after the cause was fixed at the province)."""
+        with self.writing("requeue not recorded"):
+            changed = self.conn.execute(
+                "UPDATE ratings SET quarantine_code = NULL, quarantine_message = NULL"
+                " WHERE evaluation_id = ? AND quarantine_code IS NOT NULL",
+                (evaluation_id,),
+            ).rowcount
+        return changed == 1
+
+    def quarantine_list(self) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            "SELECT seq, evaluation_id, project_no, quarantine_code, quarantine_message"
+            " FROM ratings WHERE quarantine_code IS NOT NULL ORDER BY seq"
+        ).fetchall()
+        return [
+            {"seq": seq, "evaluationId": eid, "projectNo": no, "code": code, "message": msg}
+            for seq, eid, no, code, msg in rows
+        ]
 
     def backlog(self) -> int:
         """Ratings still to deliver (quarantined ones are counted apart)."""

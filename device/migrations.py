@@ -62,9 +62,27 @@ _0002_case_outcomes = _statements(
     """
 )
 
+_0003_sync_state_and_base = _statements(
+    """
+        CREATE TABLE sync_state (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        CREATE TABLE ledger_base (         -- the last row removed by retention, if any
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            seq INTEGER NOT NULL,
+            record_hash TEXT NOT NULL,
+            key_id TEXT NOT NULL,
+            seal TEXT NOT NULL             -- device signature over {"seq", "recordHash"}
+        );
+        CREATE INDEX ratings_delivered ON ratings(delivered_at) WHERE delivery IS NOT NULL;
+    """
+)
+
 MIGRATIONS: list[Migration] = [
     ("0001_ratings", _0001_ratings),
     ("0002_case_outcomes", _0002_case_outcomes),
+    ("0003_sync_state_and_base", _0003_sync_state_and_base),
 ]
 
 

@@ -19,6 +19,7 @@ from device.canonical import ZERO_HASH, canonical_json, record_hash
 from device.identity_vault import IdentityVault, VaultError
 from device.ledger import connect, seal_bytes
 from device.rating import join_identity
+from device.retention import base_bytes
 from device.signing import public_key_from_b64, verify, verify_record
 
 
@@ -101,18 +102,36 @@ def _check_signed(
 
 
 def check_rows(
-    rows: Iterable[LedgerRow], keys: dict[str, str], vault: IdentityVault | None = None
+    rows: Iterable[LedgerRow],
+    keys: dict[str, str],
+    vault: IdentityVault | None = None,
+    base: tuple[int, str] = (0, ZERO_HASH),
 ) -> Report:
+    """Check rows in seq order; *base* is (seq, hash) of the last row retention removed."""
     count = full = 0
-    prev_hash = ZERO_HASH
+    base_seq, prev_hash = base
     for row in rows:
         count += 1
-        problem, checked = _check_one(row, count, prev_hash, keys, vault)
+        problem, checked = _check_one(row, base_seq + count, prev_hash, keys, vault)
         if problem:
             return Report(count, full, Finding(row.seq, problem))
         full += checked
         prev_hash = row.record_hash
     return Report(count, full, None)
+
+
+def _base(conn: sqlite3.Connection, keys: dict[str, str]) -> tuple[int, str] | Finding:
+    """Where the chain starts: seq 0 and zeros, or the sealed last row retention removed."""
+    row = conn.execute("SELECT seq, record_hash, key_id, seal FROM ledger_base").fetchone()
+    if row is None:
+        return (0, ZERO_HASH)
+    seq, record_hash, key_id, seal = row
+    public_b64 = keys.get(key_id)
+    if public_b64 is None or not verify(
+        public_key_from_b64(public_b64), seal, base_bytes(seq, record_hash)
+    ):
+        return Finding(seq, "retention base does not carry a valid device seal")
+    return (seq, record_hash)
 
 
 def verify_ledger(path: Path, vault: IdentityVault | None = None) -> Report:
@@ -124,6 +143,9 @@ def verify_ledger(path: Path, vault: IdentityVault | None = None) -> Report:
         return Report(0, 0, Finding(0, f"ledger unreadable: {exc}"))
     try:
         keys = dict(conn.execute("SELECT key_id, public_key FROM device_keys"))
+        base = _base(conn, keys)
+        if isinstance(base, Finding):
+            return Report(0, 0, base)
         cursor = conn.execute(
             "SELECT r.seq, r.evaluation_id, r.record, r.record_hash, r.has_identity, r.seal,"
             " i.sealed FROM ratings r LEFT JOIN rater_identities i ON i.seq = r.seq"
@@ -133,7 +155,7 @@ def verify_ledger(path: Path, vault: IdentityVault | None = None) -> Report:
             LedgerRow(seq, eid, text, h, bool(has), seal, sealed)
             for seq, eid, text, h, has, seal, sealed in cursor
         )
-        return check_rows(rows, keys, vault)
+        return check_rows(rows, keys, vault, base)
     except sqlite3.DatabaseError as exc:
         return Report(0, 0, Finding(0, f"ledger unreadable: {exc}"))
     finally:

@@ -30,5 +30,6 @@ class Backoff:
         self.failures += 1
         delay = self.uniform(0.0, ceiling)
         if retry_after_s is not None:
-            delay = max(delay, min(retry_after_s, self.cap_s))
+            # at least what the province asked, spread so a fleet does not return at once
+            delay += min(retry_after_s, self.cap_s)
         return delay

@@ -1,9 +1,11 @@
-"""`haochaping-sync`: run the delivery daemon, or deliver the backlog once and exit."""
+"""`haochaping-sync`: run the delivery daemon, deliver once, show status, handle quarantine."""
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
@@ -15,15 +17,19 @@ from device.identity_vault import IdentityVault, VaultError
 from device.ledger import Ledger, LedgerError
 from device.logsetup import configure
 from device.signing import DeviceKey, KeyFileError
+from sync.adapter import Adapter
 from sync.daemon import SyncDaemon
+from sync.export_adapter import MonthlyExport
+from sync.jobs import Jobs
+from sync.province_adapter import ProvinceAdapter
 from sync.province_client import ProvinceClient
 from sync.sender import Sender
+from sync.status import render_text, sync_status
 
 
-def build(config: Config) -> SyncDaemon:
-    key = DeviceKey.load(config.key_path)
-    vault = IdentityVault.load_or_create(config.identity_key_path)
-    ledger = Ledger(config.ledger_path)
+def adapter_for(config: Config, key: DeviceKey) -> Adapter:
+    if config.sync.adapter == "monthly-export":
+        return MonthlyExport(Path(config.sync.export_dir or config.state_dir / "exports"))
     client = ProvinceClient(
         config.province.base_url,
         config.province.device_id,
@@ -32,14 +38,35 @@ def build(config: Config) -> SyncDaemon:
         connect_timeout_s=config.sync.connect_timeout_s,
         read_timeout_s=config.sync.read_timeout_s,
     )
-    sender = Sender(ledger, client, vault, config.sync.batch_size)
+    return ProvinceAdapter(client)
+
+
+def build(config: Config) -> SyncDaemon:
+    key = DeviceKey.load(config.key_path)
+    vault = IdentityVault.load_or_create(config.identity_key_path)
+    ledger = Ledger(config.ledger_path)
+    sender = Sender(ledger, adapter_for(config, key), vault, config.sync.batch_size)
     return SyncDaemon(ledger, sender, idle_poll_s=config.sync.poll_seconds)
 
 
-def _daemon(config_path: Path) -> SyncDaemon:
+def _load(config_path: Path) -> Config:
     try:
-        return build(load(config_path))
-    except (ConfigError, KeyFileError, LedgerError, VaultError) as exc:
+        return load(config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _daemon(config: Config) -> SyncDaemon:
+    try:
+        return build(config)
+    except (KeyFileError, LedgerError, VaultError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _ledger(config: Config) -> Ledger:
+    try:
+        return Ledger(config.ledger_path)
+    except LedgerError as exc:
         raise click.ClickException(str(exc)) from exc
 
 
@@ -53,15 +80,22 @@ def main(verbose: bool) -> None:
 @main.command()
 @config_option
 def run(config_path: Path) -> None:
-    """Deliver continuously until SIGTERM, retrying through any outage."""
-    daemon = _daemon(config_path)
+    """Deliver continuously until SIGTERM, with heartbeat, tag refresh and retention jobs."""
+    config = _load(config_path)
+    daemon = _daemon(config)
+    jobs = Jobs(config, DeviceKey.load(config.key_path))
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
         daemon.stop()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    daemon.run()
+    jobs.start()
+    try:
+        daemon.run()
+    finally:
+        jobs.stop()
+        daemon.sender.adapter.close()
 
 
 @main.command()
@@ -69,7 +103,7 @@ def run(config_path: Path) -> None:
 @click.option("--timeout", default=60.0, show_default=True, help="Give up after this many seconds.")
 def once(config_path: Path, timeout: float) -> None:
     """Deliver the whole backlog and exit: 0 when nothing is left to send."""
-    daemon = _daemon(config_path)
+    daemon = _daemon(_load(config_path))
     left = daemon.run_until_empty(timeout)
     if left:
         click.echo(
@@ -77,3 +111,48 @@ def once(config_path: Path, timeout: float) -> None:
         )
         sys.exit(1)
     click.echo("backlog delivered")
+
+
+@main.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object instead of text.")
+def status(config_path: Path, as_json: bool) -> None:
+    """Backlog, oldest unsent, last success and error, quarantined count."""
+    with _ledger(_load(config_path)) as ledger:
+        figures = sync_status(ledger, datetime.now(UTC))
+    click.echo(json.dumps(figures, ensure_ascii=False) if as_json else render_text(figures))
+
+
+@main.group()
+def quarantine() -> None:
+    """Ratings the province rejected: never resent blindly, never deleted."""
+
+
+@quarantine.command("list")
+@config_option
+def quarantine_list(config_path: Path) -> None:
+    """List quarantined ratings with the province's code and message."""
+    with _ledger(_load(config_path)) as ledger:
+        rows = ledger.quarantine_list()
+    if not rows:
+        click.echo("no quarantined ratings")
+    for row in rows:
+        click.echo(
+            f"seq {row['seq']}  {row['evaluationId']}  case {row['projectNo']}  "
+            f"{row['code']}: {row['message']}"
+        )
+
+
+@quarantine.command("requeue")
+@config_option
+@click.argument("evaluation_id")
+def quarantine_requeue(config_path: Path, evaluation_id: str) -> None:
+    """Send EVALUATION_ID again, once the cause was fixed at the province."""
+    with _ledger(_load(config_path)) as ledger:
+        if not ledger.requeue(evaluation_id):
+            raise click.ClickException(f"{evaluation_id} is not in quarantine")
+    click.echo(f"{evaluation_id} requeued")
+
+
+if __name__ == "__main__":
+    main()

@@ -10,11 +10,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from device.ledger import Ledger, LedgerError
 from sync.backoff import Backoff
 from sync.province_client import OperatorNeededError, ProvinceError, RetryableError
 from sync.sender import Sender
+from sync.state import SyncState
 
 log = logging.getLogger(__name__)
 WATCH_INTERVAL_S = 0.2
@@ -37,6 +39,7 @@ class SyncDaemon:
         self.monotonic = monotonic
         self.stop_event = threading.Event()
         self.last_error: str | None = None
+        self.state = SyncState(ledger)
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -46,21 +49,33 @@ class SyncDaemon:
         try:
             result = self.sender.send_round()
         except RetryableError as exc:
-            self.last_error = str(exc)
             delay = self.backoff.next_delay(exc.retry_after_s)
             log.warning("delivery deferred %.1f s: %s", delay, exc)
+            self._failed(str(exc))
             return delay
         except (OperatorNeededError, ProvinceError, LedgerError) as exc:
-            self.last_error = str(exc)
             delay = self.backoff.next_delay()
             log.error("delivery failed, needs attention (retry in %.0f s): %s", delay, exc)
+            self._failed(str(exc))
             return delay
         self.backoff.reset()
         self.last_error = None
         if result.sent:
             log.info("delivered %d, quarantined %d", result.delivered, result.quarantined)
+            self._remember(lastSuccessAt=_now(), lastDelivered=result.delivered)
             return 0.0
         return self.idle_poll_s
+
+    def _failed(self, error: str) -> None:
+        if error != self.last_error:
+            self._remember(lastError=error, lastErrorAt=_now())
+        self.last_error = error
+
+    def _remember(self, **values: object) -> None:
+        try:
+            self.state.set(**values)
+        except LedgerError as exc:
+            log.warning("%s", exc)
 
     def run(self) -> None:
         while not self.stop_event.is_set():
@@ -88,3 +103,7 @@ class SyncDaemon:
 
     def _data_version(self) -> int:
         return self.ledger.conn.execute("PRAGMA data_version").fetchone()[0]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -1,7 +1,8 @@
-"""One delivery round: the oldest unsent ratings out, the province's answers recorded.
+"""One delivery round: the oldest unsent ratings out through the adapter, its answers recorded.
 
-Accepted and duplicate ratings become delivered (and lose their personal data) in one
-transaction; rejected ones go to quarantine with the province's code and message.
+Delivered ratings (accepted, duplicate, exported) are marked and lose their personal data in
+one transaction; rejected ones go to quarantine with the code and message, never resent
+blindly and never deleted.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import UTC, datetime
 
 from device.identity_vault import IdentityVault
 from device.ledger import Ledger
-from sync.province_client import MAX_BYTES, ProvinceClient
+from sync.adapter import Adapter
 
 log = logging.getLogger(__name__)
 ENVELOPE_BYTES = 4096  # room for {"deviceId": …, "records": [ … ]}
@@ -30,33 +31,33 @@ class Sender:
     def __init__(
         self,
         ledger: Ledger,
-        client: ProvinceClient,
+        adapter: Adapter,
         vault: IdentityVault | None,
         batch_size: int = 500,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.ledger = ledger
-        self.client = client
+        self.adapter = adapter
         self.vault = vault
-        self.batch_size = batch_size
+        self.batch_size = min(batch_size, adapter.max_records)
         self.now = now
 
     def send_round(self) -> RoundResult:
         """Send one batch; raises ProvinceError subclasses when the batch was not taken."""
-        batch = self.ledger.unsent(self.batch_size, self.vault, MAX_BYTES - ENVELOPE_BYTES)
+        batch = self.ledger.unsent(
+            self.batch_size, self.vault, self.adapter.max_bytes - ENVELOPE_BYTES
+        )
         if not batch:
             return RoundResult(0, 0, 0)
-        results = self.client.post_batch([r.record for r in batch])
-        delivered: dict[str, str] = {}
-        rejected: dict[str, tuple[str, str]] = {}
-        for result in results:
-            eid, status = result["evaluationId"], result.get("status")
-            if status in ("accepted", "duplicate"):
-                delivered[eid] = status
-            elif status == "rejected":
-                code = str(result.get("code", "E_UNKNOWN"))
-                rejected[eid] = (code, str(result.get("message", "")))
-                log.warning("rating %s rejected by the province: %s", eid, code)
+        results = self.adapter.deliver([r.record for r in batch])
+        delivered = {d.evaluation_id: d.status for d in results if d.delivered}
+        rejected = {
+            d.evaluation_id: (d.code or "E_UNKNOWN", d.message or "")
+            for d in results
+            if not d.delivered
+        }
+        for eid, (code, _) in rejected.items():
+            log.warning("rating %s rejected: %s", eid, code)
         self.ledger.mark_delivered(delivered, self.now().isoformat(timespec="seconds"))
         if rejected:
             self.ledger.quarantine(rejected)

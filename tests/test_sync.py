@@ -15,6 +15,7 @@ from provisioning.setup_device import SiteAnswers, provision
 from simulator.hall import DEMO_AREA, DEMO_DEPT
 from sync.backoff import Backoff
 from sync.daemon import SyncDaemon
+from sync.province_adapter import ProvinceAdapter
 from sync.province_client import ProvinceClient, RetryableError
 from sync.sender import Sender
 from tests.conftest import make_body
@@ -47,7 +48,7 @@ def _sender(device, **client_kwargs):
     client = ProvinceClient(
         config.province.base_url, config.province.device_id, key, **client_kwargs
     )
-    return Sender(ledger, client, vault, batch_size=config.sync.batch_size)
+    return Sender(ledger, ProvinceAdapter(client), vault, batch_size=config.sync.batch_size)
 
 
 def test_ratings_are_delivered_once_and_lose_their_personal_data(device, province):
@@ -70,7 +71,7 @@ def test_a_lost_response_is_resent_and_counted_once(device, province):
     ids = [_record(device, n).evaluation_id for n in range(4)]
     sender = _sender(device)
     # The province stores the batch but the answer never reaches the device:
-    sender.client.post_batch([r.record for r in ledger.unsent(10, vault)])
+    sender.adapter.client.post_batch([r.record for r in ledger.unsent(10, vault)])
     assert ledger.backlog() == 4
     result = sender.send_round()
     assert result.delivered == 4

@@ -1,0 +1,60 @@
+"""Retention: delivered ratings leave the device after a configured number of days.
+
+Only a prefix of the chain is removed (oldest first, stopping at the first rating not yet
+delivered or too recent), and the last removed row's seq and hash are kept, sealed by the
+device key, so the rest of the ledger still verifies from there.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from device.canonical import canonical_json
+from device.ledger import Ledger
+from device.signing import DeviceKey
+
+log = logging.getLogger(__name__)
+
+
+def base_bytes(seq: int, record_hash: str) -> bytes:
+    return canonical_json({"recordHash": record_hash, "seq": seq})
+
+
+def prune_delivered(
+    ledger: Ledger, key: DeviceKey, delivered_before: str, limit: int = 5000
+) -> int:
+    """Remove delivered ratings acknowledged before *delivered_before* (ISO time, same form
+    as delivered_at) from the front of the chain; returns how many were removed."""
+    rows = ledger.conn.execute(
+        "SELECT seq, record_hash, delivery, delivered_at FROM ratings ORDER BY seq LIMIT ?",
+        (limit,),
+    ).fetchall()
+    prefix = []
+    for seq, record_hash, delivery, delivered_at in rows:
+        if delivery is None or delivered_at is None or delivered_at >= delivered_before:
+            break
+        prefix.append((seq, record_hash))
+    if not prefix:
+        return 0
+    last_seq, last_hash = prefix[-1]
+    seal = key.sign(base_bytes(last_seq, last_hash))
+    with ledger.writing("retention not applied"):
+        ledger.conn.execute("DELETE FROM rater_identities WHERE seq <= ?", (last_seq,))
+        ledger.conn.execute("DELETE FROM ratings WHERE seq <= ?", (last_seq,))
+        ledger.conn.execute(
+            "INSERT INTO ledger_base (id, seq, record_hash, key_id, seal) VALUES (1, ?, ?, ?, ?)"
+            " ON CONFLICT(id) DO UPDATE SET seq = excluded.seq,"
+            " record_hash = excluded.record_hash, key_id = excluded.key_id, seal = excluded.seal",
+            (last_seq, last_hash, key.key_id, seal),
+        )
+    log.info("retention removed %d delivered ratings (up to seq %d)", len(prefix), last_seq)
+    return len(prefix)
+
+
+def prune_outcomes(ledger: Ledger, ended_before: str) -> int:
+    """Remove case outcome events older than *ended_before* (`yyyy-MM-dd HH:mm:ss`)."""
+    with ledger.writing("retention not applied"):
+        return ledger.conn.execute(
+            "DELETE FROM case_outcomes WHERE json_extract(event, '$.endedAt') < ?",
+            (ended_before,),
+        ).rowcount

@@ -1,0 +1,64 @@
+"""The monthly export adapter, for provinces without real-time sync: ratings go to one CSV
+file per month (by assessTime), UTF-8 with BOM, rewritten atomically each round.
+
+A rating already in its month's file answers `duplicate`, so a round cut short by a crash
+is safe to repeat.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+from device.private_file import write_private
+from sync.adapter import Delivery
+from sync.gbt39046 import header, row
+
+EVALUATION_ID = 0  # the first column
+
+
+class MonthlyExport:
+    name = "monthly-export"
+    max_records = 500
+    max_bytes = 4 * 1024 * 1024
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def path_for(self, assess_time: str) -> Path:
+        return self.directory / f"haochaping-{assess_time[:4]}{assess_time[5:7]}.csv"
+
+    def deliver(self, records: list[dict[str, Any]]) -> list[Delivery]:
+        by_month: dict[Path, list[dict[str, Any]]] = {}
+        for record in records:
+            by_month.setdefault(self.path_for(record["assessTime"]), []).append(record)
+        statuses: dict[str, str] = {}
+        for path, month in by_month.items():
+            rows = self._read(path)
+            present = {r[EVALUATION_ID] for r in rows}
+            for record in month:
+                eid = record["evaluationId"]
+                statuses[eid] = "duplicate" if eid in present else "exported"
+                if eid not in present:
+                    rows.append(row(record))
+                    present.add(eid)
+            self._write(path, rows)
+        return [Delivery(r["evaluationId"], statuses[r["evaluationId"]]) for r in records]
+
+    def _read(self, path: Path) -> list[list[str]]:
+        if not path.exists():
+            return []
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            return list(csv.reader(f))[1:]
+
+    def _write(self, path: Path, rows: list[list[str]]) -> None:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(header())
+        writer.writerows(rows)
+        write_private(path, ("\ufeff" + buffer.getvalue()).encode("utf-8"))
+
+    def close(self) -> None:
+        return None

@@ -1,0 +1,170 @@
+"""The sync's timed jobs (APScheduler): heartbeat, tag-list refresh and retention. Each run
+opens its own ledger connection and HTTP session, apart from the delivery loop's."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import requests
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from device import tag_catalog
+from device.clock import SystemClock
+from device.config import Config
+from device.ledger import Ledger
+from device.private_file import write_private
+from device.rating import assess_time
+from device.retention import prune_delivered, prune_outcomes
+from device.signing import DeviceKey
+from sync.province_client import ProvinceClient, ProvinceError
+
+log = logging.getLogger(__name__)
+
+
+def _uptime_s() -> int:
+    try:
+        return int(float(Path("/proc/uptime").read_text().split()[0]))
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _evaluator_status(config: Config) -> dict[str, Any]:
+    """The evaluator's own status (keypad), asked over its local API; empty if it is down."""
+    api = config.local_api
+    host = "127.0.0.1" if api.bind in ("0.0.0.0", "") else api.bind  # noqa: S104
+    try:
+        response = requests.get(
+            f"http://{host}:{api.port}/api/v1/status",
+            timeout=2,
+            headers={"Authorization": f"Bearer {api.token}"},
+        )
+        return response.json() if response.status_code == 200 else {}
+    except (requests.RequestException, ValueError):
+        return {}
+
+
+def heartbeat_body(config: Config, ledger: Ledger) -> dict[str, Any]:
+    last = ledger.conn.execute(
+        "SELECT max(seq) FROM ratings WHERE delivery IN ('accepted', 'duplicate')"
+    ).fetchone()[0]
+    base = ledger.conn.execute("SELECT seq FROM ledger_base").fetchone()
+    disk = os.statvfs(config.state_dir)
+    return {
+        "firmwareVersion": config.device.firmware_version,
+        "backlog": ledger.backlog(),
+        "quarantined": ledger.quarantined(),
+        "lastAcceptedSeq": last or (base[0] if base else 0),
+        "keypadConnected": _evaluator_status(config).get("keypadConnected"),
+        "clockSynced": SystemClock().synced(),
+        "diskFreeBytes": disk.f_bavail * disk.f_frsize,
+        "uptimeSeconds": _uptime_s(),
+    }
+
+
+class Jobs:
+    def __init__(self, config: Config, key: DeviceKey) -> None:
+        self.config = config
+        self.key = key
+        self.scheduler = BackgroundScheduler(timezone="UTC")
+        self.tags_version: str | None = tag_catalog.load(config.state_dir).version
+
+    def _client(self) -> ProvinceClient:
+        p = self.config.province
+        return ProvinceClient(
+            p.base_url,
+            p.device_id,
+            self.key,
+            ca_bundle=p.ca_bundle,
+            connect_timeout_s=self.config.sync.connect_timeout_s,
+            read_timeout_s=self.config.sync.read_timeout_s,
+        )
+
+    def start(self) -> None:
+        s = self.config.sync
+        self.scheduler.add_job(
+            self._guard(self.retention),
+            "interval",
+            hours=1,
+            next_run_time=datetime.now(UTC),
+            id="retention",
+        )
+        if s.adapter == "province-v1":
+            self.scheduler.add_job(
+                self._guard(self.heartbeat),
+                "interval",
+                seconds=s.heartbeat_s,
+                next_run_time=datetime.now(UTC),
+                id="heartbeat",
+                max_instances=1,
+                coalesce=True,
+            )
+            self.scheduler.add_job(
+                self._guard(self.refresh_tags),
+                "interval",
+                seconds=s.tags_refresh_s,
+                id="tags",
+                max_instances=1,
+                coalesce=True,
+            )
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+
+    def _guard(self, job: Callable[[], Any]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                job()
+            except (ProvinceError, OSError, ValueError) as exc:
+                log.warning("%s failed: %s", job.__name__, exc)
+
+        run.__name__ = job.__name__
+        return run
+
+    def heartbeat(self) -> dict[str, Any]:
+        with Ledger(self.config.ledger_path) as ledger:
+            body = heartbeat_body(self.config, ledger)
+        client = self._client()
+        try:
+            answer = client.call(
+                "POST", f"/devices/{self.config.province.device_id}/heartbeat", body
+            )
+        finally:
+            client.close()
+        if isinstance(answer, dict) and answer.get("tagsVersion") not in (None, self.tags_version):
+            self.refresh_tags()
+        return answer
+
+    def refresh_tags(self) -> str:
+        """Fetch the province's tag lists and keep them for the evaluator (offline too)."""
+        client = self._client()
+        try:
+            data = client.call("GET", f"/devices/{self.config.province.device_id}/tags")
+        finally:
+            client.close()
+        catalog = tag_catalog.parse(data)
+        write_private(
+            self.config.state_dir / tag_catalog.CACHE_NAME,
+            json.dumps(data, ensure_ascii=False).encode("utf-8"),
+        )
+        (self.config.state_dir / tag_catalog.CACHE_NAME).chmod(0o644)
+        if catalog.version != self.tags_version:
+            log.info("tag lists now version %s", catalog.version)
+        self.tags_version = catalog.version
+        return catalog.version
+
+    def retention(self, now: float | None = None) -> int:
+        moment = datetime.fromtimestamp(now if now is not None else time.time(), UTC)
+        cutoff = moment - timedelta(days=self.config.sync.retention_days)
+        with Ledger(self.config.ledger_path) as ledger:
+            removed = prune_delivered(ledger, self.key, cutoff.isoformat(timespec="seconds"))
+            prune_outcomes(ledger, assess_time(cutoff))
+        return removed
