@@ -155,6 +155,8 @@ class SyncSection:
     retention_days: int = 30  # delivered ratings are removed from the device after this
     heartbeat_s: int = 60
     tags_refresh_s: int = 6 * 3600
+    backoff_base_s: float = 1.0  # first retry within this; doubles up to the cap (full jitter)
+    backoff_cap_s: float = 300.0
 
     def check(self) -> None:
         if self.adapter not in ("province-v1", "monthly-export"):
@@ -165,6 +167,8 @@ class SyncSection:
             raise ConfigError("[sync] retention_days must be 1-3650")
         if not 10 <= self.heartbeat_s <= 3600:
             raise ConfigError("[sync] heartbeat_s must be 10-3600")
+        if not 0 < self.backoff_base_s <= self.backoff_cap_s <= 3600:
+            raise ConfigError("[sync] need 0 < backoff_base_s <= backoff_cap_s <= 3600")
 
 
 @dataclass(frozen=True)

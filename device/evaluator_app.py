@@ -250,10 +250,20 @@ class Evaluator:
         if now < self._next_health or self.health is None:
             return False
         self._next_health = now + HEALTH_EVERY_S
+        self._reload_tags()
         before = (self._last_health, self.flow.phase)
         self._last_health = self.health.run()
         self._apply_health()
         return before != (self._last_health, self.flow.phase)
+
+    def _reload_tags(self) -> None:
+        """Pick up a tag list the sync fetched; a label the font cannot draw is logged."""
+        catalog = tag_catalog.load(self.config.state_dir)
+        if catalog.version != self.tags.version:
+            log.info("tag lists now version %s", catalog.version)
+            self.tags = catalog
+            if self.screen is not None:
+                self.screen.paint.check_glyphs(" ".join(catalog.labels()))
 
     def _apply_health(self) -> None:
         problem = self.flow.problem if self.flow.phase is Phase.OUT_OF_SERVICE else None

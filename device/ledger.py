@@ -130,10 +130,8 @@ class Ledger:
                 (key.key_id, key.public_b64),
             )
             self._known_keys.add(key.key_id)
-        last = self.conn.execute(
-            "SELECT seq, record_hash FROM ratings ORDER BY seq DESC LIMIT 1"
-        ).fetchone()
-        seq, prev_hash = (last[0] + 1, last[1]) if last else (1, ZERO_HASH)
+        last = self._chain_end()
+        seq, prev_hash = last[0] + 1, last[1]
         record = {**body, "seq": seq, "prevHash": prev_hash, "keyId": key.key_id}
         record.pop("signature", None)
         check_canonical(record)  # once; the four encodings below trust it
@@ -295,9 +293,16 @@ class Ledger:
     def count(self) -> int:
         return self.db["ratings"].count
 
+    def _chain_end(self) -> tuple[int, str]:
+        """(seq, hash) of the newest rating; after retention emptied the table, the sealed
+        base it left; (0, zeros) for a new ledger."""
+        row = self.conn.execute(
+            "SELECT seq, record_hash FROM ratings ORDER BY seq DESC LIMIT 1"
+        ).fetchone() or self.conn.execute("SELECT seq, record_hash FROM ledger_base").fetchone()
+        return (row[0], row[1]) if row else (0, ZERO_HASH)
+
     def last_seq(self) -> int:
-        row = self.conn.execute("SELECT max(seq) FROM ratings").fetchone()
-        return row[0] or 0
+        return self._chain_end()[0]
 
     def delivery_of(self, evaluation_id: str) -> str | None:
         row = self.conn.execute(

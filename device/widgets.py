@@ -38,7 +38,7 @@ class Painter:
     def clear(self) -> None:
         self.surface.fill(BACKGROUND)
 
-    def _check_glyphs(self, text: str) -> None:
+    def check_glyphs(self, text: str) -> None:
         chars = [c for c in text if not c.isspace() and c not in self._warned]
         if not chars:
             return
@@ -58,7 +58,7 @@ class Painter:
         max_width: int | None = None,
     ) -> Rect:
         """Draw *text* anchored at *pos*, shrunk to fit max_width; returns the drawn rect."""
-        self._check_glyphs(text)
+        self.check_glyphs(text)
         rect = self.font.get_rect(text, size=size)
         if max_width is not None and rect.w > max_width and rect.w > 0:
             size = max(10, int(size * max_width / rect.w))

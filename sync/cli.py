@@ -18,6 +18,7 @@ from device.ledger import Ledger, LedgerError
 from device.logsetup import configure
 from device.signing import DeviceKey, KeyFileError
 from sync.adapter import Adapter
+from sync.backoff import Backoff
 from sync.daemon import SyncDaemon
 from sync.export_adapter import MonthlyExport
 from sync.jobs import Jobs
@@ -46,7 +47,8 @@ def build(config: Config) -> SyncDaemon:
     vault = IdentityVault.load_or_create(config.identity_key_path)
     ledger = Ledger(config.ledger_path)
     sender = Sender(ledger, adapter_for(config, key), vault, config.sync.batch_size)
-    return SyncDaemon(ledger, sender, idle_poll_s=config.sync.poll_seconds)
+    backoff = Backoff(config.sync.backoff_base_s, config.sync.backoff_cap_s)
+    return SyncDaemon(ledger, sender, idle_poll_s=config.sync.poll_seconds, backoff=backoff)
 
 
 def _load(config_path: Path) -> Config:
