@@ -63,7 +63,8 @@ class ProvinceClient:
         self.wall = wall
         self.clock_offset_s = 0.0  # province clock minus ours, learnt from E_CLOCK
         self.session = requests.Session()
-        self.session.verify = ca_bundle or True
+        # passed with every request: a session-level verify would lose to REQUESTS_CA_BUNDLE
+        self.verify: str | bool = ca_bundle or True
         self.session.headers["Content-Type"] = "application/json"
 
     def close(self) -> None:
@@ -85,10 +86,15 @@ class ProvinceClient:
         headers = self.signed_headers(method, self.base_path + suffix, body)
         try:
             response = self.session.request(
-                method, self.base_url + suffix, data=body, headers=headers, timeout=self.timeout
+                method,
+                self.base_url + suffix,
+                data=body,
+                headers=headers,
+                timeout=self.timeout,
+                verify=self.verify,
             )
         except requests.RequestException as exc:
-            raise RetryableError(f"province unreachable: {type(exc).__name__}") from exc
+            raise RetryableError(f"province unreachable: {type(exc).__name__}: {exc}") from exc
         return self._answer(response)
 
     def _answer(self, response: requests.Response) -> Any:

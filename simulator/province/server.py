@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -85,8 +86,10 @@ class ProvinceServer:
         *,
         admin_token: str | None = None,
         fault_seed: int | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.store = store
+        self.tls = tls  # serve HTTPS with this context, as a real province does
         self.host = host
         self.port = port
         self.base_path = base_path.rstrip("/")
@@ -120,11 +123,14 @@ class ProvinceServer:
     def root_url(self) -> str:
         """Where the officer's page (`/`) and the admin interface (`/admin/…`) are."""
         host = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host  # noqa: S104
-        return f"http://{host}:{self.port}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{host}:{self.port}"
 
     def start(self) -> None:
         """Bind and serve on a daemon thread; `port` then holds the bound port."""
         self._httpd = ProvinceHTTPServer((self.host, self.port), self)
+        if self.tls is not None:
+            self._httpd.socket = self.tls.wrap_socket(self._httpd.socket, server_side=True)
         self.port = self._httpd.server_address[1]
         self._checker.start()
         self._thread = threading.Thread(
