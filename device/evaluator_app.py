@@ -36,6 +36,7 @@ from device.rating import Level, Site, Source
 from device.rating_flow import OVERALL, Choice, NotRated, Phase, RatingFlow, Timing
 from device.recorder import Recorder
 from device.screen import Screen, ScreenView
+from device.sdnotify import Watchdog, notify
 from device.signing import DeviceKey, KeyFileError
 from device.texts import Texts
 from device.voice import Voice
@@ -92,6 +93,7 @@ class Evaluator:
         self._qr: tuple[str, str] | None = None  # project number, url
         self._awaiting_glass = False
         self._running = False
+        self._ready = False
         self._dirty = True
         self._queue: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self._wake = threading.Event()
@@ -139,8 +141,10 @@ class Evaluator:
         self._start_inputs()
         self._running = True
         self._dirty = True
+        self.watchdog = Watchdog()
 
     def close(self) -> None:
+        notify("STOPPING=1")
         self._stop_inputs()
         if self.ledger:
             self.ledger.close()
@@ -191,10 +195,13 @@ class Evaluator:
         """One turn of the loop: upkeep, draw if anything changed, sleep until an event or a
         deadline, handle what came."""
         now = self.clock.monotonic()
+        self.watchdog.pet()
         self._dirty = self._quiet_upkeep(now) or self._dirty
         if self._dirty:
             self._draw()
             self._dirty = False
+            if not self._ready:
+                self._ready = notify("READY=1") or True
         wait = self._sleep_s()
         if max_wait_ms is not None:
             wait = min(wait, max_wait_ms / 1000)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from device.ledger import Ledger, LedgerError
+from device.sdnotify import Watchdog, notify
 from sync.backoff import Backoff
 from sync.province_client import OperatorNeededError, ProvinceError, RetryableError
 from sync.sender import Sender
@@ -40,6 +41,7 @@ class SyncDaemon:
         self.stop_event = threading.Event()
         self.last_error: str | None = None
         self.state = SyncState(ledger)
+        self.watchdog = Watchdog(monotonic)
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -78,10 +80,14 @@ class SyncDaemon:
             log.warning("%s", exc)
 
     def run(self) -> None:
+        self.watchdog = Watchdog(self.monotonic)
+        notify("READY=1")
         while not self.stop_event.is_set():
+            self.watchdog.pet()
             delay = self.step()
             if delay > 0:
                 self._wait_for_new_ratings(delay)
+        notify("STOPPING=1")
 
     def run_until_empty(self, deadline_s: float) -> int:
         """Deliver until nothing is left or the deadline passes; returns the backlog left."""
@@ -98,6 +104,7 @@ class SyncDaemon:
         end = self.monotonic() + timeout_s
         version = self._data_version()
         while not self.stop_event.wait(min(WATCH_INTERVAL_S, max(0.0, end - self.monotonic()))):
+            self.watchdog.pet()
             if self.monotonic() >= end or self._data_version() != version:
                 return
 

@@ -102,7 +102,7 @@ class ProvinceClient:
             data = response.json()
         except ValueError:
             data = {}
-        if response.status_code == 200:
+        if 200 <= response.status_code < 300:
             return data
         code = data.get("code") if isinstance(data, dict) else None
         message = f"HTTP {response.status_code} {code or ''} {data.get('message', '')}".strip()

@@ -99,6 +99,37 @@ class DeviceEndpoints:
         extra = {"field": "publicKey"} if code == "E_FIELD" else None
         raise ApiError(status, code, message, extra=extra)
 
+    # --- POST /devices/{deviceId}/keys (extension: key rotation) ----------------------
+
+    def add_key(self, request: Request) -> Reply:
+        """A new key for an enrolled device, requested with a signature by a key it already
+        has; earlier keys stay valid for the ratings they signed."""
+        body = json_body(request.body)
+        text = body.get("publicKey") if isinstance(body, dict) else None
+        try:
+            raw = base64.b64decode(text or "", validate=True)
+        except ValueError:
+            raw = b""
+        if len(raw) != 32 or set(body) != {"publicKey"}:
+            raise ApiError(
+                422,
+                "E_FIELD",
+                "publicKey must be base64 of 32 bytes and alone",
+                extra={"field": "publicKey"},
+            )
+        device_id, key_id = request.device_id or "", key_id_of(raw)
+        owner = self.store.key(key_id)
+        if owner is not None and owner[0] != device_id:
+            raise ApiError(
+                409, "E_FIELD", "publicKey belongs to another device", extra={"field": "publicKey"}
+            )
+        if owner is None:
+            self.store.add_key(
+                device_id, base64.b64encode(raw).decode("ascii"), key_id, self.province.clock()
+            )
+            log.info("device %s added key %s", device_id, key_id)
+        return Reply(201, {"deviceId": device_id, "keyId": key_id})
+
     # --- POST /devices/{deviceId}/heartbeat --------------------------------------------
 
     def heartbeat(self, request: Request) -> Reply:
