@@ -1,17 +1,56 @@
-"""`haochaping-provision`: set up a device on site (key, enrolment, configuration)."""
+"""`haochaping-provision`: set up, test, identify, re-key and retire a device on site."""
 
 from __future__ import annotations
 
+import hashlib
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import click
 
-from device.cli_options import DEFAULT_CONFIG, verbose_option
-from device.config import ConfigError
+from device.cli_options import DEFAULT_CONFIG, config_option, verbose_option
+from device.config import ConfigError, load
+from device.ledger import Ledger, LedgerError
 from device.logsetup import configure
-from device.signing import KeyFileError
+from device.signing import DeviceKey, KeyFileError
+from provisioning.checks import run_all
+from provisioning.decommission import UndeliveredError, decommission
 from provisioning.enroll import EnrollError
+from provisioning.keypad_check import check_keypad
+from provisioning.label import label_text, write_label
+from provisioning.rotate import rotate_key
 from provisioning.setup_device import SiteAnswers, provision
+from sync.province_client import ProvinceError
+
+SERVICES = ("haochaping-evaluator", "haochaping-sync")
+
+
+def _config(config_path: Path):  # noqa: ANN202 (click boundary)
+    try:
+        return load(config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _restart_services() -> None:
+    """Restart running services so they use the new key; say so when that is not possible."""
+    systemctl = shutil.which("systemctl")
+    if systemctl is None:
+        click.echo("restart the evaluator and the sync so they use the new key")
+        return
+    result = subprocess.run(  # noqa: S603 (systemctl from PATH, fixed arguments)
+        [systemctl, "try-restart", *SERVICES],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        click.echo(
+            f"could not restart the services ({result.stderr.strip()}); "
+            f"run: systemctl restart {' '.join(SERVICES)}"
+        )
 
 
 @click.group()
@@ -96,6 +135,120 @@ def init(
     click.echo(
         f"enrolled as {config.province.device_id} (key {config.province.key_id}); "
         f"configuration written to {config_path}"
+    )
+
+
+@main.command()
+@config_option
+@click.option("--no-province", is_flag=True, help="Skip the province check (offline install).")
+@click.option(
+    "--screen",
+    "screen_s",
+    type=float,
+    default=0.0,
+    help="Show a test pattern for this many seconds.",
+)
+@click.option(
+    "--keypad",
+    "keypad_timeout",
+    type=float,
+    default=None,
+    help="Ask for keys 1-5, waiting this many seconds for each.",
+)
+def check(
+    config_path: Path, no_province: bool, screen_s: float, keypad_timeout: float | None
+) -> None:
+    """Self-test: one PASS/FAIL line per item, with what to do about each failure."""
+
+    def keypad(config):  # noqa: ANN001, ANN202
+        return check_keypad(config, click.echo, keypad_timeout or 15.0)
+
+    failed = 0
+    for outcome in run_all(
+        config_path,
+        province=not no_province,
+        screen_s=screen_s,
+        keypad=keypad if keypad_timeout is not None else None,
+    ):
+        click.echo(outcome.line())
+        failed += outcome.ok is False
+    click.echo("all checks passed" if not failed else f"{failed} check(s) failed")
+    sys.exit(1 if failed else 0)
+
+
+@main.command()
+@config_option
+@click.option(
+    "--qr",
+    "qr_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write an asset label (QR code) to this PNG file.",
+)
+def show(config_path: Path, qr_path: Path | None) -> None:
+    """Device id, key fingerprint, site and backlog."""
+    config = _config(config_path)
+    try:
+        key = DeviceKey.load(config.key_path)
+        fingerprint = hashlib.sha256(key.public_raw).hexdigest()
+    except KeyFileError as exc:
+        fingerprint = f"unavailable ({exc})"
+    backlog = "no ledger yet"
+    if config.ledger_path.exists():
+        try:
+            with Ledger(config.ledger_path) as ledger:
+                backlog = f"{ledger.backlog()} unsent, {ledger.quarantined()} quarantined"
+        except LedgerError as exc:
+            backlog = f"unreadable ({exc})"
+    site = config.site
+    place = (
+        f"window {site.window_no}"
+        if config.device.mode == "window"
+        else (f"terminal {site.terminal_no}")
+    )
+    click.echo(f"device id:    {config.province.device_id}")
+    click.echo(f"key id:       {config.province.key_id}")
+    click.echo(f"fingerprint:  {' '.join(fingerprint[i : i + 8] for i in range(0, 64, 8))}")
+    click.echo(
+        f"site:         area {site.area_code}, dept {site.dept_code}, hall "
+        f"{site.hall_code or '-'}, {place} (pf {site.pf})"
+    )
+    click.echo(f"province:     {config.province.base_url}")
+    click.echo(f"ratings:      {backlog}")
+    if qr_path:
+        write_label(config, qr_path)
+        click.echo(f"label:        {qr_path} ({label_text(config)})")
+
+
+@main.command("rotate-key")
+@config_option
+def rotate_key_cmd(config_path: Path) -> None:
+    """Enrol a new device key with the province; earlier ratings stay verifiable."""
+    config = _config(config_path)
+    try:
+        old, new = rotate_key(config, config_path)
+    except (KeyFileError, ProvinceError, LedgerError, ValueError) as exc:
+        raise click.ClickException(f"key not rotated: {exc}") from exc
+    click.echo(f"key rotated: {old} -> {new}")
+    _restart_services()
+
+
+@main.command("decommission")
+@config_option
+@click.option("--force", is_flag=True, help="Even with ratings not yet delivered (they are lost).")
+@click.confirmation_option(prompt="Wipe this device's keys and personal data?")
+def decommission_cmd(config_path: Path, force: bool) -> None:
+    """Retire the device: wipe keys and personal data; keep the signed ledger as evidence."""
+    config = _config(config_path)
+    try:
+        done = decommission(config, config_path, force)
+    except (UndeliveredError, LedgerError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    if done.undelivered:
+        click.echo(f"warning: {done.undelivered} undelivered ratings left behind (--force)")
+    click.echo(
+        f"wiped: {', '.join(done.files_wiped) or 'no key files'}; "
+        f"personal data of {done.identities_wiped} ratings removed; "
+        f"ledger kept at {config.ledger_path}"
     )
 
 

@@ -1,0 +1,212 @@
+"""`haochaping-provision check`: the technician's self-test, one line per item with pass or
+fail and, on failure, what to do about it."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from device import tag_catalog
+from device.clock import SystemClock
+from device.config import Config, ConfigError, load
+from device.fonts import FontError, load_font
+from device.identity_vault import IdentityVault, VaultError
+from device.ledger import Ledger, LedgerError
+from device.signing import DeviceKey, KeyFileError
+from device.texts import Texts
+from device.verify import verify_ledger
+from sync.jobs import heartbeat_body
+from sync.province_client import ProvinceClient, ProvinceError
+
+
+@dataclass(frozen=True)
+class Outcome:
+    name: str
+    ok: bool | None  # None: skipped
+    detail: str
+    fix: str = ""
+
+    def line(self) -> str:
+        mark = {True: "PASS", False: "FAIL", None: "SKIP"}[self.ok]
+        text = f"{mark}  {self.name:<20} {self.detail}"
+        return text + (f"\n      -> {self.fix}" if self.fix and not self.ok else "")
+
+
+def check_config(path: Path) -> tuple[Outcome, Config | None]:
+    try:
+        config = load(path)
+    except ConfigError as exc:
+        return Outcome(
+            "configuration",
+            False,
+            str(exc),
+            "correct the file, or run haochaping-provision init again",
+        ), None
+    return Outcome("configuration", True, str(path)), config
+
+
+def check_key(config: Config) -> Outcome:
+    try:
+        key = DeviceKey.load(config.key_path)
+        IdentityVault.load(config.identity_key_path)
+    except (KeyFileError, VaultError) as exc:
+        return Outcome(
+            "device key",
+            False,
+            str(exc),
+            "restore the key file or re-provision (a new key must be enrolled)",
+        )
+    mode = config.identity_key_path.stat().st_mode & 0o777
+    if mode & 0o077:
+        return Outcome(
+            "device key",
+            False,
+            f"identity key mode {mode:o}",
+            f"chmod 600 {config.identity_key_path}",
+        )
+    if key.key_id != config.province.key_id:
+        return Outcome(
+            "device key",
+            False,
+            f"key {key.key_id} is not the enrolled key {config.province.key_id}",
+            "run haochaping-provision rotate-key, or restore the enrolled key",
+        )
+    return Outcome("device key", True, f"key {key.key_id}, mode 600")
+
+
+def check_ledger(config: Config) -> Outcome:
+    if not config.ledger_path.exists():
+        return Outcome("ledger", True, "no ratings yet")
+    report = verify_ledger(config.ledger_path, IdentityVault.load(config.identity_key_path))
+    if not report.ok:
+        bad = report.first_bad
+        return Outcome(
+            "ledger",
+            False,
+            f"bad at seq {bad.seq}: {bad.problem}",
+            "do not delete anything; keep the file and report it (it is evidence)",
+        )
+    return Outcome("ledger", True, f"{report.rows} ratings, signatures and chain intact")
+
+
+def check_province(config: Config) -> Outcome:
+    p = config.province
+    key = DeviceKey.load(config.key_path)
+    client = ProvinceClient(
+        p.base_url, p.device_id, key, ca_bundle=p.ca_bundle, connect_timeout_s=5, read_timeout_s=10
+    )
+    try:
+        with Ledger(config.ledger_path) as ledger:
+            body = heartbeat_body(config, ledger)
+        client.call("POST", f"/devices/{p.device_id}/heartbeat", body)
+    except ProvinceError as exc:
+        return Outcome(
+            "province",
+            False,
+            str(exc),
+            "check the network, the CA bundle and that the device is enrolled",
+        )
+    except LedgerError as exc:
+        return Outcome("province", False, str(exc), "see the ledger line")
+    finally:
+        client.close()
+    return Outcome("province", True, f"{p.base_url} accepts this device's signature")
+
+
+def check_clock(synced: Callable[[], bool] | None = None) -> Outcome:
+    if (synced or SystemClock().synced)():
+        return Outcome("clock", True, "synchronised (NTP)")
+    return Outcome(
+        "clock",
+        False,
+        "not synchronised: ratings are marked clockSynced=false",
+        "check NTP: timedatectl status; timedatectl set-ntp true",
+    )
+
+
+def check_disk(config: Config) -> Outcome:
+    stats = os.statvfs(config.state_dir)
+    free_mb = stats.f_bavail * stats.f_frsize // (1024 * 1024)
+    needed = config.device.min_free_mb * 4
+    if free_mb < needed:
+        return Outcome(
+            "disk",
+            False,
+            f"{free_mb} MB free in {config.state_dir}",
+            f"free at least {needed} MB (the device stops below {config.device.min_free_mb} MB)",
+        )
+    return Outcome("disk", True, f"{free_mb} MB free")
+
+
+def check_font(config: Config) -> Outcome:
+    strings = [
+        *Texts(config.display.language).all_strings(),
+        *tag_catalog.load(config.state_dir).labels(),
+    ]
+    try:
+        import pygame.freetype  # noqa: PLC0415 (only the font check needs it)
+
+        pygame.freetype.init()
+        load_font(config.display.font, strings)
+    except FontError as exc:
+        return Outcome("CJK font", False, str(exc), "apt-get install fonts-wqy-microhei")
+    return Outcome("CJK font", True, f"{config.display.font} has every glyph")
+
+
+def check_screen(config: Config, seconds: float) -> Outcome:
+    """Show a test pattern on the configured display for a few seconds."""
+    import pygame  # noqa: PLC0415 (only this check opens a display)
+
+    from provisioning.test_pattern import show_pattern  # noqa: PLC0415
+
+    try:
+        size = show_pattern(config, seconds)
+    except (pygame.error, FontError, OSError) as exc:
+        return Outcome(
+            "screen",
+            False,
+            f"cannot open the display: {exc}",
+            "stop the evaluator (systemctl stop haochaping-evaluator) and check "
+            "the cable and SDL_VIDEODRIVER=kmsdrm",
+        )
+    return Outcome("screen", True, f"test pattern shown at {size[0]}x{size[1]}")
+
+
+def run_all(
+    config_path: Path,
+    *,
+    province: bool = True,
+    screen_s: float = 0.0,
+    keypad: Callable[[Config], Outcome] | None = None,
+) -> Iterator[Outcome]:
+    outcome, config = check_config(config_path)
+    yield outcome
+    if config is None:
+        return
+    key = check_key(config)
+    yield key
+    yield check_ledger(config) if key.ok else Outcome("ledger", None, "needs the key")
+    if province and key.ok:
+        yield check_province(config)
+    else:
+        yield Outcome("province", None, "skipped" if key.ok else "needs the key")
+    yield check_clock()
+    yield check_disk(config)
+    yield check_font(config)
+    yield check_screen(config, screen_s) if screen_s > 0 else Outcome("screen", None, "skipped")
+    if keypad is not None:
+        yield keypad(config)
+    else:
+        yield Outcome("keypad", None, "skipped")
+
+
+def wait_for(predicate: Callable[[], bool], seconds: float) -> bool:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()

@@ -1,0 +1,51 @@
+"""Taking a device out of service for good: refused while ratings are undelivered (unless
+forced); keys and personal data wiped; the ledger of signed ratings kept as evidence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from device import tag_catalog
+from device.config import Config
+from device.ledger import Ledger
+from provisioning.rotate import wipe
+
+
+class UndeliveredError(Exception):
+    """Ratings would be lost: deliver them first, or force."""
+
+
+@dataclass(frozen=True)
+class Decommissioned:
+    undelivered: int
+    identities_wiped: int
+    files_wiped: list[str]
+
+
+def decommission(config: Config, config_path: Path, force: bool = False) -> Decommissioned:
+    undelivered = 0
+    identities = 0
+    if config.ledger_path.exists():
+        with Ledger(config.ledger_path) as ledger:
+            undelivered = ledger.backlog() + ledger.quarantined()
+            if undelivered and not force:
+                raise UndeliveredError(
+                    f"{undelivered} ratings are not delivered yet (backlog or quarantine); "
+                    "deliver them (haochaping-sync once) or use --force"
+                )
+            with ledger.writing("personal data not wiped"):
+                identities = ledger.conn.execute("DELETE FROM rater_identities").rowcount
+            ledger.conn.execute("VACUUM")  # deleted pages are not left readable in the file
+    wiped = [
+        str(p)
+        for p in (
+            config.key_path,
+            config.identity_key_path,
+            config.state_dir / tag_catalog.CACHE_NAME,
+        )
+        if wipe(p)
+    ]
+    if config_path.exists():  # the services must not start again with this identity
+        config_path.replace(config_path.with_name(config_path.name + ".decommissioned"))
+    return Decommissioned(undelivered, identities, wiped)

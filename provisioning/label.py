@@ -1,0 +1,34 @@
+"""The asset label: a QR code a technician's phone or the hall's inventory can scan, holding
+the device id, key id and site, written as PNG."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import segno
+
+from device.config import Config
+
+
+def label_text(config: Config) -> str:
+    site = config.site
+    return json.dumps(
+        {
+            "deviceId": config.province.device_id,
+            "keyId": config.province.key_id,
+            "areaCode": site.area_code,
+            "hallCode": site.hall_code,
+            "windowNo": site.window_no,
+            "terminalNo": site.terminal_no,
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def write_label(config: Config, out: Path) -> Path:
+    qr = segno.make(label_text(config), error="q")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    qr.save(str(out), scale=8, border=4)
+    return out
