@@ -84,7 +84,7 @@ class KeypadSection:
 
 @dataclass(frozen=True)
 class LocalApiSection:
-    token: str
+    token: str = field(repr=False)  # a secret: never in a repr, a log line or `show`
     bind: str = "127.0.0.1"
     port: int = 8470
 

@@ -213,6 +213,8 @@ def show(config_path: Path, qr_path: Path | None) -> None:
         f"{site.hall_code or '-'}, {place} (pf {site.pf})"
     )
     click.echo(f"province:     {config.province.base_url}")
+    api = config.local_api
+    click.echo(f"local API:    {api.bind}:{api.port}, token ********")
     click.echo(f"ratings:      {backlog}")
     if qr_path:
         write_label(config, qr_path)

@@ -5,6 +5,8 @@ Nothing half-done is left behind: a failed enrolment removes the new key again.
 
 from __future__ import annotations
 
+import os
+import pwd
 import secrets
 import socket
 from dataclasses import dataclass
@@ -57,6 +59,7 @@ def provision(
     local_api_port: int = 8470,
     display: DisplaySection | None = None,
     serial: str | None = None,
+    service_user: str | None = "haochaping",
 ) -> Config:
     # Build (and so validate) everything that does not depend on the province first.
     draft = Config(
@@ -127,4 +130,20 @@ def provision(
         display=draft.display,
     )
     save(config, config_path)
+    hand_over(config, config_path, service_user)
     return config
+
+
+def hand_over(config: Config, config_path: Path, user: str | None) -> None:
+    """As root, give the state to the service user and the config to its group (0640), so
+    the services can read what they need and nobody else can."""
+    if user is None or os.geteuid() != 0:
+        return
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        return  # the user comes with the package's sysusers.d; init may run before it
+    for path in (config.state_dir, config.key_path, config.identity_key_path):
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+    os.chown(config_path, 0, entry.pw_gid)
+    config_path.chmod(0o640)

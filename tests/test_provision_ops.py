@@ -103,6 +103,8 @@ def test_show_prints_identity_and_writes_a_label(tmp_path, province):
     assert result.returncode == 0, result.stderr
     assert f"device id:    {device.config.province.device_id}" in result.stdout
     assert "ratings:      1 unsent, 0 quarantined" in result.stdout
+    assert "token ********" in result.stdout
+    assert device.config.local_api.token not in result.stdout + repr(device.config)
     assert (tmp_path / "label.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
