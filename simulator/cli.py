@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 import sys
 from pathlib import Path
 
@@ -14,7 +16,8 @@ from device.cli_options import verbose_option
 from device.fonts import FontError
 from device.logsetup import configure
 from device.texts import LANGUAGES
-from simulator.demo import run_demo
+from simulator.demo import run_demo, run_file
+from simulator.scenario import ScenarioError
 from simulator.screenshot import SCREENS, load_case, render
 
 
@@ -46,6 +49,23 @@ def main(ctx: click.Context, verbose: bool) -> None:
 def demo(headless: bool, workdir: Path | None) -> None:
     """Three cases pushed, three keys pressed, three ratings delivered and verified."""
     ok = run_demo(workdir, headless or not _has_display(), say=click.echo)
+    sys.exit(0 if ok else 1)
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--headless", is_flag=True, help="No windows: SDL's dummy video driver.")
+@click.option(
+    "--workdir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Keep all files (ledgers, logs, province database) here.",
+)
+def scenario(path: Path, headless: bool, workdir: Path | None) -> None:
+    """Run a scenario file (see simulator/scenarios/) on a simulated hall."""
+    try:
+        ok = run_file(path, workdir, headless or not _has_display(), say=click.echo)
+    except ScenarioError as exc:
+        raise click.ClickException(str(exc)) from exc
     sys.exit(0 if ok else 1)
 
 

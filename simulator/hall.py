@@ -129,6 +129,34 @@ class SimulatedWindow:
             lambda s: s["keypadConnected"] is True,
             ready_timeout_s,
             "local API up and keypad connected",
+            self.evaluator_gone,
+        )
+
+    def evaluator_gone(self) -> str | None:
+        """Why the evaluator is not running (with the end of its log), or None if it is."""
+        if self.evaluator is None or self.evaluator.poll() is None:
+            return None
+        log = (self.workdir / "evaluator.log").read_text(errors="replace").strip().splitlines()
+        return f"evaluator exited with {self.evaluator.returncode}: {' | '.join(log[-3:])}"
+
+    def kill(self, name: str) -> None:
+        """SIGKILL the evaluator or the sync, as a power cut would."""
+        process = getattr(self, name)
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait(10)
+
+    def restart(self, name: str) -> None:
+        assert self.config is not None
+        self.kill(name)
+        args = ["run", "--config", str(self.config_path)]
+        module = "device" if name == "evaluator" else "sync"
+        setattr(
+            self,
+            name,
+            processes.start_module(
+                module, args, self.workdir / f"{name}.log", processes.device_env(self.headless)
+            ),
         )
 
     def stop(self) -> dict[str, int]:
@@ -141,3 +169,46 @@ class SimulatedWindow:
             self.client.close()
         self.keypad.stop()
         return codes
+
+
+class Hall:
+    """A stand-in province and N simulated windows, each in its own folder under *root*."""
+
+    def __init__(
+        self,
+        root: Path,
+        windows: int = 1,
+        *,
+        headless: bool = True,
+        display: DisplaySection | None = None,
+    ) -> None:
+        self.root = root
+        self.province = StandInProvince(root)
+        self.windows = [
+            SimulatedWindow(
+                root / f"window-{n}",
+                self.province,
+                window_no=str(n),
+                headless=headless,
+                display=display,
+            )
+            for n in range(1, windows + 1)
+        ]
+
+    def __enter__(self) -> Hall:
+        self.province.start()
+        try:
+            for window in self.windows:
+                window.workdir.mkdir(parents=True, exist_ok=True)
+                window.provision()
+                window.start()
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop_codes = {}
+        for window in self.windows:
+            self.stop_codes.update({f"{k} {window.window_no}": v for k, v in window.stop().items()})
+        self.province.close()
