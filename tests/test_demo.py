@@ -29,7 +29,7 @@ def test_demo_rates_three_cases_and_the_province_accepts_all(tmp_path):
     assert "demo: 3 rated, 3 accepted by province" in lines
     assert sum("-> stored as seq" in line for line in lines) == 3
 
-    ledger = tmp_path / "state" / "ledger.db"
+    ledger = tmp_path / "window-1" / "state" / "ledger.db"
     report = verify_ledger(ledger)
     assert report.ok
     assert report.rows == 3
