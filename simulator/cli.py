@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import tempfile
+import threading
+import webbrowser
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 import sys
@@ -16,7 +20,9 @@ from device.cli_options import verbose_option
 from device.fonts import FontError
 from device.logsetup import configure
 from device.texts import LANGUAGES
+from simulator.console import Console
 from simulator.demo import run_demo, run_file
+from simulator.hall import Hall
 from simulator.scenario import ScenarioError
 from simulator.screenshot import SCREENS, load_case, render
 
@@ -31,12 +37,16 @@ def _has_display() -> bool:
 def main(ctx: click.Context, verbose: bool) -> None:
     """Run the evaluator, keypad, sync and a stand-in province on this machine.
 
-    With no command, runs the demo (headless when there is no display)."""
+    With no command: with a display, a hall with one evaluator window and the counter console
+    in the browser; without one, the scripted demo, headless."""
     configure(verbose)
     if not verbose:  # the demo narrates; the stand-in's own log lines would drown it
         logging.getLogger("simulator").setLevel(logging.WARNING)
     if ctx.invoked_subcommand is None:
-        ctx.invoke(demo, headless=not _has_display(), workdir=None)
+        if _has_display():
+            ctx.invoke(hall, windows=1, headless=False, workdir=None, console_port=0, duration=None)
+        else:
+            ctx.invoke(demo, headless=True, workdir=None)
 
 
 @main.command()
@@ -50,6 +60,45 @@ def demo(headless: bool, workdir: Path | None) -> None:
     """Three cases pushed, three keys pressed, three ratings delivered and verified."""
     ok = run_demo(workdir, headless or not _has_display(), say=click.echo)
     sys.exit(0 if ok else 1)
+
+
+@main.command()
+@click.option(
+    "--windows",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 16),
+    help="How many evaluators.",
+)
+@click.option("--headless", is_flag=True, help="No evaluator windows: SDL's dummy driver.")
+@click.option(
+    "--workdir", type=click.Path(path_type=Path, file_okay=False), help="Keep all files here."
+)
+@click.option("--console-port", default=0, show_default=True, help="Port of the console page.")
+@click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
+def hall(
+    windows: int, headless: bool, workdir: Path | None, console_port: int, duration: float | None
+) -> None:
+    """A whole hall on this machine until Ctrl-C: evaluators at their real resolution, the
+    stand-in province, the sync, and a counter console page to drive them."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    with tempfile.TemporaryDirectory(prefix="haochaping-hall-") as tmp:
+        root = workdir or Path(tmp)
+        root.mkdir(parents=True, exist_ok=True)
+        with Hall(root, windows, headless=headless) as running:
+            console = Console(running, console_port)
+            console.start()
+            click.echo(f"counter console:  {console.url}")
+            click.echo(f"officer's page:   {running.province.root_url}/")
+            click.echo(f"files:            {root}")
+            click.echo("Ctrl-C to stop")
+            if not headless:
+                webbrowser.open(console.url)
+            stop.wait(duration)
+            console.stop()
+    click.echo("hall stopped")
 
 
 @main.command()
