@@ -28,12 +28,12 @@ from device.health import Health, HealthCheck
 from device.identity_vault import IdentityVault, VaultError
 from device.keypad.events import KeypadEvent, KeypadFound, KeypadLost, KeyPressed
 from device.keypad.link import KeypadLink
-from device.layout import inside
 from device.ledger import QUIET_CHECKPOINT_EVERY, Ledger, LedgerError
 from device.local_api import LocalApi
+from device.presenter import Facts, offered_tags, screen_view, status_json, touch_at
 from device.rate_later import rate_later_url
 from device.rating import Level, Site, Source
-from device.rating_flow import OVERALL, Choice, NotRated, Phase, RatingFlow, Timing
+from device.rating_flow import Choice, NotRated, Phase, RatingFlow, Timing
 from device.recorder import Recorder
 from device.screen import Screen, ScreenView
 from device.sdnotify import Watchdog, notify
@@ -338,25 +338,17 @@ class Evaluator:
 
     def _touch(self, x: int, y: int) -> bool:
         assert self.screen is not None
-        layout, now, page = self.screen.layout, self.clock.monotonic(), self.flow.page
-        if page is None:
+        offered = offered_tags(self.flow, self.tags.for_level)
+        touch = touch_at(self.flow, self.screen.layout, offered, x, y)
+        if touch is None:
             return False
-        if self.flow.phase is Phase.RATING and not page.multi_row:
-            level = layout.button_at(x, y)
-            return level is not None and self._level(self.flow.press(level, Source.TOUCH, now))
-        if self.flow.phase is Phase.RATING:
-            hit = layout.row_button_at(page.rows, x, y)
-            if hit is not None:
-                return self._level(self.flow.press(hit[1], Source.TOUCH, now, row=hit[0]))
-        if self.flow.phase is Phase.REASONS:
-            offered = self._offered_tags()
-            index = layout.tag_at(len(offered), x, y)
-            if index is not None:
-                self.flow.toggle_tag(offered[index].code)
-                return True
-        if self.flow.phase in (Phase.RATING, Phase.REASONS) and inside(layout.submit_button, x, y):
-            return self._level(self.flow.submit(now))
-        return False
+        now = self.clock.monotonic()
+        if touch.kind == "level" and touch.level is not None:
+            return self._level(self.flow.press(touch.level, Source.TOUCH, now, row=touch.row))
+        if touch.kind == "tag" and touch.tag is not None:
+            self.flow.toggle_tag(touch.tag)
+            return True
+        return self._level(self.flow.submit(now))
 
     def _level(self, choice: Choice | None) -> bool:
         """After a press: store a finished rating, or just redraw the page."""
@@ -403,8 +395,20 @@ class Evaluator:
 
     # -- what is shown ----------------------------------------------------------------
 
-    def _offered_tags(self) -> tuple[Any, ...]:
-        return self.tags.for_level(self.flow.chosen) if self.flow.chosen is not None else ()
+    def _facts(self) -> Facts:
+        site = self.config.site
+        return Facts(
+            mode=self.mode,
+            keypad_connected=self._keypad_connected,
+            clock_synced=self.clock.synced(),
+            health=self._last_health,
+            rated=self._rated,
+            last_seq=self._last[0],
+            last_evaluation_id=self._last[1],
+            window_no=site.window_no,
+            hall_code=site.hall_code,
+            terminal_no=site.terminal_no,
+        )
 
     def _qr_url(self) -> str | None:
         case = self.flow.case
@@ -422,50 +426,10 @@ class Evaluator:
         return self._qr[1]
 
     def _view(self) -> ScreenView:
-        page, now = self.flow.page, self.clock.monotonic()
-        focus = None
-        if page is not None and page.multi_row and self.mode == "window":
-            focus = page.rows[page.focus]
-        return ScreenView(
-            phase=self.flow.phase,
-            mode=self.mode,
-            case=self.flow.case,
-            rows=page.rows if page else (OVERALL,),
-            levels=dict(page.levels) if page else {},
-            focus_row=focus,
-            chosen=self.flow.chosen,
-            tags=self._offered_tags(),
-            selected_tags=self.flow.tags,
-            seconds_left=self.flow.seconds_left(now),
-            staff=self.flow.staff,
-            keypad_connected=self._keypad_connected,
-            clock_synced=self.clock.synced(),
-            backlog=self._last_health.shown_backlog,
-            window_no=self.config.site.window_no,
-            hall_code=self.config.site.hall_code,
-            terminal_no=self.config.site.terminal_no,
-            problem=self.flow.problem,
-            qr_url=self._qr_url(),
+        offered = offered_tags(self.flow, self.tags.for_level)
+        return screen_view(
+            self.flow, self._facts(), self.clock.monotonic(), offered, self._qr_url()
         )
 
     def _publish_status(self) -> None:
-        staff = self.flow.staff
-        self.inbox.publish(
-            {
-                "phase": self.flow.phase.value,
-                "mode": self.mode,
-                "projectNo": self.flow.case.project_no if self.flow.case else None,
-                "staff": {"proManagerNo": staff.number, "proManager": staff.name}
-                if staff
-                else None,
-                "keypadConnected": self._keypad_connected,
-                "clockSynced": self.clock.synced(),
-                "backlog": self._last_health.backlog,
-                "ratedSinceStart": self._rated,
-                "lastSeq": self._last[0],
-                "lastEvaluationId": self._last[1],
-                "outOfService": self.flow.problem
-                if self.flow.phase is Phase.OUT_OF_SERVICE
-                else None,
-            }
-        )
+        self.inbox.publish(status_json(self.flow, self._facts()))

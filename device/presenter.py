@@ -1,0 +1,117 @@
+"""From the state machine to what is shown and reported, and from a touch to what it meant.
+
+Pure: the screen's view, the local API's status object and touch hit-testing, given the flow,
+the layout and the facts the main loop knows (keypad, clock, health, last rating).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from device.health import Health
+from device.layout import Layout, inside
+from device.rating import Level
+from device.rating_flow import OVERALL, Phase, RatingFlow
+from device.screen import ScreenView
+from device.tag_catalog import Tag
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the main loop knows besides the flow."""
+
+    mode: str
+    keypad_connected: bool | None
+    clock_synced: bool
+    health: Health
+    rated: int
+    last_seq: int
+    last_evaluation_id: str | None
+    window_no: str | None
+    hall_code: str | None
+    terminal_no: str | None
+
+
+@dataclass(frozen=True)
+class Touch:
+    """What a tap meant: a level (for a row), a reason tag, or the submit button."""
+
+    kind: str  # "level", "tag" or "submit"
+    level: Level | None = None
+    row: str | None = None
+    tag: str | None = None
+
+
+def offered_tags(flow: RatingFlow, tags_for: Any) -> tuple[Tag, ...]:
+    return tags_for(flow.chosen) if flow.chosen is not None else ()
+
+
+def touch_at(
+    flow: RatingFlow, layout: Layout, offered: tuple[Tag, ...], x: int, y: int
+) -> Touch | None:
+    page = flow.page
+    if page is None or flow.phase not in (Phase.RATING, Phase.REASONS):
+        return None
+    if flow.phase is Phase.RATING and not page.multi_row:
+        level = layout.button_at(x, y)
+        return Touch("level", level=level) if level is not None else None
+    if flow.phase is Phase.RATING:
+        hit = layout.row_button_at(page.rows, x, y)
+        if hit is not None:
+            return Touch("level", level=hit[1], row=hit[0])
+    if flow.phase is Phase.REASONS:
+        index = layout.tag_at(len(offered), x, y)
+        if index is not None:
+            return Touch("tag", tag=offered[index].code)
+    if inside(layout.submit_button, x, y):
+        return Touch("submit")
+    return None
+
+
+def screen_view(
+    flow: RatingFlow, facts: Facts, now: float, offered: tuple[Tag, ...], qr_url: str | None
+) -> ScreenView:
+    page = flow.page
+    focus = None
+    if page is not None and page.multi_row and facts.mode == "window":
+        focus = page.rows[page.focus]
+    return ScreenView(
+        phase=flow.phase,
+        mode=facts.mode,
+        case=flow.case,
+        rows=page.rows if page else (OVERALL,),
+        levels=dict(page.levels) if page else {},
+        focus_row=focus,
+        chosen=flow.chosen,
+        tags=offered,
+        selected_tags=flow.tags,
+        seconds_left=flow.seconds_left(now),
+        staff=flow.staff,
+        keypad_connected=facts.keypad_connected,
+        clock_synced=facts.clock_synced,
+        backlog=facts.health.shown_backlog,
+        window_no=facts.window_no,
+        hall_code=facts.hall_code,
+        terminal_no=facts.terminal_no,
+        problem=flow.problem,
+        qr_url=qr_url,
+    )
+
+
+def status_json(flow: RatingFlow, facts: Facts) -> dict[str, Any]:
+    """The local API's `Status` object."""
+    staff = flow.staff
+    return {
+        "phase": flow.phase.value,
+        "mode": facts.mode,
+        "projectNo": flow.case.project_no if flow.case else None,
+        "staff": {"proManagerNo": staff.number, "proManager": staff.name} if staff else None,
+        "keypadConnected": facts.keypad_connected,
+        "clockSynced": facts.clock_synced,
+        "backlog": facts.health.backlog,
+        "ratedSinceStart": facts.rated,
+        "lastSeq": facts.last_seq,
+        "lastEvaluationId": facts.last_evaluation_id,
+        "outOfService": flow.problem if flow.phase is Phase.OUT_OF_SERVICE else None,
+    }
