@@ -36,6 +36,11 @@ class EvaluatorInbox:
         self._staff: Staff | None = None
         self.mode = mode
 
+    @property
+    def staff(self) -> Staff | None:
+        with self._lock:
+            return self._staff
+
     # -- written by the main loop -------------------------------------------------------
 
     def publish(self, status: dict[str, Any]) -> None:

@@ -246,8 +246,10 @@ class Evaluator:
 
     def _quiet_upkeep(self, now: float) -> bool:
         """Checkpoint and health checks, only when no rater is mid-rating."""
-        if self.flow.phase not in QUIET or self.ledger is None:
+        if self.flow.phase not in QUIET:
             return False
+        if self.ledger is None:
+            return self._retry_storage(now)
         if self._unchecked_ratings >= QUIET_CHECKPOINT_EVERY:
             self._unchecked_ratings = 0
             try:
@@ -262,6 +264,21 @@ class Evaluator:
         self._last_health = self.health.run()
         self._apply_health()
         return before != (self._last_health, self.flow.phase)
+
+    def _retry_storage(self, now: float) -> bool:
+        """A key or ledger that could not be opened at start is tried again now and then
+        (a technician restoring the key, a first boot racing the sync)."""
+        if now < self._next_health:
+            return False
+        self._next_health = now + HEALTH_EVERY_S
+        self.flow = RatingFlow(timing_of(self.config), needs_staff=self.mode == "window")
+        self._open_storage()
+        if self.ledger is None:
+            return False
+        log.warning("key and ledger usable now: in service")
+        if self.inbox.staff is not None:
+            self.flow.sign_in(self.inbox.staff)
+        return True
 
     def _reload_tags(self) -> None:
         """Pick up a tag list the sync fetched; a label the font cannot draw is logged."""

@@ -98,6 +98,9 @@ def apply(conn: sqlite3.Connection, migrations: list[Migration] = MIGRATIONS) ->
             continue
         conn.execute("BEGIN IMMEDIATE")
         try:
+            if conn.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone():
+                conn.execute("ROLLBACK")  # another process opened the ledger at the same time
+                continue
             run(conn)
             conn.execute(
                 "INSERT INTO _migrations (name, applied_at) VALUES (?, datetime('now'))", (name,)

@@ -251,3 +251,18 @@ def test_the_keypad_lights_invite_then_show_the_choice_then_go_dark(tmp_path):
             assert (record["satisfaction"], record["source"]) == (4, "keypad")
             driver.clock.advance(3.5)
             driver.until(lambda: board.lights == "00000", "dark again")
+
+
+def test_a_key_restored_later_brings_the_device_into_service(tmp_path):
+    config = make_config(tmp_path, key=False)
+    with Driver(config) as driver:
+        assert driver.status["outOfService"] == "oos_key"
+        driver.evaluator.inbox.sign_in(STAFF)
+        from device.signing import DeviceKey
+
+        DeviceKey.generate().save(config.key_path)  # the technician restores the key
+        driver.clock.advance(11)
+        driver.until(lambda: driver.phase == "idle", "in service")
+        push(driver)
+        driver.key(1)
+        driver.until(lambda: driver.phase == "thanks", "rated")

@@ -112,3 +112,23 @@ def test_migrations_are_recorded_once(ledger_path):
     conn = sqlite3.connect(ledger_path)
     names = [n for (n,) in conn.execute("SELECT name FROM _migrations ORDER BY name")]
     assert names == ["0001_ratings", "0002_case_outcomes", "0003_sync_state_and_base"]
+
+
+def test_several_programs_opening_a_new_ledger_at_once_all_succeed(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, pathlib; from device.ledger import Ledger; "
+        "Ledger(pathlib.Path(sys.argv[1])).close()"
+    )
+    for _ in range(5):
+        path = tmp_path / f"first-boot-{_}.db"
+        starts = [
+            subprocess.Popen(
+                [sys.executable, "-c", code, str(path)], stderr=subprocess.PIPE, text=True
+            )
+            for _ in range(4)
+        ]
+        errors = [p.communicate(timeout=60)[1] for p in starts]
+        assert [p.returncode for p in starts] == [0, 0, 0, 0], errors

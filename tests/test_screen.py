@@ -96,7 +96,7 @@ def test_every_page_draws_something_different(font):
     for screen in SCREENS:
         surface = pygame.Surface((800, 480))
         Screen(surface, font, texts).draw(view_for(screen, CASE, "window", texts))
-        pictures.add(pygame.image.tobytes(surface, "RGB"))
+        pictures.add(pygame.image.tostring(surface, "RGB"))
     marks = ScreenView(
         Phase.IDLE,
         keypad_connected=False,
@@ -106,7 +106,7 @@ def test_every_page_draws_something_different(font):
     )
     surface = pygame.Surface((800, 480))
     Screen(surface, font, texts).draw(marks)
-    pictures.add(pygame.image.tobytes(surface, "RGB"))
+    pictures.add(pygame.image.tostring(surface, "RGB"))
     assert len(pictures) == len(SCREENS) + 1
 
 
