@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,21 @@ from device.signing import DeviceKey
 
 DELIVERED = ("accepted", "duplicate", "exported")
 QUIET_CHECKPOINT_EVERY = 32  # ratings between WAL checkpoints when the owner checkpoints
+MARK_CHUNK = 100  # deliveries per transaction: the evaluator's commits never wait long
+MARK_BY_ID = (
+    "UPDATE ratings SET delivery = ?, delivered_at = ? WHERE evaluation_id = ? AND delivery IS NULL"
+)
+PURGE_BY_ID = (
+    "DELETE FROM rater_identities WHERE seq = (SELECT seq FROM ratings WHERE evaluation_id = ?)"
+)
+MARK_BY_SEQ = (
+    "UPDATE ratings SET delivery = ?, delivered_at = ?"
+    " WHERE seq = ? AND evaluation_id = ? AND delivery IS NULL"
+)
+PURGE_BY_SEQ = (
+    "DELETE FROM rater_identities WHERE seq ="
+    " (SELECT seq FROM ratings WHERE seq = ? AND evaluation_id = ?)"
+)
 
 
 class LedgerError(Exception):
@@ -35,6 +51,20 @@ class StoredRating:
     seq: int
     evaluation_id: str
     record: dict[str, Any]  # the full signed wire record
+
+
+@dataclass(frozen=True)
+class UnsentRating:
+    """A rating waiting for delivery: the full signed wire record as its canonical JSON,
+    which the sync sends as it is; `record` parses it for those who want a dict."""
+
+    seq: int
+    evaluation_id: str
+    canonical: bytes
+
+    @cached_property
+    def record(self) -> dict[str, Any]:
+        return json.loads(self.canonical)
 
 
 def seal_bytes(
@@ -187,25 +217,37 @@ class Ledger:
         ).fetchall()
         return [json.loads(text) for (text,) in rows]
 
-    def mark_delivered(self, statuses: dict[str, str], delivered_at: str) -> int:
-        """Record the province's acknowledgements and delete the delivered personal data,
-        all in one transaction. Returns how many ratings became delivered."""
-        rows = [(status, delivered_at, eid) for eid, status in statuses.items()]
-        if any(status not in DELIVERED for status, _, _ in rows):
+    def mark_delivered(
+        self,
+        statuses: dict[str, str],
+        delivered_at: str,
+        *,
+        seqs: Mapping[str, int] | None = None,
+    ) -> int:
+        """Record the province's acknowledgements and delete the delivered personal data;
+        returns how many ratings became delivered. *seqs* (evaluationId → seq, as unsent()
+        gave them) spares looking each rating up by its evaluationId.
+
+        A rating's mark and the deletion of its personal data share one transaction. A big
+        batch is recorded in transactions of MARK_CHUNK ratings, so that the evaluator, which
+        shares the file, never waits long for a key press to be stored."""
+        if any(status not in DELIVERED for status in statuses.values()):
             raise ValueError(f"delivery status must be one of {DELIVERED}")
+        if seqs is None:
+            mark, purge = MARK_BY_ID, PURGE_BY_ID
+            keys = [(eid,) for eid in statuses]
+        else:  # the row by its seq (rowid), and only if it is that rating
+            mark, purge = MARK_BY_SEQ, PURGE_BY_SEQ
+            keys = [(seqs[eid], eid) for eid in statuses]
+        marks = [
+            (status, delivered_at, *key)
+            for status, key in zip(statuses.values(), keys, strict=True)
+        ]
         changed = 0
-        with self.writing("delivery not recorded"):
-            for row in rows:
-                changed += self.conn.execute(
-                    "UPDATE ratings SET delivery = ?, delivered_at = ?"
-                    " WHERE evaluation_id = ? AND delivery IS NULL",
-                    row,
-                ).rowcount
-            self.conn.executemany(
-                "DELETE FROM rater_identities WHERE seq ="
-                " (SELECT seq FROM ratings WHERE evaluation_id = ?)",
-                [(eid,) for eid in statuses],
-            )
+        for start in range(0, len(keys), MARK_CHUNK):
+            with self.writing("delivery not recorded"):
+                changed += self.conn.executemany(mark, marks[start : start + MARK_CHUNK]).rowcount
+                self.conn.executemany(purge, keys[start : start + MARK_CHUNK])
         return changed
 
     def checkpoint(self) -> None:
@@ -228,28 +270,41 @@ class Ledger:
     # -- reading ----------------------------------------------------------------------
 
     def unsent(
-        self, limit: int, vault: IdentityVault | None = None, max_bytes: int | None = None
-    ) -> list[StoredRating]:
-        """The oldest undelivered ratings in seq order, rebuilt into full wire records."""
+        self,
+        limit: int,
+        vault: IdentityVault | None = None,
+        max_bytes: int | None = None,
+        *,
+        after_seq: int = 0,
+    ) -> list[UnsentRating]:
+        """The oldest undelivered ratings in seq order (those after *after_seq*), rebuilt into
+        full wire records; at most *max_bytes* of canonical JSON (and a comma each), but
+        always at least one rating.
+
+        A row without personal data holds the full record's canonical JSON already: it is
+        handed on as it is, neither parsed nor encoded again."""
         rows = self.conn.execute(
-            "SELECT r.seq, r.evaluation_id, r.record, r.has_identity, i.sealed"
+            "SELECT r.seq, r.evaluation_id, CAST(r.record AS BLOB), r.has_identity, i.sealed"
             " FROM ratings r LEFT JOIN rater_identities i ON i.seq = r.seq"
-            " WHERE r.delivery IS NULL AND r.quarantine_code IS NULL ORDER BY r.seq LIMIT ?",
-            (limit,),
+            " WHERE r.delivery IS NULL AND r.quarantine_code IS NULL AND r.seq > ?"
+            " ORDER BY r.seq LIMIT ?",
+            (after_seq, limit),
         ).fetchall()
-        out: list[StoredRating] = []
+        out: list[UnsentRating] = []
         used = 0
-        for seq, evaluation_id, text, has_identity, sealed in rows:
-            record = json.loads(text)
+        for seq, evaluation_id, stored, has_identity, sealed in rows:
             if has_identity:
                 if sealed is None or vault is None:
                     raise LedgerError(f"rating seq {seq}: personal data cannot be restored")
-                record = join_identity(record, vault.open(evaluation_id, sealed))
+                identity = vault.open(evaluation_id, sealed)
+                canonical = canonical_json(join_identity(json.loads(stored), identity))
+            else:
+                canonical = stored  # the record's canonical JSON (UTF-8), as stored
             if max_bytes is not None:
-                used += len(canonical_json(record)) + 1
+                used += len(canonical) + 1
                 if used > max_bytes and out:
                     break
-            out.append(StoredRating(seq, evaluation_id, record))
+            out.append(UnsentRating(seq, evaluation_id, canonical))
         return out
 
     def quarantine(self, rejections: dict[str, tuple[str, str]]) -> None:
@@ -296,9 +351,12 @@ class Ledger:
     def _chain_end(self) -> tuple[int, str]:
         """(seq, hash) of the newest rating; after retention emptied the table, the sealed
         base it left; (0, zeros) for a new ledger."""
-        row = self.conn.execute(
-            "SELECT seq, record_hash FROM ratings ORDER BY seq DESC LIMIT 1"
-        ).fetchone() or self.conn.execute("SELECT seq, record_hash FROM ledger_base").fetchone()
+        row = (
+            self.conn.execute(
+                "SELECT seq, record_hash FROM ratings ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+            or self.conn.execute("SELECT seq, record_hash FROM ledger_base").fetchone()
+        )
         return (row[0], row[1]) if row else (0, ZERO_HASH)
 
     def last_seq(self) -> int:

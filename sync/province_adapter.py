@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sync.adapter import Delivery
@@ -17,22 +18,23 @@ class ProvinceAdapter:
         self.client = client
 
     def deliver(self, records: list[dict[str, Any]]) -> list[Delivery]:
-        results = self.client.post_batch(records)
-        out = []
-        for result in results:
-            status = result.get("status")
-            if status in ("accepted", "duplicate"):
-                out.append(Delivery(result["evaluationId"], status))
-            else:
-                out.append(
-                    Delivery(
-                        result["evaluationId"],
-                        "rejected",
-                        str(result.get("code", "E_UNKNOWN")),
-                        str(result.get("message", "")),
-                    )
-                )
-        return out
+        return [_delivery(result) for result in self.client.post_batch(records)]
+
+    def deliver_canonical(self, records: Sequence[tuple[str, bytes]]) -> list[Delivery]:
+        """deliver() for records already encoded: (evaluationId, canonical JSON bytes)."""
+        return [_delivery(result) for result in self.client.post_canonical(records)]
 
     def close(self) -> None:
         self.client.close()
+
+
+def _delivery(result: dict[str, Any]) -> Delivery:
+    status = result.get("status")
+    if status in ("accepted", "duplicate"):
+        return Delivery(result["evaluationId"], status)
+    return Delivery(
+        result["evaluationId"],
+        "rejected",
+        str(result.get("code", "E_UNKNOWN")),
+        str(result.get("message", "")),
+    )

@@ -1,20 +1,26 @@
 """One delivery round: the oldest unsent ratings out through the adapter, its answers recorded.
 
 Delivered ratings (accepted, duplicate, exported) are marked and lose their personal data in
-one transaction; rejected ones go to quarantine with the code and message, never resent
+the same transaction; rejected ones go to quarantine with the code and message, never resent
 blindly and never deleted.
+
+While a backlog drains, rounds overlap: the next batch is read while the province works on
+one, leaves as soon as the answer is in, and that answer is recorded while the province
+works on the next. Batches still go out one at a time and in seq order.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from device.identity_vault import IdentityVault
-from device.ledger import Ledger
-from sync.adapter import Adapter
+from device.ledger import Ledger, LedgerError, UnsentRating
+from sync.adapter import Adapter, Delivery
 
 log = logging.getLogger(__name__)
 ENVELOPE_BYTES = 4096  # room for {"deviceId": …, "records": [ … ]}
@@ -27,6 +33,14 @@ class RoundResult:
     quarantined: int
 
 
+@dataclass(frozen=True)
+class _Flight:
+    """A batch on its way and the adapter's answer to come."""
+
+    batch: list[UnsentRating]
+    answer: Future[list[Delivery]]
+
+
 class Sender:
     def __init__(
         self,
@@ -35,21 +49,81 @@ class Sender:
         vault: IdentityVault | None,
         batch_size: int = 500,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        *,
+        overlap: bool = True,
     ) -> None:
+        """overlap=False: each round sends its batch and records the answer before it
+        returns, with nothing left on the way."""
         self.ledger = ledger
         self.adapter = adapter
         self.vault = vault
         self.batch_size = min(batch_size, adapter.max_records)
         self.now = now
+        self._poster = ThreadPoolExecutor(1, "sync-post") if overlap else None
+        self._flight: _Flight | None = None
 
     def send_round(self) -> RoundResult:
-        """Send one batch; raises ProvinceError subclasses when the batch was not taken."""
-        batch = self.ledger.unsent(
-            self.batch_size, self.vault, self.adapter.max_bytes - ENVELOPE_BYTES
+        """Send one batch and record the adapter's answer; raises ProvinceError subclasses
+        when the batch was not taken.
+
+        If more ratings wait behind the batch, the next batch is already on its way when this
+        returns (the next round records its answer); if this batch was not taken, that next
+        batch is not sent and the next round starts again from the oldest unsent rating."""
+        flight, self._flight = self._flight, None
+        if flight is None:
+            batch = self._unsent()
+            if not batch:
+                return RoundResult(0, 0, 0)
+            flight = self._launch(batch)
+        following = self._following(flight.batch[-1].seq)
+        results = flight.answer.result()
+        if following:
+            self._flight = self._launch(following)
+        return self._record(flight.batch, results)
+
+    def _unsent(self, after_seq: int = 0) -> list[UnsentRating]:
+        return self.ledger.unsent(
+            self.batch_size,
+            self.vault,
+            self.adapter.max_bytes - ENVELOPE_BYTES,
+            after_seq=after_seq,
         )
-        if not batch:
-            return RoundResult(0, 0, 0)
-        results = self.adapter.deliver([r.record for r in batch])
+
+    def _following(self, after_seq: int) -> list[UnsentRating]:
+        """The batch behind the one on its way, read while the province works on that one."""
+        if self._poster is None:
+            return []
+        try:
+            return self._unsent(after_seq)
+        except LedgerError as exc:  # read again from the oldest next round, and raised there
+            log.debug("next batch not read ahead: %s", exc)
+            return []
+
+    def _launch(self, batch: list[UnsentRating]) -> _Flight:
+        if self._poster is not None:
+            return _Flight(batch, self._poster.submit(self._deliver, batch))
+        answer: Future[list[Delivery]] = Future()
+        try:
+            answer.set_result(self._deliver(batch))
+        except BaseException as exc:
+            answer.set_exception(exc)
+        return _Flight(batch, answer)
+
+    def _deliver(self, batch: list[UnsentRating]) -> list[Delivery]:
+        """Through the adapter, as the ledger's canonical bytes when the adapter takes them."""
+        started = time.perf_counter()
+        deliver_canonical = getattr(self.adapter, "deliver_canonical", None)
+        if deliver_canonical is not None:
+            results: list[Delivery] = deliver_canonical(
+                [(r.evaluation_id, r.canonical) for r in batch]
+            )
+        else:
+            results = self.adapter.deliver([r.record for r in batch])
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        log.debug("batch of %d: round trip %.1f ms", len(batch), elapsed_ms)
+        return results
+
+    def _record(self, batch: list[UnsentRating], results: list[Delivery]) -> RoundResult:
         delivered = {d.evaluation_id: d.status for d in results if d.delivered}
         rejected = {
             d.evaluation_id: (d.code or "E_UNKNOWN", d.message or "")
@@ -58,7 +132,11 @@ class Sender:
         }
         for eid, (code, _) in rejected.items():
             log.warning("rating %s rejected: %s", eid, code)
-        self.ledger.mark_delivered(delivered, self.now().isoformat(timespec="seconds"))
+        self.ledger.mark_delivered(
+            delivered,
+            self.now().isoformat(timespec="seconds"),
+            seqs={r.evaluation_id: r.seq for r in batch},
+        )
         if rejected:
             self.ledger.quarantine(rejected)
         return RoundResult(len(batch), len(delivered), len(rejected))

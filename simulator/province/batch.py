@@ -8,12 +8,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from device.canonical import canonical_json, sha256_hex
 from simulator.province.faults import NO_FAULTS, FaultPlan
 from simulator.province.http_server import ApiError, Reply, Request, auth_error, json_body
-from simulator.province.signatures import SignatureChecker, SignatureJob, public_key
+from simulator.province.signatures import SignatureChecker, SignatureStream
 from simulator.province.store import CheckedRecord, ProvinceStore, StoreResult
 from simulator.province.validation import Rejection, validate_record
 
@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 MAX_BATCH_RECORDS = 500
 BAD_SIGNATURE = Rejection("E_SIGNATURE", "the record signature does not verify")
+STORE_SHARE = 4  # more chunks of signatures the processes take while the batch is written
 
 
 class BatchEndpoint:
@@ -34,15 +35,23 @@ class BatchEndpoint:
         self.clock = clock
 
     def __call__(self, request: Request) -> Reply:
+        """Validate the batch while its signatures are verified on other cores, write the
+        records while the last signatures are verified, and commit only what verified."""
         device_id = request.device_id or ""
         plan: FaultPlan = request.context.get("faults", NO_FAULTS)
         records = batch_records(json_body(request.body), device_id)
-        verdicts = self.check_records(device_id, records, plan)
-        stored = iter(
-            self.store.store_batch(
-                device_id, [v for v in verdicts if isinstance(v, CheckedRecord)], self.clock()
-            )
-        )
+        with self.checker.stream() as signatures:
+            verdicts, signed = self._read(device_id, records, plan, signatures)
+            checked = [i for i, v in enumerate(verdicts) if isinstance(v, CheckedRecord)]
+            position = {index: n for n, index in enumerate(checked)}
+            signatures.share(STORE_SHARE)
+
+            def unfit() -> dict[int, Rejection]:
+                oks = zip(signed, signatures.verdicts(), strict=True)
+                return {position[index]: BAD_SIGNATURE for index, ok in oks if not ok}
+
+            candidates = [cast(CheckedRecord, verdicts[i]) for i in checked]
+            stored = iter(self.store.store_batch(device_id, candidates, self.clock(), unfit))
         outcomes = [next(stored) if isinstance(v, CheckedRecord) else v for v in verdicts]
         results = [
             _result(record, outcome) for record, outcome in zip(records, outcomes, strict=True)
@@ -58,7 +67,23 @@ class BatchEndpoint:
     def check_records(
         self, device_id: str, records: list[Any], plan: FaultPlan = NO_FAULTS
     ) -> list[CheckedRecord | Rejection]:
-        """Validate every record, then verify the signatures of those that passed.
+        """Validate every record and verify the signatures of those that passed."""
+        with self.checker.stream() as signatures:
+            verdicts, signed = self._read(device_id, records, plan, signatures)
+            for index, ok in zip(signed, signatures.verdicts(), strict=True):
+                if not ok:
+                    verdicts[index] = BAD_SIGNATURE
+        return verdicts
+
+    def _read(
+        self,
+        device_id: str,
+        records: list[Any],
+        plan: FaultPlan,
+        signatures: SignatureStream,
+    ) -> tuple[list[CheckedRecord | Rejection], list[int]]:
+        """Validate every record and hand the signatures of those that passed to *signatures*;
+        returns the verdicts so far and the indexes of the records whose signatures it took.
 
         A record whose exact bytes are already stored skips verification: it is a duplicate.
         A record the fault plan rejects is never stored (a stored one stays a duplicate).
@@ -66,14 +91,13 @@ class BatchEndpoint:
         keys = self.store.device_keys(device_id)
         stored = self.store.stored_canonical(_evaluation_ids(records))
         verdicts: list[CheckedRecord | Rejection] = []
-        indexes: list[int] = []
-        jobs: list[SignatureJob] = []
+        signed: list[int] = []
         for index, record in enumerate(records):
             rejection = validate_record(record) or _signer_rejection(record, device_id, keys)
             if rejection is not None:
                 verdicts.append(rejection)
                 continue
-            canonical = canonical_json(record)
+            canonical = canonical_json(record, checked=True)  # validated: JSON values only
             checked = _checked(record, canonical)
             if stored.get(checked.evaluation_id) == checked.canonical:
                 verdicts.append(checked)  # a resend: its signature was verified on arrival
@@ -84,14 +108,9 @@ class BatchEndpoint:
                 continue
             verdicts.append(checked)
             signature = record["signature"]
-            indexes.append(index)
-            jobs.append(
-                (public_key(keys[record["keyId"]]), signature, _signed_part(canonical, signature))
-            )
-        for index, ok in zip(indexes, self.checker.verify_all(jobs), strict=True):
-            if not ok:
-                verdicts[index] = BAD_SIGNATURE
-        return verdicts
+            signed.append(index)
+            signatures.add((keys[record["keyId"]], signature, _signed_part(canonical, signature)))
+        return verdicts, signed
 
 
 def batch_records(body: Any, device_id: str) -> list[Any]:

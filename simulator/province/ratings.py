@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -65,31 +66,58 @@ class RatingTables(SqliteFile):
             return self._stored_canonical(self._db.conn, evaluation_ids)
 
     def store_batch(
-        self, device_id: str, records: list[CheckedRecord], now: float
+        self,
+        device_id: str,
+        records: list[CheckedRecord],
+        now: float,
+        confirm: Callable[[], Mapping[int, Rejection]] | None = None,
     ) -> list[StoreResult]:
-        """Store one device's checked records in one transaction; one result per record."""
+        """Store one device's checked records in one transaction; one result per record.
+
+        *confirm*, if given, is called inside the transaction once the records are written
+        (the caller finishes checking them meanwhile: their signatures) and names those that
+        must not be stored after all, by position, with the reason. The transaction then
+        goes back to its start and stores the others; the reason is their result.
+        """
         if not records:
             return []
         with self._transaction() as conn:
-            stored = self._stored_canonical(conn, [r.evaluation_id for r in records])
-            rated = self._rated(conn, {case for r in records for case in r.cases})
-            chain = self._chain_view(conn, device_id, {r.seq for r in records})
-            results: list[StoreResult] = []
-            accepted: list[CheckedRecord] = []
-            flags: list[AuditFlag] = []
-            for record in records:
-                result = decide(record, stored, rated)
-                if result == "accepted":
-                    stored[record.evaluation_id] = record.canonical
-                    rated.update(
-                        {(c, record.assess_number): record.evaluation_id for c in record.cases}
-                    )
-                    flags.extend(chain.add(record))
-                    accepted.append(record)
-                results.append(result)
-            self._insert_evaluations(conn, accepted, now)
-            self._insert_flags(conn, device_id, flags, now)
+            results, flags = self._store(conn, device_id, records, now)
+            unfit = confirm() if confirm is not None else {}
+            if unfit:  # rare: start the transaction over (a savepoint would cost every batch)
+                conn.execute("ROLLBACK")
+                conn.execute("BEGIN")
+                fit = [r for index, r in enumerate(records) if index not in unfit]
+                fit_results, flags = self._store(conn, device_id, fit, now)
+                stored = iter(fit_results)
+                results = [unfit.get(index) or next(stored) for index in range(len(records))]
+        for flag in flags:
+            log.info(
+                "audit flag for %s: %s at seq %d: %s", device_id, flag.kind, flag.seq, flag.detail
+            )
         return results
+
+    def _store(
+        self, conn: sqlite3.Connection, device_id: str, records: list[CheckedRecord], now: float
+    ) -> tuple[list[StoreResult], list[AuditFlag]]:
+        stored = self._stored_canonical(conn, [r.evaluation_id for r in records])
+        rated = self._rated(conn, {case for r in records for case in r.cases})
+        chain = self._chain_view(conn, device_id, {r.seq for r in records})
+        results: list[StoreResult] = []
+        accepted: list[CheckedRecord] = []
+        flags: list[AuditFlag] = []
+        for record in records:
+            result = decide(record, stored, rated)
+            if result == "accepted":
+                stored[record.evaluation_id] = record.canonical
+                for case in record.cases:
+                    rated[(case, record.assess_number)] = record.evaluation_id
+                flags.extend(chain.add(record))
+                accepted.append(record)
+            results.append(result)
+        self._insert_evaluations(conn, accepted, now)
+        self._insert_flags(conn, device_id, flags, now)
+        return results, flags
 
     @staticmethod
     def _stored_canonical(conn: sqlite3.Connection, ids: list[str]) -> dict[str, str]:
@@ -151,10 +179,6 @@ class RatingTables(SqliteFile):
     def _insert_flags(
         conn: sqlite3.Connection, device_id: str, flags: list[AuditFlag], now: float
     ) -> None:
-        for flag in flags:
-            log.info(
-                "audit flag for %s: %s at seq %d: %s", device_id, flag.kind, flag.seq, flag.detail
-            )
         conn.executemany(
             "INSERT INTO audit_flags (device_id, kind, seq, evaluation_id, detail, flagged_at) "
             "VALUES (?, ?, ?, ?, ?, ?)",

@@ -127,15 +127,15 @@ def one_of(*allowed: str) -> Check:
 
 def assess_time(value: Any, field: str) -> Rejection | None:
     """`yyyy-MM-dd HH:mm:ss` naming a real day and time (strptime is too slow per record)."""
-    problem = field_error(field, "must be a time 'yyyy-MM-dd HH:mm:ss'")
     found = ASSESS_TIME.fullmatch(value) if isinstance(value, str) else None
-    if found is None:
-        return problem
-    try:
-        datetime(*(int(part) for part in found.groups()))
-    except ValueError:
-        return problem
-    return None
+    if found is not None:
+        try:
+            datetime(*map(int, found.groups()))
+        except ValueError:
+            pass
+        else:
+            return None
+    return field_error(field, "must be a time 'yyyy-MM-dd HH:mm:ss'")
 
 
 def public_key(value: Any, field: str) -> Rejection | None:
@@ -187,17 +187,17 @@ def check_fields(
     optional: Collection[str] = (),
 ) -> Rejection | None:
     """Reject unknown keys, then missing keys, then each field in the interface's order."""
-    for key in value:
-        if key not in fields:
-            return field_error(f"{prefix}{key}", "is not a field of this interface")
+    if not fields.keys() >= value.keys():
+        for key in value:
+            if key not in fields:
+                return field_error(f"{prefix}{key}", "is not a field of this interface")
     for name, check in fields.items():
-        if name not in value:
-            if name in optional:
-                continue
+        if name in value:
+            rejection = check(value[name], prefix + name)
+            if rejection is not None:
+                return rejection
+        elif name not in optional:
             return field_error(f"{prefix}{name}", "is missing")
-        rejection = check(value[name], f"{prefix}{name}")
-        if rejection is not None:
-            return rejection
     return None
 
 
