@@ -8,6 +8,8 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
+MAX_RETRY_AFTER_S = 3600.0  # a sanity limit on what a province may ask
+
 
 class Backoff:
     def __init__(
@@ -28,8 +30,9 @@ class Backoff:
         """Delay before the next try after one more failure."""
         ceiling = min(self.cap_s, self.base_s * 2 ** min(self.failures, 30))
         self.failures += 1
-        delay = self.uniform(0.0, ceiling)
-        if retry_after_s is not None:
-            # at least what the province asked, spread so a fleet does not return at once
-            delay += min(retry_after_s, self.cap_s)
-        return delay
+        if not retry_after_s:  # None, or 0 after E_CLOCK / E_REPLAY: full jitter
+            return self.uniform(0.0, ceiling)
+        # at least what the province asked, then spread over as long again (up to the cap),
+        # so a fleet told "Retry-After: 30" comes back over 30-60 s, not all at 30
+        wait = min(retry_after_s, MAX_RETRY_AFTER_S)
+        return wait + self.uniform(0.0, min(self.cap_s, max(ceiling, wait)))

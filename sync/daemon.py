@@ -85,8 +85,10 @@ class SyncDaemon:
         while not self.stop_event.is_set():
             self.watchdog.pet()
             delay = self.step()
-            if delay > 0:
-                self._wait_for_new_ratings(delay)
+            if delay > 0 and self.last_error is None:
+                self._wait_for_new_ratings(delay)  # idle: a new rating wakes it at once
+            elif delay > 0:
+                self._wait_out(delay)  # backing off: new ratings wait with the rest
         notify("STOPPING=1")
 
     def run_until_empty(self, deadline_s: float) -> int:
@@ -99,6 +101,13 @@ class SyncDaemon:
             if delay > 0:
                 self.stop_event.wait(min(delay, max(0.0, end - self.monotonic())))
         return self.ledger.backlog()
+
+    def _wait_out(self, delay_s: float) -> None:
+        end = self.monotonic() + delay_s
+        while not self.stop_event.wait(min(WATCH_INTERVAL_S, max(0.0, end - self.monotonic()))):
+            self.watchdog.pet()
+            if self.monotonic() >= end:
+                return
 
     def _wait_for_new_ratings(self, timeout_s: float) -> None:
         end = self.monotonic() + timeout_s
