@@ -107,6 +107,7 @@ class DisplaySection:
     reasons_timeout_s: int = 60
     thanks_s: int = 3
     rate_later_s: int = 20
+    snapshot_dir: str | None = None  # simulator: save each new page as a PNG here
 
     def check(self) -> None:
         if self.width < 480 or self.height < 320:

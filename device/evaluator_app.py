@@ -14,6 +14,7 @@ import queue
 import signal
 import threading
 import time
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -94,6 +95,8 @@ class Evaluator:
         self._awaiting_glass = False
         self._running = False
         self._ready = False
+        self._snapshots = 0
+        self._last_snapshot: tuple[Phase, str | None] | None = None
         self._dirty = True
         self._queue: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self._wake = threading.Event()
@@ -227,10 +230,26 @@ class Evaluator:
         assert self.screen is not None
         self.screen.draw(self._view())
         pygame.display.flip()
+        self._snapshot()
         if self._awaiting_glass:
             self.flow.shown(self.clock.monotonic())
             self._awaiting_glass = False
         self._publish_status()
+
+    def _snapshot(self) -> None:
+        """In the simulator, keep a PNG of every new page (after it reached the glass)."""
+        folder = self.config.display.snapshot_dir
+        page = (self.flow.phase, self.flow.case.project_no if self.flow.case else None)
+        if folder is None or self.screen is None or page == self._last_snapshot:
+            return
+        self._last_snapshot = page
+        self._snapshots += 1
+        name = f"{self._snapshots:04d}-{page[0].value}{'-' + page[1] if page[1] else ''}.png"
+        try:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            pygame.image.save(self.screen.surface, str(Path(folder) / name))
+        except (OSError, pygame.error) as exc:
+            log.warning("snapshot not saved: %s", exc)
 
     def _sleep_s(self) -> float:
         """Until the next deadline, countdown second or input poll, whichever is first."""

@@ -40,6 +40,13 @@ def run_scenario(
                     f"keypad on {window.keypad.port}"
                 )
             tally = Runner(hall.windows, hall.province, say).run(scenario)
+            for window in hall.windows:
+                shots = sorted((window.workdir / "screens").glob("*.png"))
+                if shots:
+                    say(
+                        f"window {window.window_no}: {len(shots)} screenshots in "
+                        f"{window.workdir / 'screens'}"
+                    )
             held = set(hall.province.store.evaluation_ids())
             accepted = sum(1 for eid in tally.stored.values() if eid in held)
         say("stopped: " + ", ".join(f"{k} exit {v}" for k, v in hall.stop_codes.items()))

@@ -87,7 +87,9 @@ class SimulatedWindow:
         self.province = province
         self.window_no = window_no
         self.headless = headless
-        self.display = display or DisplaySection()
+        self.display = display or DisplaySection(
+            snapshot_dir=str(workdir / "screens") if headless else None
+        )
         self.keypad = VirtualKeypad(link_path=workdir / "keypad")
         self.config: Config | None = None
         self.client: EvaluatorClient | None = None

@@ -212,8 +212,10 @@ class Runner:
     def _expect(self, w: SimulatedWindow, expected: dict[str, Any]) -> None:
         unknown = set(expected) - {"province", "ledger", "outcomes", "timeout"}
         if unknown:
-            raise AssertionError(f"expect takes province, ledger, outcomes, timeout; "
-                                 f"not {', '.join(sorted(unknown))}")
+            raise AssertionError(
+                f"expect takes province, ledger, outcomes, timeout; "
+                f"not {', '.join(sorted(unknown))}"
+            )
         timeout = float(expected.get("timeout", 10))
         for what in ("province", "ledger", "outcomes"):
             if what in expected:

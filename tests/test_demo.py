@@ -29,6 +29,9 @@ def test_demo_rates_three_cases_and_the_province_accepts_all(tmp_path):
     assert "demo: 3 rated, 3 accepted by province" in lines
     assert sum("-> stored as seq" in line for line in lines) == 3
 
+    shots = sorted(p.name for p in (tmp_path / "window-1" / "screens").glob("*.png"))
+    assert any("-rating-HD20261121000101" in name for name in shots), shots
+    assert sum("-thanks-" in name for name in shots) == 3
     ledger = tmp_path / "window-1" / "state" / "ledger.db"
     report = verify_ledger(ledger)
     assert report.ok
