@@ -18,14 +18,12 @@ from device.rating import Case, Level, Staff
 from device.rating_flow import OVERALL, Phase
 from device.tag_catalog import Tag
 from device.texts import Texts
-from device.widgets import Painter
+from device.widgets import ACCENT, INK, WHITE, Painter
 
 log = logging.getLogger(__name__)
-INK = (28, 32, 40)
 MUTED = (96, 104, 118)
 WARNING = (190, 60, 30)
-PANEL = (255, 255, 255)
-ACCENT = (20, 90, 170)
+PANEL = WHITE
 AVATAR = (200, 206, 216)
 
 
