@@ -6,7 +6,6 @@ same file; its admin interface and the CPU time it has used.
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -14,6 +13,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from simulator import processes
 from simulator.province.admin_client import AdminClient, AdminError
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -78,14 +78,8 @@ class StandInProcess:
     def stop(self, timeout_s: float = 10.0) -> None:
         """SIGTERM (the stand-in drops its open connections), SIGKILL if it lingers."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout_s)
+        if process is not None:
+            processes.stop(process, timeout_s)
 
     def cpu_seconds(self) -> float:
         """CPU used by the running process so far (0 when none is running)."""

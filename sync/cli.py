@@ -97,6 +97,7 @@ def run(config_path: Path) -> None:
         daemon.run()
     finally:
         jobs.stop()
+        daemon.sender.close()
         daemon.sender.adapter.close()
 
 

@@ -62,6 +62,12 @@ class Sender:
         self._poster = ThreadPoolExecutor(1, "sync-post") if overlap else None
         self._flight: _Flight | None = None
 
+    def close(self) -> None:
+        """Wait for a batch still on its way (its answer is recorded next run) and end the
+        posting thread."""
+        if self._poster is not None:
+            self._poster.shutdown(wait=True)
+
     def send_round(self) -> RoundResult:
         """Send one batch and record the adapter's answer; raises ProvinceError subclasses
         when the batch was not taken.

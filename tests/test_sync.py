@@ -7,34 +7,22 @@ import time
 import pytest
 
 from device.evaluator_app import site_of
-from device.identity_vault import IdentityVault
-from device.ledger import Ledger
 from device.rating import Level
-from device.signing import DeviceKey
-from provisioning.setup_device import SiteAnswers, provision
-from simulator.hall import DEMO_AREA, DEMO_DEPT
 from sync.backoff import Backoff
 from sync.daemon import SyncDaemon
 from sync.province_adapter import ProvinceAdapter
 from sync.province_client import ProvinceClient, RetryableError
 from sync.sender import Sender
 from tests.conftest import make_body
+from tests.sync_fixtures import Device
 
 
 @pytest.fixture
 def device(tmp_path, province):
     """A provisioned device: config, key, vault, ledger."""
-    config = provision(
-        config_path=tmp_path / "device.toml",
-        state_dir=tmp_path / "state",
-        province_url=province.url,
-        token=province.issue_token(),
-        site=SiteAnswers(area_code=DEMO_AREA, dept_code=DEMO_DEPT, window_no="3"),
-    )
-    key = DeviceKey.load(config.key_path)
-    vault = IdentityVault.load(config.identity_key_path)
-    with Ledger(config.ledger_path) as ledger:
-        yield config, key, vault, ledger
+    provisioned = Device(tmp_path, province)
+    yield provisioned.config, provisioned.key, provisioned.vault, provisioned.ledger
+    provisioned.close()
 
 
 def _record(device, n, level=Level.SATISFIED, **kwargs):
