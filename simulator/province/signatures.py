@@ -4,7 +4,6 @@ and record signatures of a batch verified on all cores while the batch is being 
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 import threading
@@ -12,9 +11,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-from device.signing import public_key_from_b64, request_signing_bytes, verify
+from device.signing import request_signing_bytes
+from simulator.province.ed25519 import verify
 from simulator.province.http_server import ApiError, Request, auth_error
 from simulator.province.store import ProvinceStore
 from simulator.province.verifier import Job, VerifierProcess
@@ -30,11 +28,6 @@ SIGNED_HEADERS = ("X-Device-Id", "X-Timestamp", "X-Nonce", "X-Signature")
 log = logging.getLogger(__name__)
 
 
-@functools.lru_cache(maxsize=4096)
-def public_key(public_b64: str) -> Ed25519PublicKey:
-    return public_key_from_b64(public_b64)
-
-
 def authenticate(request: Request, store: ProvinceStore, clock: Callable[[], float]) -> str:
     """Check X-Device-Id/X-Timestamp/X-Nonce/X-Signature; return the device's id."""
     device_id, timestamp, nonce, signature = (request.headers.get(n) for n in SIGNED_HEADERS)
@@ -48,7 +41,7 @@ def authenticate(request: Request, store: ProvinceStore, clock: Callable[[], flo
     if not keys:
         raise auth_error(f"unknown device {device_id}")
     signed = request_signing_bytes(request.method, request.path, timestamp, nonce, request.body)
-    if not any(verify(public_key(k), signature, signed) for k in keys.values()):
+    if not any(verify(k, signature, signed) for k in keys.values()):
         raise auth_error("the request signature does not verify with this device's keys")
     now = clock()
     if abs(int(timestamp) - now) > CLOCK_WINDOW_SECONDS:
@@ -69,7 +62,7 @@ SignatureJob = Job  # public key (base64), signature (base64), signed bytes
 
 
 def _verify_jobs(jobs: list[SignatureJob]) -> list[bool]:
-    return [verify(public_key(public_b64), signature, data) for public_b64, signature, data in jobs]
+    return [verify(public_b64, signature, data) for public_b64, signature, data in jobs]
 
 
 class SignatureChecker:

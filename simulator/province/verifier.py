@@ -20,9 +20,7 @@ import subprocess
 import sys
 from typing import IO
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-from device.signing import public_key_from_b64, verify
+from simulator.province.ed25519 import verify
 
 Job = tuple[str, str, bytes]  # public key (base64), signature (base64), signed bytes
 HEADER = struct.Struct("!I")
@@ -30,26 +28,18 @@ PIPE_BYTES = 1 << 20  # pipes this big take a whole batch without the writer wai
 STOP_SECONDS = 2.0
 
 
-def verdict(keys: dict[str, Ed25519PublicKey | None], job: Job) -> bool:
-    """What `device.signing.verify` says of one job; keys caches the parsed public keys."""
-    public_b64, signature, data = job
-    if public_b64 not in keys:
-        try:
-            keys[public_b64] = public_key_from_b64(public_b64)
-        except ValueError:
-            keys[public_b64] = None
-    key = keys[public_b64]
-    return key is not None and verify(key, signature, data)
+def verdict(job: Job) -> bool:
+    """Whether one job's signature verifies."""
+    return verify(*job)
 
 
 def serve(source: IO[bytes], sink: IO[bytes]) -> None:
     """The worker's loop: frames of jobs in, verdict bytes out, until the input ends."""
-    keys: dict[str, Ed25519PublicKey | None] = {}
     while True:
         frame = _read_frame(source)
         if frame is None:
             return
-        answer = bytes(verdict(keys, job) for job in pickle.loads(frame))  # noqa: S301
+        answer = bytes(verdict(job) for job in pickle.loads(frame))  # noqa: S301
         sink.write(HEADER.pack(len(answer)) + answer)
         sink.flush()
 
