@@ -10,7 +10,8 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
-from device.canonical import canonical_json, sha256_hex
+from device.canonical import sha256_hex
+from simulator.province import fast_json
 from simulator.province.faults import NO_FAULTS, FaultPlan
 from simulator.province.http_server import ApiError, Reply, Request, auth_error, json_body
 from simulator.province.signatures import SignatureChecker, SignatureStream
@@ -97,7 +98,7 @@ class BatchEndpoint:
             if rejection is not None:
                 verdicts.append(rejection)
                 continue
-            canonical = canonical_json(record, checked=True)  # validated: JSON values only
+            canonical = fast_json.canonical(record)  # validated: JSON values only
             checked = _checked(record, canonical)
             if stored.get(checked.evaluation_id) == checked.canonical:
                 verdicts.append(checked)  # a resend: its signature was verified on arrival
