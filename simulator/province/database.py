@@ -1,4 +1,6 @@
-"""One SQLite connection shared by the stand-in's threads: a lock, transactions, reads.
+"""One SQLite connection shared by the stand-in's threads: a lock, transactions, reads;
+and a thread of its own that copies the write-ahead log into the file (a checkpoint) beside
+them, so that no request waits for it.
 
 The tables themselves are in `schema.py`; what is stored in them, in `ratings.py` and `store.py`.
 """
@@ -17,6 +19,7 @@ from sqlite_utils import Database
 from simulator.province.schema import migrations
 
 IN_CHUNK = 500
+CHECKPOINT_SECONDS = 0.5
 
 
 def select_in(
@@ -43,9 +46,14 @@ class SqliteFile:
         self._lock = threading.Lock()
         with self._lock:
             migrations.apply(self._db)
+        self._db.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer's work instead
+        self._checkpointer = Checkpointer(path)
+        self._checkpointer.start()
 
     def close(self) -> None:
+        self._checkpointer.stop()
         with self._lock:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._db.close()
 
     @contextmanager
@@ -57,3 +65,24 @@ class SqliteFile:
         """Rows of one read-only statement (reports and inspection use this)."""
         with self._lock:
             return self._db.conn.execute(sql, tuple(params)).fetchall()
+
+
+class Checkpointer(threading.Thread):
+    """Every CHECKPOINT_SECONDS, a passive checkpoint on a connection of its own: committed
+    pages go from the log into the file while requests go on (SQLite lets go of the GIL)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(name="province-checkpoint", daemon=True)
+        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._stopping = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self._stopping.wait(CHECKPOINT_SECONDS):
+                self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            self._conn.close()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.join()

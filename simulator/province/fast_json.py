@@ -1,20 +1,66 @@
-"""Canonical JSON on the stand-in province's hot path: orjson, where it writes exactly the
-bytes the standard library writes.
+"""JSON on the stand-in province's hot path: orjson wherever it gives exactly what the
+standard library gives, the standard library everywhere else.
 
-The province re-encodes every record of every batch in canonical form to check its
-signature; with the standard library that costs a third of the signature check. For JSON
-values without floats (canonical JSON has none) orjson with sorted keys writes the spec's
-canonical bytes; integers beyond 64 bits and lone surrogates, which it refuses, are encoded
-by `device.canonical`. tests/test_province_fast_json.py holds the two to the same bytes.
+The province parses every batch and re-encodes every record in canonical form to check its
+signature; with the standard library those two steps cost a third as much as the signature
+checks themselves. tests/test_province_fast_json.py holds both functions to the standard
+library's results.
+- `loads`: for RFC 8259 JSON both parsers give the same values, except that orjson reads
+  integers beyond 64 bits as floats. A body that may hold an integer of 19 or more digits,
+  and anything orjson refuses (NaN, lone surrogates, bad UTF-8, …), is left to the caller's
+  standard-library path, which keeps the final word on what is an error.
+- `dumps`: replies, with orjson unless it refuses the value.
+- `canonical`: for JSON values without floats (canonical JSON has none) orjson with sorted
+  keys writes the spec's canonical bytes; integers beyond 64 bits and lone surrogates, which
+  it refuses, are encoded by `device.canonical`.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
 
 from device.canonical import canonical_json
+
+NOT_PARSED = object()
+
+
+def _shape_table() -> bytes:
+    """A body mapped to three symbols: digits to 0; what may come just before a number
+    (":,[", whitespace, the minus sign) to s; anything else to x. 19 zeros after an s, or at
+    the start, then mark every integer of 19 or more digits (and, harmlessly, such digits
+    inside some strings)."""
+    table = bytearray(b"x" * 256)
+    for byte in b"0123456789":
+        table[byte] = ord("0")
+    for byte in b":,[ \t\n\r-":
+        table[byte] = ord("s")
+    return bytes(table)
+
+
+_SHAPE = _shape_table()
+_DIGITS = b"0" * 19
+
+
+def loads(body: bytes) -> Any:
+    """The parsed body, or NOT_PARSED: parse it with the standard library instead."""
+    shape = body.translate(_SHAPE)
+    if shape.startswith(_DIGITS) or b"s" + _DIGITS in shape:
+        return NOT_PARSED
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return NOT_PARSED
+
+
+def dumps(value: Any) -> bytes:
+    """UTF-8 JSON of a reply (not canonical: key order and spacing are free here)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    except orjson.JSONEncodeError:
+        return json.dumps(value, ensure_ascii=False).encode("utf-8")
 
 
 def canonical(value: Any) -> bytes:

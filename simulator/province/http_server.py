@@ -16,6 +16,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
+from simulator.province import fast_json
+
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -42,7 +44,7 @@ class Reply:
 
     def encoded(self) -> bytes:
         if self.content_type == JSON_TYPE:
-            return json.dumps(self.body, ensure_ascii=False).encode("utf-8")
+            return fast_json.dumps(self.body)
         return str(self.body).encode("utf-8")
 
 
@@ -136,6 +138,9 @@ def _reject_constant(name: str) -> Any:
 
 def json_body(body: bytes) -> Any:
     """The parsed body; 400 E_JSON for anything that is not strict UTF-8 JSON."""
+    parsed = fast_json.loads(body)
+    if parsed is not fast_json.NOT_PARSED:
+        return parsed
     try:
         text = body.decode("utf-8")
         parsed = json.loads(text, parse_constant=_reject_constant)

@@ -135,11 +135,15 @@ class RatingTables(SqliteFile):
     @staticmethod
     def _chain_view(conn: sqlite3.Connection, device_id: str, seqs: set[int]) -> ChainView:
         near = sorted({s + d for s in seqs for d in (-1, 0, 1)})
-        sql = (
-            "SELECT seq, evaluation_id, record_hash, prev_hash FROM evaluations "
-            "WHERE device_id = ? AND seq IN ({})"
-        )
-        links = select_in(conn, sql, near, leading=(device_id,))
+        columns = "SELECT seq, evaluation_id, record_hash, prev_hash FROM evaluations "
+        if near and near[-1] - near[0] < 2 * len(near):  # a stretch of the chain: one scan
+            links = conn.execute(
+                columns + "WHERE device_id = ? AND seq BETWEEN ? AND ?",
+                (device_id, near[0], near[-1]),
+            ).fetchall()
+        else:
+            sql = columns + "WHERE device_id = ? AND seq IN ({})"
+            links = select_in(conn, sql, near, leading=(device_id,))
         (max_seq,) = conn.execute(
             "SELECT COALESCE(MAX(seq), 0) FROM evaluations WHERE device_id = ?", (device_id,)
         ).fetchone()
