@@ -1,11 +1,16 @@
 """The sync's timed jobs (APScheduler): heartbeat, tag-list refresh and retention. Each run
-opens its own ledger connection and HTTP session, apart from the delivery loop's."""
+opens its own ledger connection and HTTP session, apart from the delivery loop's.
+
+A device's heartbeats keep one random phase within the interval, drawn at start: a hall
+whose power comes back, or a fleet updated at once, does not beat in step forever after.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
+import random
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -14,6 +19,7 @@ from typing import Any
 
 import requests
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
 
 from device import tag_catalog
 from device.clock import SystemClock
@@ -69,10 +75,20 @@ def heartbeat_body(config: Config, ledger: Ledger) -> dict[str, Any]:
 
 
 class Jobs:
-    def __init__(self, config: Config, key: DeviceKey) -> None:
+    def __init__(
+        self,
+        config: Config,
+        key: DeviceKey,
+        scheduler: BaseScheduler | None = None,
+        uniform: Callable[[float, float], float] = random.uniform,
+    ) -> None:
+        """*scheduler*: one shared with other jobs, started and stopped by its owner (the
+        fleet benchmark runs many devices on one); by default a scheduler of its own."""
         self.config = config
         self.key = key
-        self.scheduler = BackgroundScheduler(timezone="UTC")
+        self._owns_scheduler = scheduler is None
+        self.scheduler = scheduler or BackgroundScheduler(timezone="UTC")
+        self.uniform = uniform
         self.tags_version: str | None = tag_catalog.load(config.state_dir).version
 
     def _client(self) -> ProvinceClient:
@@ -88,20 +104,22 @@ class Jobs:
 
     def start(self) -> None:
         s = self.config.sync
+        now = datetime.now(UTC)
+        first_beat = now + timedelta(seconds=self.uniform(0.0, s.heartbeat_s))
         self.scheduler.add_job(
             self._guard(self.retention),
             "interval",
             hours=1,
-            next_run_time=datetime.now(UTC),
-            id="retention",
+            next_run_time=now,
+            id=self._job_id("retention"),
         )
         if s.adapter == "province-v1":
             self.scheduler.add_job(
                 self._guard(self.heartbeat),
                 "interval",
                 seconds=s.heartbeat_s,
-                next_run_time=datetime.now(UTC),
-                id="heartbeat",
+                next_run_time=first_beat,
+                id=self._job_id("heartbeat"),
                 max_instances=1,
                 coalesce=True,
             )
@@ -109,15 +127,23 @@ class Jobs:
                 self._guard(self.refresh_tags),
                 "interval",
                 seconds=s.tags_refresh_s,
-                id="tags",
+                id=self._job_id("tags"),
                 max_instances=1,
                 coalesce=True,
             )
-        self.scheduler.start()
+        if self._owns_scheduler:
+            self.scheduler.start()
 
     def stop(self) -> None:
-        if self.scheduler.running:
+        if not self._owns_scheduler:
+            for name in ("retention", "heartbeat", "tags"):
+                if self.scheduler.get_job(self._job_id(name)) is not None:
+                    self.scheduler.remove_job(self._job_id(name))
+        elif self.scheduler.running:
             self.scheduler.shutdown(wait=True)
+
+    def _job_id(self, name: str) -> str:
+        return name if self._owns_scheduler else f"{name}-{self.config.province.device_id}"
 
     def _guard(self, job: Callable[[], Any]) -> Callable[[], None]:
         def run() -> None:

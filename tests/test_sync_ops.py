@@ -7,9 +7,14 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import random
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.background import BackgroundScheduler
 
 from device import tag_catalog
 from device.rating import Level
+from device.signing import DeviceKey
 from simulator.province.tags import TagList
 from sync.cli import build
 from sync.export_adapter import MonthlyExport
@@ -17,6 +22,8 @@ from sync.gbt39046 import header, standard_level
 from sync.jobs import Jobs
 from tests.evaluator_driver import Driver
 from tests.sync_fixtures import Device
+
+KEY = DeviceKey.generate()
 
 
 def test_status_shows_backlog_age_and_last_error_in_text_and_json(tmp_path, province):
@@ -123,3 +130,27 @@ def test_the_export_adapter_is_chosen_by_configuration(tmp_path, province):
     )
     assert build(config).sender.adapter.name == "monthly-export"
     assert build(device.config).sender.adapter.name == "province-v1"
+
+
+def test_devices_started_together_beat_spread_over_the_interval(tmp_path, province):
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.start(paused=True)  # the times are set, nothing runs
+    began = datetime.now(UTC)
+    rng = random.Random(12)  # each device draws from its own source in the field
+    fleet = [
+        Jobs(Device(tmp_path / f"d{n}", province).config, KEY, scheduler, rng.uniform)
+        for n in range(12)
+    ]
+    for jobs in fleet:
+        jobs.start()
+    beats = sorted(
+        (job.next_run_time - began).total_seconds()
+        for job in scheduler.get_jobs()
+        if job.id.startswith("heartbeat-")
+    )
+    assert len(beats) == 12
+    assert beats[0] >= 0 and beats[-1] <= 60 + 1  # each within one interval of the start
+    assert beats[-1] - beats[0] > 20  # not in step: 12 uniform phases span far more
+    fleet[0].stop()
+    assert len(scheduler.get_jobs()) == 3 * 11  # its jobs left, the others' stay
+    scheduler.shutdown(wait=False)
