@@ -43,15 +43,24 @@ def write_config(root: Path, keypad_port: str) -> tuple[Path, int, str]:
     state = root / "state"
     DeviceKey.generate().save(state / "device.key")
     port, token = free_port(), "bench-token-0123456789"
-    config = from_dict({
-        "device": {"state_dir": str(state)},
-        "site": {"area_code": "640104", "dept_code": "11640100MB1234567X", "pf": 4,
-                 "window_no": "12"},
-        "province": {"base_url": "http://127.0.0.1:9/api/v1", "device_id": "bench",
-                     "key_id": "k"},
-        "local_api": {"token": token, "port": port},
-        "keypad": {"port": keypad_port},
-    })
+    config = from_dict(
+        {
+            "device": {"state_dir": str(state)},
+            "site": {
+                "area_code": "640104",
+                "dept_code": "11640100MB1234567X",
+                "pf": 4,
+                "window_no": "12",
+            },
+            "province": {
+                "base_url": "http://127.0.0.1:9/api/v1",
+                "device_id": "bench",
+                "key_id": "k",
+            },
+            "local_api": {"token": token, "port": port},
+            "keypad": {"port": keypad_port},
+        }
+    )
     save(config, root / "device.toml")
     return root / "device.toml", port, token
 
@@ -64,19 +73,30 @@ def run(idle_seconds: float) -> dict:
         config_path, port, token = write_config(root, keypad.port)
         client = EvaluatorClient(f"http://127.0.0.1:{port}/api/v1", token)
         started = time.monotonic()
-        process = processes.start_module("device", ["run", "--config", str(config_path)],
-                                         root / "evaluator.log", processes.device_env(True))
+        process = processes.start_module(
+            "device",
+            ["run", "--config", str(config_path)],
+            root / "evaluator.log",
+            processes.device_env(True),
+        )
         try:
             client.wait_for(lambda s: s["phase"] != "starting", 30, "first frame")
             first_frame = time.monotonic() - started
-            client.session.post(f"{client.base_url}/staff/sign-in", timeout=5,
-                                json={"proManagerNo": "0421", "proManager": "王敏"})
+            client.session.post(
+                f"{client.base_url}/staff/sign-in",
+                timeout=5,
+                json={"proManagerNo": "0421", "proManager": "王敏"},
+            )
             client.wait_for(lambda s: s["phase"] == "idle", 10, "staff signed in")
             for n in range(20):
-                client.push_case({"projectNo": f"FP{n:04d}", "taskCode": "T",
-                                  "taskName": "居民身份证换领"})
-                client.wait_for(lambda s, n=n: s["projectNo"] == f"FP{n:04d}"
-                                and s["phase"] == "rating", 10, "rating page")
+                client.push_case(
+                    {"projectNo": f"FP{n:04d}", "taskCode": "T", "taskName": "居民身份证换领"}
+                )
+                client.wait_for(
+                    lambda s, n=n: s["projectNo"] == f"FP{n:04d}" and s["phase"] == "rating",
+                    10,
+                    "rating page",
+                )
                 keypad.press(1)
                 client.wait_for(lambda s: s["phase"] == "thanks", 10, "stored")
             time.sleep(4)  # the thanks page ends; the device is idle from here on
@@ -88,10 +108,18 @@ def run(idle_seconds: float) -> dict:
             processes.stop(process)
             client.close()
             keypad.stop()
-    figures = {"first_frame_s": round(first_frame, 3), "idle_cpu_percent": round(idle, 3),
-               "peak_rss_mb": round(rss, 1)}
-    return {"bench": "evaluator_footprint", **figures, "targets": TARGETS,
-            "met": all(figures[k] <= v for k, v in TARGETS.items()), "machine": machine()}
+    figures = {
+        "first_frame_s": round(first_frame, 3),
+        "idle_cpu_percent": round(idle, 3),
+        "peak_rss_mb": round(rss, 1),
+    }
+    return {
+        "bench": "evaluator_footprint",
+        **figures,
+        "targets": TARGETS,
+        "met": all(figures[k] <= v for k, v in TARGETS.items()),
+        "machine": machine(),
+    }
 
 
 def main() -> None:

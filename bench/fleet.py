@@ -1,6 +1,8 @@
 """Simulated evaluators for fleet benchmarks: each with its own key, enrolment and ledger file,
 delivering its backlog through the real SyncDaemon.step → Sender → ProvinceAdapter →
-ProvinceClient, one thread per device, sleeping what the daemon asks between steps.
+ProvinceClient, one thread per device, sleeping what the daemon asks between steps; and, as
+the sync daemon does, the real heartbeat and tag-list jobs (`sync.jobs.Jobs`), all devices'
+on one shared APScheduler scheduler.
 
 Time may be compressed: `TimeScale` shrinks the Backoff's base and cap by one factor, so
 the shape of the retry schedule is the product's own.
@@ -9,6 +11,8 @@ the shape of the retry schedule is the product's own.
 from __future__ import annotations
 
 import random
+import re
+import socket
 import threading
 import time
 import uuid
@@ -20,13 +24,24 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from apscheduler.executors.pool import ThreadPoolExecutor as JobThreads
+from apscheduler.schedulers.background import BackgroundScheduler
 
+from device.config import (
+    Config,
+    DeviceSection,
+    LocalApiSection,
+    ProvinceSection,
+    SiteSection,
+    SyncSection,
+)
 from device.ledger import Ledger
 from device.rating import Case, Level, Press, Site, record_body
 from device.signing import DeviceKey
 from provisioning.enroll import enroll
 from sync.backoff import Backoff
 from sync.daemon import SyncDaemon
+from sync.jobs import Jobs
 from sync.province_adapter import ProvinceAdapter
 from sync.province_client import ProvinceClient
 from sync.sender import Sender
@@ -36,6 +51,8 @@ TASK_CODE, TASK_NAME = "11640100MB1234567X3000111222000", "居民身份证换领
 NO_ANSWER = "unreachable"  # the try got no HTTP answer (refused, reset, timed out)
 SETUP_WORKERS = 8
 START_WAIT_S = 600.0
+HTTP_STATUS = re.compile(r"HTTP ([0-9]{3})\b")  # how ProvinceClient words an answer
+JOB_THREADS = 32  # the shared scheduler's threads for every device's heartbeats
 
 
 @dataclass(frozen=True)
@@ -57,16 +74,26 @@ class TimeScale:
             base_s=self.real(default.base_s), cap_s=self.real(default.cap_s), uniform=rng.uniform
         )
 
+    def sync_section(self) -> SyncSection:
+        """The default [sync] timings of the product, scaled (whole seconds, at least 1)."""
+        default = SyncSection()
+        return SyncSection(
+            heartbeat_s=max(1, round(self.real(default.heartbeat_s))),
+            tags_refresh_s=max(1, round(self.real(default.tags_refresh_s))),
+        )
+
 
 @dataclass(frozen=True)
 class Attempt:
-    """One step that had ratings to send: when it began (wall clock), how long it took, the
-    HTTP status or NO_ANSWER, and how late it began against the delay the daemon asked for."""
+    """One step that had ratings to send, or one run of a job: when it began (wall clock),
+    how long it took, the HTTP status (a job: "ok", or the error's name) or NO_ANSWER, and
+    how late a step began against the delay the daemon asked for."""
 
     began: float
     seconds: float
     status: str
     lag_s: float
+    kind: str = "batch"  # or "heartbeat", "tags"
 
 
 class FleetDevice:
@@ -78,6 +105,7 @@ class FleetDevice:
         ledger: Ledger,
         client: ProvinceClient,
         backoff: Backoff,
+        jobs: Jobs | None = None,
     ) -> None:
         self.index = index
         self.device_id = device_id
@@ -90,6 +118,25 @@ class FleetDevice:
         self.error: str | None = None
         self._status: int | None = None
         client.session.hooks["response"].append(self._answered)
+        self.jobs = jobs
+        if jobs is not None:  # runs are recorded as attempts; the jobs' own code runs them
+            jobs.heartbeat = self._recorded("heartbeat", jobs.heartbeat)  # type: ignore[method-assign]
+            jobs.refresh_tags = self._recorded("tags", jobs.refresh_tags)  # type: ignore[method-assign]
+
+    def _recorded(self, kind: str, job: Any) -> Any:
+        def run() -> Any:
+            began, start = time.time(), time.monotonic()
+            status = "ok"
+            try:
+                return job()
+            except Exception as exc:
+                status = _job_status(exc)
+                raise
+            finally:
+                self.attempts.append(Attempt(began, time.monotonic() - start, status, 0.0, kind))
+
+        run.__name__ = job.__name__
+        return run
 
     def _answered(self, response: requests.Response, *_args: Any, **_kwargs: Any) -> None:
         self._status = response.status_code
@@ -133,6 +180,15 @@ class FleetDevice:
         self.ledger.close()
 
 
+def _job_status(exc: Exception) -> str:
+    """NO_ANSWER when the job's call got no HTTP answer, else the HTTP status it got, else
+    the error's name."""
+    if isinstance(exc.__cause__, requests.RequestException):
+        return NO_ANSWER
+    found = HTTP_STATUS.match(str(exc))
+    return found.group(1) if found else type(exc).__name__
+
+
 def rating_body(index: int, n: int, site: Site) -> dict[str, Any]:
     """The n-th rating of device *index*: a case of its own, 满意 to 非常满意 (no reason due)."""
     case = Case(
@@ -147,10 +203,29 @@ def rating_body(index: int, n: int, site: Site) -> dict[str, Any]:
     return record_body(str(uuid.uuid4()), case, site, press)
 
 
+@dataclass(frozen=True)
+class JobSetup:
+    """What every device's jobs share: the scheduler, the scaled [sync] timings, and a local
+    API port where no evaluator answers (a heartbeat asks it for the keypad's state)."""
+
+    scheduler: BackgroundScheduler
+    sync: SyncSection
+    local_api_port: int
+
+
 def build_device(
-    directory: Path, url: str, token: str, index: int, ratings: int, backoff: Backoff
+    directory: Path,
+    url: str,
+    token: str,
+    index: int,
+    ratings: int,
+    rng: random.Random,
+    scale: TimeScale,
+    jobs: JobSetup | None,
 ) -> FleetDevice:
-    """Key generated, enrolled with *token*, *ratings* appended to a ledger file of its own."""
+    """Key generated, enrolled with *token*, *ratings* appended to a ledger file of its own
+    (in a state directory of its own, as on a device), its jobs added to the shared scheduler
+    when *jobs* is given (they are added at the release)."""
     key = DeviceKey.generate()
     window = str(index + 1)
     site = {
@@ -164,25 +239,46 @@ def build_device(
     enrolment = enroll(
         url, token, key, site, serial=f"FLEET-{index:05d}", model="HCP-7", firmware_version="bench"
     )
-    ledger = Ledger(directory / f"ledger-{index:05d}.db")
+    state = directory / f"device-{index:05d}"
+    state.mkdir(parents=True, exist_ok=True)
+    ledger = Ledger(state / "ledger.db")
     rating_site = Site(enrolment.device_id, 4, AREA, DEPT, HALL, window)
     for n in range(ratings):
         ledger.append(rating_body(index, n, rating_site), key)
+    device_jobs = None
+    if jobs is not None:
+        config = Config(
+            device=DeviceSection(state_dir=str(state), firmware_version="bench"),
+            site=SiteSection(AREA, DEPT, 4, HALL, window),
+            province=ProvinceSection(url, enrolment.device_id, key.key_id),
+            local_api=LocalApiSection(token="fleet-bench-not-used", port=jobs.local_api_port),
+            sync=jobs.sync,
+        )
+        device_jobs = Jobs(config, key, jobs.scheduler, rng.uniform)
     return FleetDevice(
         index,
         enrolment.device_id,
         ratings,
         ledger,
         ProvinceClient(url, enrolment.device_id, key),
-        backoff,
+        scale.backoff(rng),
+        device_jobs,
     )
 
 
-class Fleet:
-    """Many FleetDevices, one thread each, released together."""
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then let go)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
-    def __init__(self, devices: list[FleetDevice]) -> None:
+
+class Fleet:
+    """Many FleetDevices, one thread each, released together (their jobs' scheduler too)."""
+
+    def __init__(self, devices: list[FleetDevice], scheduler: BackgroundScheduler | None) -> None:
         self.devices = devices
+        self.scheduler = scheduler
         self.started = 0.0  # wall clock when released
         self._go = threading.Event()
         self._stop = threading.Event()
@@ -197,17 +293,28 @@ class Fleet:
         ratings: Sequence[int],
         scale: TimeScale,
         seed: int | None = None,
+        *,
+        jobs: bool = True,
     ) -> Fleet:
-        """One device per token, with ratings[i] ratings each (built on a few threads)."""
+        """One device per token, with ratings[i] ratings each (built on a few threads); with
+        *jobs*, each runs the sync's heartbeat and tag-list jobs from its release on."""
         directory.mkdir(parents=True, exist_ok=True)
+        setup = None
+        if jobs:
+            scheduler = BackgroundScheduler(
+                timezone="UTC", executors={"default": JobThreads(JOB_THREADS)}
+            )
+            scheduler.start(paused=True)  # runs from the release
+            setup = JobSetup(scheduler, scale.sync_section(), closed_port())
 
         def one(index: int) -> FleetDevice:
             rng = random.Random(None if seed is None else seed * 1_000_003 + index)
-            backoff = scale.backoff(rng)
-            return build_device(directory, url, tokens[index], index, ratings[index], backoff)
+            return build_device(
+                directory, url, tokens[index], index, ratings[index], rng, scale, setup
+            )
 
         with ThreadPoolExecutor(SETUP_WORKERS) as pool:
-            return cls(list(pool.map(one, range(len(tokens)))))
+            return cls(list(pool.map(one, range(len(tokens)))), setup and setup.scheduler)
 
     def start(self, budget_s: float) -> float:
         """Start every device's thread, then release them at once; returns that wall time."""
@@ -220,8 +327,13 @@ class Fleet:
             )
             thread.start()
             self._threads.append(thread)
+        for device in self.devices:
+            if device.jobs is not None:
+                device.jobs.start()  # first heartbeat within one interval, as in the field
         self.started = time.time()
         self._go.set()
+        if self.scheduler is not None:
+            self.scheduler.resume()
         return self.started
 
     def _run(self, device: FleetDevice, budget_s: float) -> None:
@@ -239,6 +351,8 @@ class Fleet:
         self._go.set()
         self._stop.set()
         self.wait(30.0)
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
 
     def close(self) -> None:
         for device in self.devices:

@@ -161,6 +161,7 @@ def _outage_and_drain(
         },
         **_drain_figures(attempts, start, end, plan.scale, stats),
         "outage_attempts_by_status": dict(Counter(a.status for a in attempts if a.began < start)),
+        "job_runs": dict(Counter(a.kind for a in attempts if a.kind != "batch")),
         "cpu_percent_of_one_core": sampler.usage(start, end),
         **_timing(attempts, start),
         "ratings": _delivered(fleet, province),
@@ -203,7 +204,7 @@ def _drain_start(kind: str, ended: float, attempts: list[Attempt]) -> float:
 
 
 def _drain_end(attempts: list[Attempt], default: float) -> float:
-    delivered = [a.began + a.seconds for a in attempts if a.status == "200"]
+    delivered = [a.began + a.seconds for a in attempts if a.kind == "batch" and a.status == "200"]
     return max(delivered, default=default)
 
 
@@ -216,13 +217,19 @@ def _retry_after(kind: str, plan: Plan) -> dict[str, int] | None:
 def _drain_figures(
     attempts: list[Attempt], start: float, end: float, scale: TimeScale, stats: dict[str, Any]
 ) -> dict[str, Any]:
-    sent = [a.began for a in attempts if a.status != NO_ANSWER and a.began >= start]
+    reached = [a for a in attempts if a.status != NO_ANSWER and a.began >= start]
+    sent = [a.began for a in reached]
     shape = load_shape(sent, start, end, scale.factor)
+    batches = load_shape([a.began for a in reached if a.kind == "batch"], start, end, scale.factor)
     peak, mean = stats["peakPerSecond"], stats["meanPerSecond"]
     return {
         "per_simulated_second": _shape_json(shape),
         "per_10_simulated_seconds": _shape_json(load_shape(sent, start, end, scale.real(10))),
         "per_tenth_of_drain": shape.per_part(10),
+        "batches_per_simulated_second": _shape_json(batches),
+        "batches_per_tenth_of_drain": batches.per_part(10),
+        "requests_by_kind": dict(Counter(a.kind for a in reached)),
+        "batches_by_status": dict(Counter(a.status for a in reached if a.kind == "batch")),
         "standin_per_real_second": {
             "peak": peak,
             "mean": mean,
@@ -251,8 +258,8 @@ def _kept_up(figures: dict[str, Any], scale: TimeScale) -> bool:
 
 def _timing(attempts: list[Attempt], start: float) -> dict[str, Any]:
     """Request round trips and device wake-up lag in the drain, in milliseconds."""
-    drain = [a for a in attempts if a.began >= start]
-    trips = [a.seconds * 1000 for a in drain if a.status != NO_ANSWER] or [0.0]
+    drain = [a for a in attempts if a.began >= start and a.kind == "batch"]
+    trips = [a.seconds * 1000 for a in drain if a.status != NO_ANSWER] or [0.0]  # batches
     lags = [a.lag_s * 1000 for a in drain] or [0.0]
     return {
         "request_ms": {
