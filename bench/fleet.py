@@ -255,6 +255,7 @@ def build_device(
             sync=jobs.sync,
         )
         device_jobs = Jobs(config, key, jobs.scheduler, rng.uniform)
+        device_jobs.refresh_tags()  # a device in service holds the province's current list
     return FleetDevice(
         index,
         enrolment.device_id,

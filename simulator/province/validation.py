@@ -42,6 +42,14 @@ class Rejection:
 
 
 Check = Callable[[Any, str], Rejection | None]
+NONE = type(None)
+
+
+def passes_as(check: Check, *types: type) -> Check:
+    """Mark *check* as passing every value whose exact type is one of *types* (no length,
+    range or pattern applies to them), so that check_fields need not call it for those."""
+    check.passing_types = frozenset(types)  # type: ignore[attr-defined]
+    return check
 
 
 def field_error(field: str, problem: str) -> Rejection:
@@ -74,7 +82,8 @@ def text(
             return field_error(field, f"must be {what}")
         return None
 
-    return check
+    free = max_len is None and pattern is None and not non_empty
+    return passes_as(check, *((str,) if free else ()), *((NONE,) if nullable else ()))
 
 
 def integer(
@@ -96,7 +105,8 @@ def integer(
             return field_error(field, f"must be {bounds}")
         return None
 
-    return check
+    free = low is None and high is None and choices is None
+    return passes_as(check, *((int,) if free else ()), *((NONE,) if nullable else ()))
 
 
 def code(*, nullable: bool = False) -> Check:
@@ -109,11 +119,14 @@ def code(*, nullable: bool = False) -> Check:
             return None
         return field_error(field, "must be an integer or a string")
 
-    return check
+    return passes_as(check, int, str, *((NONE,) if nullable else ()))
 
 
 def boolean(value: Any, field: str) -> Rejection | None:
     return None if isinstance(value, bool) else field_error(field, "must be true or false")
+
+
+passes_as(boolean, bool)
 
 
 def one_of(*allowed: str) -> Check:
@@ -163,7 +176,7 @@ def list_of(item: Check, *, nullable: bool = False, non_empty: bool = False) -> 
                 return rejection
         return None
 
-    return check
+    return passes_as(check, *((NONE,) if nullable else ()))
 
 
 def obj(
@@ -176,7 +189,7 @@ def obj(
             return field_error(field, "must be an object" + (" or null" if nullable else ""))
         return check_fields(value, fields, prefix=f"{field}.", optional=optional)
 
-    return check
+    return passes_as(check, *((NONE,) if nullable else ()))
 
 
 def check_fields(
@@ -187,6 +200,15 @@ def check_fields(
     optional: Collection[str] = (),
 ) -> Rejection | None:
     """Reject unknown keys, then missing keys, then each field in the interface's order."""
+    if value.keys() == fields.keys():  # the usual case: every field and no other
+        for name, check in fields.items():
+            field_value = value[name]
+            if type(field_value) in getattr(check, "passing_types", ()):
+                continue
+            rejection = check(field_value, prefix + name)
+            if rejection is not None:
+                return rejection
+        return None
     if not fields.keys() >= value.keys():
         for key in value:
             if key not in fields:
