@@ -7,6 +7,7 @@ The tables themselves are in `schema.py`; what is stored in them, in `ratings.py
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -17,6 +18,8 @@ from typing import Any
 from sqlite_utils import Database
 
 from simulator.province.schema import migrations
+
+log = logging.getLogger(__name__)
 
 IN_CHUNK = 500
 CHECKPOINT_SECONDS = 0.5
@@ -79,7 +82,10 @@ class Checkpointer(threading.Thread):
     def run(self) -> None:
         try:
             while not self._stopping.wait(CHECKPOINT_SECONDS):
-                self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                try:
+                    self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error as exc:  # the next round tries again; the log only grows
+                    log.warning("province: checkpoint failed: %s", exc)
         finally:
             self._conn.close()
 
