@@ -53,10 +53,24 @@ def test_the_console_runs_a_window_end_to_end(tmp_path):
             assert "not done" in _post(console, action="key", window="1", key="7")
             if shutil.which("chromium"):
                 dom = subprocess.run(
-                    ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                     "--disable-background-networking", "--disable-component-update",
-                     "--disable-sync", f"--user-data-dir={tmp_path / 'chrome'}", "--dump-dom",
-                     console.url], capture_output=True, text=True, timeout=60, check=False)
+                    [
+                        "chromium",
+                        "--headless",
+                        "--no-sandbox",
+                        "--disable-gpu",
+                        "--no-first-run",
+                        "--disable-background-networking",
+                        "--disable-component-update",
+                        "--disable-sync",
+                        f"--user-data-dir={tmp_path / 'chrome'}",
+                        "--dump-dom",
+                        console.url,
+                    ],
+                    capture_output=True,
+                    text=True,
+                    timeout=60,
+                    check=False,
+                )
                 assert "好差评 hall console" in dom.stdout
                 assert "officer's page" in dom.stdout
         finally:

@@ -20,9 +20,20 @@ from tests.sync_fixtures import ROOT, Device
 
 def _provision(tmp_path, *args, input_text=None):
     return subprocess.run(
-        [sys.executable, "-m", "provisioning.cli", *args, "--config",
-         str(tmp_path / "device.toml")],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, input=input_text, check=False,
+        [
+            sys.executable,
+            "-m",
+            "provisioning.cli",
+            *args,
+            "--config",
+            str(tmp_path / "device.toml"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        input=input_text,
+        check=False,
         env={**__import__("os").environ, "SDL_VIDEODRIVER": "dummy"},
     )
 
@@ -32,8 +43,7 @@ def test_check_passes_on_a_good_device_and_names_each_item(tmp_path, province):
     device.record(1, identity={"userName": "何勇"})
     result = _provision(tmp_path, "check", "--screen", "0.2")
     lines = result.stdout.splitlines()
-    for item in ("configuration", "device key", "ledger", "province", "disk", "CJK font",
-                 "screen"):
+    for item in ("configuration", "device key", "ledger", "province", "disk", "CJK font", "screen"):
         assert any(line.startswith("PASS") and item in line for line in lines), result.stdout
     clock_ok = check_clock().ok
     assert result.returncode == (0 if clock_ok else 1)

@@ -26,8 +26,9 @@ def test_the_rate_later_link_carries_a_signature_the_province_can_check():
     assert query["d"] == ["hcp-1"]
     assert query["k"] == [key.key_id]
     signature = base64.urlsafe_b64decode(query["s"][0] + "==")
-    key.private.public_key().verify(signature, signed_message("HD2026/1121 0001", "hcp-1",
-                                                              1795000000))
+    key.private.public_key().verify(
+        signature, signed_message("HD2026/1121 0001", "hcp-1", 1795000000)
+    )
     forged = signed_message("HD2026/1121 0002", "hcp-1", 1795000000)
     with pytest.raises(InvalidSignature):
         key.private.public_key().verify(signature, forged)
@@ -43,8 +44,10 @@ def test_the_shipped_tag_list_has_every_level_and_reasons_for_bad_ratings():
 
 
 def test_a_cached_province_list_replaces_the_default(tmp_path):
-    cached = {"version": "2026-11", "levels": {str(n): [{"code": f"X{n}", "label": "办事效率低"}]
-                                               for n in range(1, 6)}}
+    cached = {
+        "version": "2026-11",
+        "levels": {str(n): [{"code": f"X{n}", "label": "办事效率低"}] for n in range(1, 6)},
+    }
     (tmp_path / "tags.json").write_text(json.dumps(cached, ensure_ascii=False), encoding="utf-8")
     catalog = tag_catalog.load(tmp_path)
     assert catalog.version == "2026-11"

@@ -42,10 +42,23 @@ def test_a_scenario_reads_as_steps():
 def test_the_outage_scenario_delivers_every_rating(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     result = subprocess.run(
-        [sys.executable, "-m", "simulator.cli", "scenario", "simulator/scenarios/outage.toml",
-         "--headless", "--workdir", str(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True, timeout=240, env=env,
-        stdin=subprocess.DEVNULL, check=False,
+        [
+            sys.executable,
+            "-m",
+            "simulator.cli",
+            "scenario",
+            "simulator/scenarios/outage.toml",
+            "--headless",
+            "--workdir",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "outage: 3 pressed, 3 stored, 3 accepted by province" in result.stdout

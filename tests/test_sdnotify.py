@@ -34,12 +34,22 @@ def _messages(sock, until: str, seconds: float) -> list[str]:
 
 
 def _run(module: str, config_path, sock_path):
-    env = {**os.environ, "NOTIFY_SOCKET": str(sock_path), "WATCHDOG_USEC": "400000",
-           "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy"}
+    env = {
+        **os.environ,
+        "NOTIFY_SOCKET": str(sock_path),
+        "WATCHDOG_USEC": "400000",
+        "SDL_VIDEODRIVER": "dummy",
+        "SDL_AUDIODRIVER": "dummy",
+    }
     env.pop("WATCHDOG_PID", None)
-    return subprocess.Popen([sys.executable, "-m", module, "run", "--config", str(config_path)],
-                            cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, "-m", module, "run", "--config", str(config_path)],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def _lifecycle(sock, process) -> None:
