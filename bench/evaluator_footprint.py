@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 from bench.stats import machine
-from device.config import from_dict, save
-from device.signing import DeviceKey
+from bench.window_config import TOKEN, window_config
+from device.config import save
 from simulator import processes
 from simulator.hall import free_port
 from simulator.local_client import EvaluatorClient
@@ -40,29 +40,9 @@ def peak_rss_mb(pid: int) -> float:
 
 
 def write_config(root: Path, keypad_port: str) -> tuple[Path, int, str]:
-    state = root / "state"
-    DeviceKey.generate().save(state / "device.key")
-    port, token = free_port(), "bench-token-0123456789"
-    config = from_dict(
-        {
-            "device": {"state_dir": str(state)},
-            "site": {
-                "area_code": "640104",
-                "dept_code": "11640100MB1234567X",
-                "pf": 4,
-                "window_no": "12",
-            },
-            "province": {
-                "base_url": "http://127.0.0.1:9/api/v1",
-                "device_id": "bench",
-                "key_id": "k",
-            },
-            "local_api": {"token": token, "port": port},
-            "keypad": {"port": keypad_port},
-        }
-    )
-    save(config, root / "device.toml")
-    return root / "device.toml", port, token
+    port = free_port()
+    save(window_config(root / "state", keypad_port, port), root / "device.toml")
+    return root / "device.toml", port, TOKEN
 
 
 def run(idle_seconds: float) -> dict:

@@ -20,35 +20,12 @@ os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 import pygame
 
 from bench.stats import machine, percentile
-from device.config import from_dict
+from bench.window_config import window_config
 from device.evaluator_app import Evaluator
 from device.rating import Case, Staff
-from device.signing import DeviceKey
 from simulator.virtual_keypad import VirtualKeypad
 
 TARGET_P99_MS = 20.0
-
-
-def _config(state: Path, keypad_port: str):
-    DeviceKey.generate().save(state / "device.key")
-    return from_dict(
-        {
-            "device": {"state_dir": str(state)},
-            "site": {
-                "area_code": "640104",
-                "dept_code": "11640100MB1234567X",
-                "pf": 4,
-                "window_no": "12",
-            },
-            "province": {
-                "base_url": "http://127.0.0.1:9/api/v1",
-                "device_id": "bench",
-                "key_id": "k",
-            },
-            "local_api": {"token": "bench-token-0123456789", "port": 0},
-            "keypad": {"port": keypad_port},
-        }
-    )
 
 
 class FlipClock:
@@ -83,7 +60,7 @@ def measure(presses: int) -> list[float]:
     with tempfile.TemporaryDirectory() as tmp:
         keypad = VirtualKeypad(link_path=Path(tmp) / "keypad")
         keypad.start()
-        evaluator = Evaluator(_config(Path(tmp) / "state", keypad.port))
+        evaluator = Evaluator(window_config(Path(tmp) / "state", keypad.port))
         evaluator.open()
         inbox = evaluator.inbox
         try:
