@@ -11,7 +11,6 @@ the shape of the retry schedule is the product's own.
 from __future__ import annotations
 
 import random
-import re
 import socket
 import threading
 import time
@@ -51,7 +50,6 @@ TASK_CODE, TASK_NAME = "11640100MB1234567X3000111222000", "居民身份证换领
 NO_ANSWER = "unreachable"  # the try got no HTTP answer (refused, reset, timed out)
 SETUP_WORKERS = 8
 START_WAIT_S = 600.0
-HTTP_STATUS = re.compile(r"HTTP ([0-9]{3})\b")  # how ProvinceClient words an answer
 JOB_THREADS = 32  # the shared scheduler's threads for every device's heartbeats
 
 
@@ -183,10 +181,12 @@ class FleetDevice:
 def _job_status(exc: Exception) -> str:
     """NO_ANSWER when the job's call got no HTTP answer, else the HTTP status it got, else
     the error's name."""
+    status = getattr(exc, "status", None)
+    if status is not None:
+        return str(status)
     if isinstance(exc.__cause__, requests.RequestException):
         return NO_ANSWER
-    found = HTTP_STATUS.match(str(exc))
-    return found.group(1) if found else type(exc).__name__
+    return type(exc).__name__
 
 
 def rating_body(index: int, n: int, site: Site) -> dict[str, Any]:

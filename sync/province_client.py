@@ -24,18 +24,23 @@ MAX_BYTES = 1024 * 1024
 class ProvinceError(Exception):
     """The province did not take the request."""
 
-    def __init__(self, message: str, code: str | None = None) -> None:
+    def __init__(self, message: str, code: str | None = None, status: int | None = None) -> None:
         super().__init__(message)
         self.code = code
+        self.status = status  # the HTTP status of the answer; None when there was none
 
 
 class RetryableError(ProvinceError):
     """Try again later: outage, overload, timeout, clock corrected."""
 
     def __init__(
-        self, message: str, code: str | None = None, retry_after_s: float | None = None
+        self,
+        message: str,
+        code: str | None = None,
+        retry_after_s: float | None = None,
+        status: int | None = None,
     ) -> None:
-        super().__init__(message, code)
+        super().__init__(message, code, status)
         self.retry_after_s = retry_after_s
 
 
@@ -109,15 +114,16 @@ class ProvinceClient:
         if 200 <= response.status_code < 300:
             return data
         code = data.get("code") if isinstance(data, dict) else None
-        message = f"HTTP {response.status_code} {code or ''} {data.get('message', '')}".strip()
+        status = response.status_code
+        message = f"HTTP {status} {code or ''} {data.get('message', '')}".strip()
         if code == "E_CLOCK" and isinstance(data.get("serverTime"), int | float):
             self.clock_offset_s = float(data["serverTime"]) - self.wall()
-            raise RetryableError(message, code, retry_after_s=0.0)
-        if response.status_code in (429, 503) or response.status_code >= 500:
-            raise RetryableError(message, code, retry_after_s=_retry_after(response))
+            raise RetryableError(message, code, retry_after_s=0.0, status=status)
+        if status in (429, 503) or status >= 500:
+            raise RetryableError(message, code, _retry_after(response), status)
         if code == "E_REPLAY":
-            raise RetryableError(message, code, retry_after_s=0.0)
-        raise OperatorNeededError(message, code)
+            raise RetryableError(message, code, retry_after_s=0.0, status=status)
+        raise OperatorNeededError(message, code, status)
 
     def post_batch(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Send up to 500 records; return the province's result for each, in order."""
