@@ -33,7 +33,7 @@ from pathlib import Path
 
 import requests
 
-from device.verify import verify_ledger
+from device.ledger.verify import verify_ledger
 from simulator.hall import Hall, SimulatedWindow
 
 FAULTS = [

@@ -19,10 +19,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.stats import machine, percentile
-from device.identity_vault import IdentityVault
-from device.ledger import QUIET_CHECKPOINT_EVERY, Ledger
-from device.rating import Case, Level, Press, Site, record_body
-from device.signing import DeviceKey
+from device.keys.identity_vault import IdentityVault
+from device.keys.signing import DeviceKey
+from device.ledger.store import QUIET_CHECKPOINT_EVERY, Ledger
+from device.record.rating import Case, Level, Press, Site, record_body
 
 TARGET_P99_MS = 2.0
 SITE = Site("bench-device", 4, "640104", "11640100MB1234567X", "H01", "1")

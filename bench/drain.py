@@ -32,11 +32,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.stats import machine, percentile
-from device.config import Config, load, save
-from device.identity_vault import IdentityVault
-from device.ledger import Ledger
-from device.rating import Case, Level, Press, Site, record_body
-from device.signing import DeviceKey
+from device.daemon.config import Config, load, save
+from device.keys.identity_vault import IdentityVault
+from device.keys.signing import DeviceKey
+from device.ledger.store import Ledger
+from device.record.rating import Case, Level, Press, Site, record_body
 
 TARGETS = {"ratings_per_s": 5000.0, "sync_peak_rss_mb": 60.0}
 CACHE_VERSION = 1  # bump when the backlog's shape changes

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench.stats import machine
 from bench.window_config import TOKEN, window_config
-from device.config import save
+from device.daemon.config import save
 from simulator import processes
 from simulator.hall import free_port
 from simulator.local_client import EvaluatorClient

@@ -26,7 +26,7 @@ import requests
 from apscheduler.executors.pool import ThreadPoolExecutor as JobThreads
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from device.config import (
+from device.daemon.config import (
     Config,
     DeviceSection,
     LocalApiSection,
@@ -34,9 +34,9 @@ from device.config import (
     SiteSection,
     SyncSection,
 )
-from device.ledger import Ledger
-from device.rating import Case, Level, Press, Site, record_body
-from device.signing import DeviceKey
+from device.keys.signing import DeviceKey
+from device.ledger.store import Ledger
+from device.record.rating import Case, Level, Press, Site, record_body
 from provisioning.enroll import enroll
 from sync.backoff import Backoff
 from sync.daemon import SyncDaemon

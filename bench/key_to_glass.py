@@ -21,8 +21,8 @@ import pygame
 
 from bench.stats import machine, percentile
 from bench.window_config import window_config
-from device.evaluator_app import Evaluator
-from device.rating import Case, Staff
+from device.evaluator.app import Evaluator
+from device.record.rating import Case, Staff
 from simulator.virtual_keypad import VirtualKeypad
 
 TARGET_P99_MS = 20.0

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from device.config import Config, from_dict
-from device.signing import DeviceKey
+from device.daemon.config import Config, from_dict
+from device.keys.signing import DeviceKey
 
 TOKEN = "bench-token-0123456789"
 

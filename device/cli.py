@@ -7,14 +7,14 @@ from pathlib import Path
 
 import click
 
-from device.cli_options import config_option, verbose_option
-from device.config import ConfigError, load
-from device.fonts import FontError
-from device.identity_vault import IdentityVault, VaultError
-from device.ledger import LedgerError
-from device.logsetup import configure
-from device.signing import KeyFileError
-from device.verify import verify_ledger
+from device.daemon.cli_options import config_option, verbose_option
+from device.daemon.config import ConfigError, load
+from device.daemon.logsetup import configure
+from device.keys.identity_vault import IdentityVault, VaultError
+from device.keys.signing import KeyFileError
+from device.ledger.store import LedgerError
+from device.ledger.verify import verify_ledger
+from device.screen.fonts import FontError
 
 
 @click.group()
@@ -28,7 +28,7 @@ def main(verbose: bool) -> None:
 @config_option
 def run(config_path: Path) -> None:
     """Run the evaluator: screen, keypad and local API, until SIGTERM."""
-    from device.evaluator_app import Evaluator  # noqa: PLC0415 (pygame only when needed)
+    from device.evaluator.app import Evaluator  # noqa: PLC0415 (pygame only when needed)
 
     try:
         Evaluator(load(config_path)).run()

@@ -9,15 +9,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from device import tag_catalog
-from device.clock import SystemClock
-from device.config import Config, ConfigError, load
-from device.fonts import FontError, load_font
-from device.identity_vault import IdentityVault, VaultError
-from device.ledger import Ledger, LedgerError
-from device.signing import DeviceKey, KeyFileError
-from device.texts import Texts
-from device.verify import verify_ledger
+from device.daemon.clock import SystemClock
+from device.daemon.config import Config, ConfigError, load
+from device.keys.identity_vault import IdentityVault, VaultError
+from device.keys.signing import DeviceKey, KeyFileError
+from device.ledger.store import Ledger, LedgerError
+from device.ledger.verify import verify_ledger
+from device.record import tag_catalog
+from device.screen.fonts import FontError, load_font
+from device.screen.texts import Texts
 from sync.jobs import heartbeat_body
 from sync.province_client import ProvinceClient, ProvinceError
 

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import click
 
-from device.cli_options import DEFAULT_CONFIG, config_option, verbose_option
-from device.config import ConfigError, load
-from device.ledger import Ledger, LedgerError
-from device.logsetup import configure
-from device.signing import DeviceKey, KeyFileError
+from device.daemon.cli_options import DEFAULT_CONFIG, config_option, verbose_option
+from device.daemon.config import ConfigError, load
+from device.daemon.logsetup import configure
+from device.keys.signing import DeviceKey, KeyFileError
+from device.ledger.store import Ledger, LedgerError
 from provisioning.checks import run_all
 from provisioning.decommission import UndeliveredError, decommission
 from provisioning.enroll import EnrollError

@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from device import tag_catalog
-from device.config import Config
-from device.ledger import Ledger
+from device.daemon.config import Config
+from device.ledger.store import Ledger
+from device.record import tag_catalog
 from provisioning.rotate import wipe
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import requests
 
-from device.signing import DeviceKey
+from device.keys.signing import DeviceKey
 
 
 class EnrollError(Exception):

@@ -6,11 +6,11 @@ from __future__ import annotations
 import queue
 from collections.abc import Callable
 
-from device.config import Config
+from device.daemon.config import Config
 from device.keypad.events import KeypadEvent, KeypadFound, KeyPressed
 from device.keypad.link import KeypadLink
-from device.rating import Level
-from device.texts import Texts
+from device.record.rating import Level
+from device.screen.texts import Texts
 from provisioning.checks import Outcome
 
 

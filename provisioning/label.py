@@ -8,7 +8,7 @@ from pathlib import Path
 
 import segno
 
-from device.config import Config
+from device.daemon.config import Config
 
 
 def label_text(config: Config) -> str:

@@ -8,10 +8,10 @@ import dataclasses
 import logging
 from pathlib import Path
 
-from device.config import Config, save
-from device.ledger import Ledger
-from device.private_file import write_private
-from device.signing import DeviceKey
+from device.daemon.config import Config, save
+from device.keys.private_file import write_private
+from device.keys.signing import DeviceKey
+from device.ledger.store import Ledger
 from sync.province_client import ProvinceClient
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from device import __version__
-from device.config import (
+from device.daemon.config import (
     Config,
     DeviceSection,
     DisplaySection,
@@ -23,8 +23,8 @@ from device.config import (
     SiteSection,
     save,
 )
-from device.identity_vault import IdentityVault
-from device.signing import DeviceKey
+from device.keys.identity_vault import IdentityVault
+from device.keys.signing import DeviceKey
 from provisioning.enroll import enroll
 
 MODEL = "haochaping-evaluator"

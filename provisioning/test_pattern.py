@@ -7,10 +7,10 @@ import time
 
 import pygame
 
-from device.config import Config
-from device.fonts import load_font
-from device.texts import Texts
-from device.widgets import LEVEL_COLOURS
+from device.daemon.config import Config
+from device.screen.fonts import load_font
+from device.screen.texts import Texts
+from device.screen.widgets import LEVEL_COLOURS
 
 BARS = [
     (255, 255, 255),

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import click
 
-from device.case_intake import CaseError
-from device.cli_options import verbose_option
-from device.fonts import FontError
-from device.logsetup import configure
-from device.texts import LANGUAGES
+from device.daemon.cli_options import verbose_option
+from device.daemon.logsetup import configure
+from device.local_api.case_intake import CaseError
+from device.screen.fonts import FontError
+from device.screen.texts import LANGUAGES
 from simulator.console import Console
 from simulator.demo import run_demo, run_file
 from simulator.hall import Hall

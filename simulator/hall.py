@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from device.config import Config, DisplaySection
+from device.daemon.config import Config, DisplaySection
 from provisioning.setup_device import SiteAnswers, provision
 from simulator import processes
 from simulator.local_client import EvaluatorClient

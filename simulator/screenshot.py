@@ -9,13 +9,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from device import tag_catalog
-from device.case_intake import parse_case
-from device.config import DEFAULT_FONT
-from device.rating import Case, Level, Staff
-from device.rating_flow import OVERALL, Phase, rows_for
-from device.screen import ScreenView
-from device.texts import Texts
+from device.daemon.config import DEFAULT_FONT
+from device.flow.rating_flow import OVERALL, Phase, rows_for
+from device.local_api.case_intake import parse_case
+from device.record import tag_catalog
+from device.record.rating import Case, Level, Staff
+from device.screen.pages import ScreenView
+from device.screen.texts import Texts
 
 SCREENS = ("paused", "idle", "rating", "reasons", "thanks", "rate_later", "out_of_service")
 SAMPLE_STAFF = Staff("0421", "王敏")
@@ -79,8 +79,8 @@ def render(
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     import pygame  # noqa: PLC0415 (after the video driver is chosen)
 
-    from device.fonts import load_font  # noqa: PLC0415
-    from device.screen import Screen  # noqa: PLC0415
+    from device.screen.fonts import load_font  # noqa: PLC0415
+    from device.screen.pages import Screen  # noqa: PLC0415
 
     if screen not in SCREENS:
         raise ValueError(f"screen must be one of {', '.join(SCREENS)}")

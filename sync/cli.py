@@ -11,12 +11,12 @@ from types import FrameType
 
 import click
 
-from device.cli_options import config_option, verbose_option
-from device.config import Config, ConfigError, load
-from device.identity_vault import IdentityVault, VaultError
-from device.ledger import Ledger, LedgerError
-from device.logsetup import configure
-from device.signing import DeviceKey, KeyFileError
+from device.daemon.cli_options import config_option, verbose_option
+from device.daemon.config import Config, ConfigError, load
+from device.daemon.logsetup import configure
+from device.keys.identity_vault import IdentityVault, VaultError
+from device.keys.signing import DeviceKey, KeyFileError
+from device.ledger.store import Ledger, LedgerError
 from sync.adapter import Adapter
 from sync.backoff import Backoff
 from sync.daemon import SyncDaemon

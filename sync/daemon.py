@@ -12,8 +12,8 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from device.ledger import Ledger, LedgerError
-from device.sdnotify import Watchdog, notify
+from device.daemon.sdnotify import Watchdog, notify
+from device.ledger.store import Ledger, LedgerError
 from sync.backoff import Backoff
 from sync.province_client import OperatorNeededError, ProvinceError, RetryableError
 from sync.sender import Sender

@@ -12,7 +12,7 @@ import io
 from pathlib import Path
 from typing import Any
 
-from device.private_file import write_private
+from device.keys.private_file import write_private
 from sync.adapter import Delivery
 from sync.gbt39046 import header, row
 

@@ -21,14 +21,14 @@ import requests
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 
-from device import tag_catalog
-from device.clock import SystemClock
-from device.config import Config
-from device.ledger import Ledger
-from device.private_file import write_private
-from device.rating import assess_time
-from device.retention import prune_delivered, prune_outcomes
-from device.signing import DeviceKey
+from device.daemon.clock import SystemClock
+from device.daemon.config import Config
+from device.keys.private_file import write_private
+from device.keys.signing import DeviceKey
+from device.ledger.retention import prune_delivered, prune_outcomes
+from device.ledger.store import Ledger
+from device.record import tag_catalog
+from device.record.rating import assess_time
 from sync.province_client import ProvinceClient, ProvinceError
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from device.signing import DeviceKey, request_signing_bytes
+from device.keys.signing import DeviceKey, request_signing_bytes
 
 MAX_RECORDS = 500
 MAX_BYTES = 1024 * 1024

@@ -18,8 +18,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from device.identity_vault import IdentityVault
-from device.ledger import Ledger, LedgerError, UnsentRating
+from device.keys.identity_vault import IdentityVault
+from device.ledger.store import Ledger, LedgerError, UnsentRating
 from sync.adapter import Adapter, Delivery
 
 log = logging.getLogger(__name__)

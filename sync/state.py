@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from device.ledger import Ledger
+from device.ledger.store import Ledger
 
 
 class SyncState:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from device.ledger import Ledger
-from device.rating import BEIJING
+from device.ledger.store import Ledger
+from device.record.rating import BEIJING
 from sync.state import SyncState
 
 

@@ -15,10 +15,10 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
-from device.identity_vault import IdentityVault
-from device.ledger import Ledger
-from device.rating import Case, Level, Press, Site, record_body
-from device.signing import DeviceKey
+from device.keys.identity_vault import IdentityVault
+from device.keys.signing import DeviceKey
+from device.ledger.store import Ledger
+from device.record.rating import Case, Level, Press, Site, record_body
 from simulator.hall import StandInProvince
 
 SITE = Site(

@@ -8,9 +8,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from device.identity_vault import IdentityVault
-from device.ledger import Ledger
-from device.signing import DeviceKey
+from device.keys.identity_vault import IdentityVault
+from device.keys.signing import DeviceKey
+from device.ledger.store import Ledger
 from tests.conftest import make_body
 
 

@@ -9,7 +9,7 @@ import dataclasses
 import threading
 from typing import Any
 
-from device.rating import Case, Staff
+from device.record.rating import Case, Staff
 
 
 class DummyEvaluator:

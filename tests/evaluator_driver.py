@@ -12,10 +12,10 @@ from typing import Any
 
 import pygame
 
-from device.config import Config, from_dict
-from device.evaluator_app import Evaluator
-from device.rating import Level
-from device.signing import DeviceKey
+from device.daemon.config import Config, from_dict
+from device.evaluator.app import Evaluator
+from device.keys.signing import DeviceKey
+from device.record.rating import Level
 
 
 class FakeClock:

@@ -16,8 +16,8 @@ from typing import Any
 
 import requests
 
-from device.canonical import ZERO_HASH, record_hash
-from device.signing import DeviceKey, request_signing_bytes
+from device.keys.signing import DeviceKey, request_signing_bytes
+from device.record.canonical import ZERO_HASH, record_hash
 from simulator.province.server import ProvinceServer
 from simulator.province.store import ProvinceStore
 

@@ -9,12 +9,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from device.config import Config, save
-from device.evaluator_app import site_of
-from device.identity_vault import IdentityVault
-from device.ledger import Ledger, StoredRating
-from device.rating import Level
-from device.signing import DeviceKey
+from device.daemon.config import Config, save
+from device.evaluator.app import site_of
+from device.keys.identity_vault import IdentityVault
+from device.keys.signing import DeviceKey
+from device.ledger.store import Ledger, StoredRating
+from device.record.rating import Level
 from provisioning.setup_device import SiteAnswers, provision
 from simulator.hall import DEMO_AREA, DEMO_DEPT, StandInProvince
 from tests.conftest import make_body

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from device.case_intake import CaseError, parse_case
-from device.rating import Case, Theme, ThemeItem
-from device.staff_intake import MAX_PHOTO, PHOTO_MAGIC, PHOTO_PATTERN, parse_staff
+from device.local_api.case_intake import CaseError, parse_case
+from device.local_api.staff_intake import MAX_PHOTO, PHOTO_MAGIC, PHOTO_PATTERN, parse_staff
+from device.record.rating import Case, Theme, ThemeItem
 
 CASE = {
     "projectNo": "HD20261121000101",

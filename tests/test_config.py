@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from device.config import ConfigError, from_dict, load, save
+from device.daemon.config import ConfigError, from_dict, load, save
 
 VALID = {
     "device": {"state_dir": "/var/lib/haochaping"},

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from device.ledger import Ledger
-from device.signing import DeviceKey
-from device.verify import verify_ledger
+from device.keys.signing import DeviceKey
+from device.ledger.store import Ledger
+from device.ledger.verify import verify_ledger
 
 KILLS = 50
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from device.verify import verify_ledger
+from device.ledger.verify import verify_ledger
 
 
 @pytest.mark.slow

@@ -485,7 +485,7 @@ def test_installed_commands_start(installed: Installed) -> None:
     if not DEBIAN_PYGAME.is_dir():
         pytest.skip("python3-pygame (Debian) not installed here: evaluator and provision unchecked")
     # what `haochaping-evaluator run` and `haochaping-sync run` load: every dependency declared
-    modules = "import device.evaluator_app, sync.daemon, sync.jobs, provisioning.cli"
+    modules = "import device.evaluator.app, sync.daemon, sync.jobs, provisioning.cli"
     result = subprocess.run(
         [python, "-c", modules],
         capture_output=True,

@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from device.rating import Case, Level, Staff, Theme, ThemeItem
-from device.tag_catalog import shipped_default
-from device.verify import verify_ledger
+from device.ledger.verify import verify_ledger
+from device.record.rating import Case, Level, Staff, Theme, ThemeItem
+from device.record.tag_catalog import shipped_default
 from tests.evaluator_driver import Driver, make_config
 
 STAFF = Staff("0421", "王敏")
@@ -258,7 +258,7 @@ def test_a_key_restored_later_brings_the_device_into_service(tmp_path):
     with Driver(config) as driver:
         assert driver.status["outOfService"] == "oos_key"
         driver.evaluator.inbox.sign_in(STAFF)
-        from device.signing import DeviceKey
+        from device.keys.signing import DeviceKey
 
         DeviceKey.generate().save(config.key_path)  # the technician restores the key
         driver.clock.advance(11)

@@ -14,8 +14,8 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
 from device.keypad.framing import FrameParser, encode_frame
-from device.local_api import openapi_document
-from device.rating import Case, Staff
+from device.local_api.server import openapi_document
+from device.record.rating import Case, Staff
 from simulator.hall import Hall
 from simulator.virtual_keypad import VirtualKeypad
 from tests.evaluator_driver import Driver, make_config

@@ -6,11 +6,11 @@ import sqlite3
 
 import pytest
 
-from device.canonical import ZERO_HASH, record_hash
-from device.ledger import Ledger, LedgerError
-from device.rating import Level
-from device.signing import public_key_from_b64, verify_record
-from device.verify import verify_ledger
+from device.keys.signing import public_key_from_b64, verify_record
+from device.ledger.store import Ledger, LedgerError
+from device.ledger.verify import verify_ledger
+from device.record.canonical import ZERO_HASH, record_hash
+from device.record.rating import Level
 from tests.conftest import make_body
 
 NAME = "张秀英"
@@ -119,7 +119,7 @@ def test_several_programs_opening_a_new_ledger_at_once_all_succeed(tmp_path):
     import sys
 
     code = (
-        "import sys, pathlib; from device.ledger import Ledger; "
+        "import sys, pathlib; from device.ledger.store import Ledger; "
         "Ledger(pathlib.Path(sys.argv[1])).close()"
     )
     for _ in range(5):

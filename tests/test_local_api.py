@@ -12,16 +12,16 @@ from pathlib import Path
 import pytest
 import requests
 
-from device.case_intake import (
+from device.local_api.case_intake import (
     MAX_BATCH,
     MAX_THEME_ITEMS,
     MAX_USER_PROP,
     TEXT_LIMITS,
     TEXT_PATTERN,
 )
-from device.local_api import LocalApi, openapi_document
-from device.rating import Staff
-from device.staff_intake import MAX_PHOTO_BASE64, PHOTO_PATTERN
+from device.local_api.server import LocalApi, openapi_document
+from device.local_api.staff_intake import MAX_PHOTO_BASE64, PHOTO_PATTERN
+from device.record.rating import Staff
 from tests.dummy_evaluator import DummyEvaluator
 
 TOKEN = "t0ken-for-tests-0123456789"

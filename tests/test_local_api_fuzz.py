@@ -26,9 +26,9 @@ from schemathesis.specs.openapi.checks import (
     unsupported_method,
 )
 
-from device.case_intake import CASE_FIELDS, TEXT_LIMITS, TEXT_PATTERN
-from device.local_api import LocalApi, openapi_document
-from device.rating import PERSONAL_FIELDS, Case, Staff
+from device.local_api.case_intake import CASE_FIELDS, TEXT_LIMITS, TEXT_PATTERN
+from device.local_api.server import LocalApi, openapi_document
+from device.record.rating import PERSONAL_FIELDS, Case, Staff
 from tests.dummy_evaluator import DummyEvaluator
 
 TOKEN = "fuzz-t0ken-0123456789abcdef"

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from device.signing import DeviceKey
+from device.keys.signing import DeviceKey
 from tests.province_helpers import EnrolledDevice, running_province
 
 TOKENS = ("token-a", "token-b")

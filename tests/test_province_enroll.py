@@ -13,7 +13,7 @@ import time
 import pytest
 import requests
 
-from device.signing import DeviceKey
+from device.keys.signing import DeviceKey
 from tests.province_helpers import TOKEN, EnrolledDevice, enrolment_body, running_province
 
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from device.canonical import canonical_json
+from device.record.canonical import canonical_json
 from simulator.province.fast_json import NOT_PARSED, canonical, loads
 
 KEYS = st.text(st.characters(codec="utf-8"), max_size=8)

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from device.signing import DeviceKey
+from device.keys.signing import DeviceKey
 from simulator.province.signatures import VERIFY_CHUNK, SignatureChecker, _verify_jobs
 from simulator.province.verifier import HEADER, VerifierProcess, serve
 from tests.province_helpers import EnrolledDevice, running_province

@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from device.config import load
-from device.signing import DeviceKey
+from device.daemon.config import load
+from device.keys.signing import DeviceKey
 from simulator.hall import DEMO_AREA, DEMO_DEPT, free_port
 
 

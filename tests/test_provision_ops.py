@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from device.config import load
-from device.signing import DeviceKey
-from device.verify import verify_ledger
+from device.daemon.config import load
+from device.keys.signing import DeviceKey
+from device.ledger.verify import verify_ledger
 from provisioning.checks import check_clock
 from provisioning.keypad_check import check_keypad
 from simulator.virtual_keypad import VirtualKeypad

@@ -12,10 +12,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from cryptography.exceptions import InvalidSignature
 
-from device import tag_catalog
-from device.rate_later import DEFAULT_TEMPLATE, rate_later_url, signed_message
-from device.signing import DeviceKey
-from device.voice import Voice
+from device.evaluator.voice import Voice
+from device.keys.signing import DeviceKey
+from device.record import tag_catalog
+from device.record.rate_later import DEFAULT_TEMPLATE, rate_later_url, signed_message
 
 
 def test_the_rate_later_link_carries_a_signature_the_province_can_check():

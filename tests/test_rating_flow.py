@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from device.rating import Case, Level, Staff, Theme, ThemeItem
-from device.rating_flow import BUSINESS, OVERALL, SERVICE, Phase, RatingFlow, Timing
+from device.flow.rating_flow import BUSINESS, OVERALL, SERVICE, Phase, RatingFlow, Timing
+from device.record.rating import Case, Level, Staff, Theme, ThemeItem
 
 CASE_A = Case(project_no="A1", task_code="T", task_name="事项甲")
 CASE_B = Case(project_no="B2", task_code="T", task_name="事项乙")

@@ -9,15 +9,15 @@ from pathlib import Path
 import pygame
 import pytest
 
-from device import tag_catalog
-from device.config import DEFAULT_FONT
-from device.fonts import FontError, load_font
-from device.layout import Layout
-from device.rating import Case, Staff
-from device.rating_flow import Phase
-from device.screen import Screen, ScreenView
-from device.texts import LANGUAGES, Texts
-from device.widgets import LEVEL_COLOURS
+from device.daemon.config import DEFAULT_FONT
+from device.flow.rating_flow import Phase
+from device.record import tag_catalog
+from device.record.rating import Case, Staff
+from device.screen.fonts import FontError, load_font
+from device.screen.layout import Layout
+from device.screen.pages import Screen, ScreenView
+from device.screen.texts import LANGUAGES, Texts
+from device.screen.widgets import LEVEL_COLOURS
 from simulator.screenshot import SCREENS, render, view_for
 
 CASE = Case(

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 
-from device.config import save
+from device.daemon.config import save
 from tests.evaluator_driver import make_config
 from tests.sync_fixtures import ROOT, Device
 

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from device.evaluator_app import site_of
-from device.rating import Level
+from device.evaluator.app import site_of
+from device.record.rating import Level
 from sync.backoff import Backoff
 from sync.daemon import SyncDaemon
 from sync.province_adapter import ProvinceAdapter

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from device.verify import verify_ledger
+from device.ledger.verify import verify_ledger
 from sync.cli import build
 from sync.jobs import Jobs
 from tests.sync_fixtures import Device

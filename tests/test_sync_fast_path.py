@@ -9,8 +9,8 @@ import threading
 
 import pytest
 
-from device.canonical import canonical_json
-from device.ledger import MARK_CHUNK, Ledger
+from device.ledger.store import MARK_CHUNK, Ledger
+from device.record.canonical import canonical_json
 from sync.adapter import Delivery
 from sync.province_adapter import ProvinceAdapter
 from sync.province_client import ProvinceClient, RetryableError

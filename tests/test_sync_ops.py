@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from device import tag_catalog
-from device.rating import Level
-from device.signing import DeviceKey
+from device.keys.signing import DeviceKey
+from device.record import tag_catalog
+from device.record.rating import Level
 from simulator.province.tags import TagList
 from sync.cli import build
 from sync.export_adapter import MonthlyExport

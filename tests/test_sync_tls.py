@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from device.evaluator_app import site_of
-from device.identity_vault import IdentityVault
-from device.ledger import Ledger
-from device.signing import DeviceKey
+from device.evaluator.app import site_of
+from device.keys.identity_vault import IdentityVault
+from device.keys.signing import DeviceKey
+from device.ledger.store import Ledger
 from provisioning.setup_device import SiteAnswers, provision
 from simulator.hall import DEMO_AREA, DEMO_DEPT
 from simulator.province.server import ProvinceServer

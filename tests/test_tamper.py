@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from device.ledger import Ledger
-from device.rating import Level
-from device.verify import verify_ledger
+from device.ledger.store import Ledger
+from device.ledger.verify import verify_ledger
+from device.record.rating import Level
 from tests.conftest import make_body
 
 ROWS = 6
@@ -126,7 +126,7 @@ def test_reordering_rows_is_reported(filled):
 
 
 def test_a_rating_signed_by_a_foreign_key_is_reported(filled, ledger_path):
-    from device.signing import DeviceKey
+    from device.keys.signing import DeviceKey
 
     with Ledger(ledger_path) as led:
         led.append(make_body(99), DeviceKey.generate())

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from device.canonical import ZERO_HASH
+from device.record.canonical import ZERO_HASH
 
 if TYPE_CHECKING:
     from simulator.province.ratings import CheckedRecord

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
-from device.canonical import sha256_hex
+from device.record.canonical import sha256_hex
 from simulator.province import fast_json
 from simulator.province.faults import NO_FAULTS, FaultPlan
 from simulator.province.http_server import ApiError, Reply, Request, auth_error, json_body

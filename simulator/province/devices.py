@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 
-from device.signing import key_id_of
+from device.keys.signing import key_id_of
 from simulator.province.http_server import ApiError, Reply, Request, json_body
 from simulator.province.store import Enrolment, EnrolOutcome, ProvinceStore
 from simulator.province.tags import TagList

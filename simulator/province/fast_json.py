@@ -12,7 +12,7 @@ library's results.
 - `dumps`: replies, with orjson unless it refuses the value.
 - `canonical`: for JSON values without floats (canonical JSON has none) orjson with sorted
   keys writes the spec's canonical bytes; integers beyond 64 bits and lone surrogates, which
-  it refuses, are encoded by `device.canonical`.
+  it refuses, are encoded by `device.record.canonical`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from device.canonical import canonical_json
+from device.record.canonical import canonical_json
 
 NOT_PARSED = object()
 
@@ -64,7 +64,7 @@ def dumps(value: Any) -> bytes:
 
 
 def canonical(value: Any) -> bytes:
-    """`device.canonical.canonical_json(value, checked=True)`, for values already known to
+    """`device.record.canonical.canonical_json(value, checked=True)`, for values already known to
     hold JSON values only, no floats (a validated record)."""
     try:
         return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)

@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from device.signing import request_signing_bytes
+from device.keys.signing import request_signing_bytes
 from simulator.province.ed25519 import verify
 from simulator.province.http_server import ApiError, Request, auth_error
 from simulator.province.store import ProvinceStore

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 from urllib.parse import quote
 
-from device.signing import DeviceKey
+from device.keys.signing import DeviceKey
 
 DEFAULT_TEMPLATE = "https://hcp.example.gov.cn/m/rate?p={projectNo}&d={deviceId}&t={issuedAt}&k={keyId}&s={signature}"
 

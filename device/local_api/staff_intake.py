@@ -9,8 +9,8 @@ import base64
 import re
 from typing import Any
 
-from device.case_intake import CaseError, check_keys, json_object, required_text
-from device.rating import Staff
+from device.local_api.case_intake import CaseError, check_keys, json_object, required_text
+from device.record.rating import Staff
 
 MAX_PHOTO = 256 * 1024  # decoded bytes
 MAX_PHOTO_BASE64 = 4 * -(-MAX_PHOTO // 3)

@@ -9,13 +9,13 @@ import logging
 import uuid
 from datetime import datetime, timedelta
 
-from device.case_outcome import outcome_body
-from device.clock import Clock
-from device.identity_vault import IdentityVault
-from device.ledger import Ledger, LedgerError, StoredRating
-from device.rating import Press, Site, record_body
-from device.rating_flow import Choice, NotRated
-from device.signing import DeviceKey
+from device.daemon.clock import Clock
+from device.flow.rating_flow import Choice, NotRated
+from device.keys.identity_vault import IdentityVault
+from device.keys.signing import DeviceKey
+from device.ledger.store import Ledger, LedgerError, StoredRating
+from device.record.case_event import outcome_body
+from device.record.rating import Press, Site, record_body
 
 log = logging.getLogger(__name__)
 

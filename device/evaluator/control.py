@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from device.rating import Case, Staff
+from device.record.rating import Case, Staff
 
 Post = Callable[[str, dict[str, Any]], None]
 BUSY_PHASES = ("rating", "reasons")

@@ -10,8 +10,8 @@ import math
 import pygame
 import pygame.freetype
 
-from device.layout import Rect
-from device.rating import Level
+from device.record.rating import Level
+from device.screen.layout import Rect
 
 log = logging.getLogger(__name__)
 BACKGROUND = (246, 247, 250)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
-from device.rating import Case, Level, Staff
+from device.record.rating import Case, Level, Staff
 
 OVERALL = "overall"
 BUSINESS = "business"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from device.rating import Level
+from device.record.rating import Level
 
 Rect = tuple[int, int, int, int]  # x, y, width, height
 

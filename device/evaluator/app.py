@@ -21,26 +21,26 @@ from typing import Any
 import pygame
 
 from device import __version__, tag_catalog
-from device.clock import Clock, SystemClock
-from device.config import Config
-from device.control import EvaluatorInbox
-from device.fonts import load_font
-from device.health import Health, HealthCheck
-from device.identity_vault import IdentityVault, VaultError
+from device.daemon.clock import Clock, SystemClock
+from device.daemon.config import Config
+from device.daemon.sdnotify import Watchdog, notify
+from device.evaluator.control import EvaluatorInbox
+from device.evaluator.health import Health, HealthCheck
+from device.evaluator.voice import Voice
+from device.flow.presenter import Facts, offered_tags, screen_view, status_json, touch_at
+from device.flow.rating_flow import Choice, NotRated, Phase, RatingFlow, Timing
 from device.keypad.events import KeypadEvent, KeypadFound, KeypadLost, KeyPressed
 from device.keypad.link import KeypadLink
-from device.ledger import QUIET_CHECKPOINT_EVERY, Ledger, LedgerError
-from device.local_api import LocalApi
-from device.presenter import Facts, offered_tags, screen_view, status_json, touch_at
-from device.rate_later import rate_later_url
-from device.rating import Level, Site, Source
-from device.rating_flow import Choice, NotRated, Phase, RatingFlow, Timing
-from device.recorder import Recorder
-from device.screen import Screen, ScreenView
-from device.sdnotify import Watchdog, notify
-from device.signing import DeviceKey, KeyFileError
-from device.texts import Texts
-from device.voice import Voice
+from device.keys.identity_vault import IdentityVault, VaultError
+from device.keys.signing import DeviceKey, KeyFileError
+from device.ledger.recorder import Recorder
+from device.ledger.store import QUIET_CHECKPOINT_EVERY, Ledger, LedgerError
+from device.local_api.server import LocalApi
+from device.record.rate_later import rate_later_url
+from device.record.rating import Level, Site, Source
+from device.screen.fonts import load_font
+from device.screen.pages import Screen, ScreenView
+from device.screen.texts import Texts
 
 log = logging.getLogger(__name__)
 RATER_POLL_S = 0.02

@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from device.health import Health
-from device.layout import Layout, inside
-from device.rating import Level
-from device.rating_flow import OVERALL, Phase, RatingFlow
-from device.screen import ScreenView
-from device.tag_catalog import Tag
+from device.evaluator.health import Health
+from device.flow.rating_flow import OVERALL, Phase, RatingFlow
+from device.record.rating import Level
+from device.record.tag_catalog import Tag
+from device.screen.layout import Layout, inside
+from device.screen.pages import ScreenView
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from device.canonical import signing_bytes
-from device.private_file import write_private
+from device.keys.private_file import write_private
+from device.record.canonical import signing_bytes
 
 
 class KeyFileError(Exception):

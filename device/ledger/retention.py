@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 
-from device.canonical import canonical_json
-from device.ledger import Ledger
-from device.signing import DeviceKey
+from device.keys.signing import DeviceKey
+from device.ledger.store import Ledger
+from device.record.canonical import canonical_json
 
 log = logging.getLogger(__name__)
 

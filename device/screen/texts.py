@@ -7,7 +7,7 @@ from __future__ import annotations
 import string
 from collections.abc import Mapping
 
-from device.rating import Level
+from device.record.rating import Level
 
 LANGUAGES = ("zh-Hans", "zh-Hant", "en")
 

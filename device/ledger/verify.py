@@ -15,12 +15,12 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from device.canonical import ZERO_HASH, canonical_json, record_hash
-from device.identity_vault import IdentityVault, VaultError
-from device.ledger import connect, seal_bytes
-from device.rating import join_identity
-from device.retention import base_bytes
-from device.signing import public_key_from_b64, verify, verify_record
+from device.keys.identity_vault import IdentityVault, VaultError
+from device.keys.signing import public_key_from_b64, verify, verify_record
+from device.ledger.retention import base_bytes
+from device.ledger.store import connect, seal_bytes
+from device.record.canonical import ZERO_HASH, canonical_json, record_hash
+from device.record.rating import join_identity
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,9 @@ from typing import Any
 
 import tomli_w
 
-from device.private_file import write_private
-from device.rate_later import DEFAULT_TEMPLATE
-from device.texts import LANGUAGES
+from device.keys.private_file import write_private
+from device.record.rate_later import DEFAULT_TEMPLATE
+from device.screen.texts import LANGUAGES
 
 DEFAULT_FONT = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
 LEVELS_LEFT_TO_RIGHT = [5, 4, 3, 2, 1]

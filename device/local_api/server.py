@@ -1,7 +1,7 @@
 """The evaluator's local HTTP API: the counter's business system (or the self-service app)
 pushes cases, signs staff in and out and reads the evaluator's status.
 
-Routes only; `device.local_api_http` does the HTTP. The contract is `local_api.openapi.json`.
+Routes only; `device.local_api.http` does the HTTP. The contract is `openapi.json` beside it.
 """
 
 from __future__ import annotations
@@ -13,8 +13,15 @@ from http import HTTPStatus
 from importlib import resources
 from typing import Any, Protocol
 
-from device.case_intake import MODES, SELF_SERVICE, TEXT_LIMITS, CaseError, parse_case, text
-from device.local_api_http import (
+from device.local_api.case_intake import (
+    MODES,
+    SELF_SERVICE,
+    TEXT_LIMITS,
+    CaseError,
+    parse_case,
+    text,
+)
+from device.local_api.http import (
     ApiError,
     Body,
     JsonServer,
@@ -23,13 +30,13 @@ from device.local_api_http import (
     Route,
     handler_for,
 )
-from device.rating import Case, Staff
-from device.staff_intake import parse_staff
+from device.local_api.staff_intake import parse_staff
+from device.record.rating import Case, Staff
 
 log = logging.getLogger(__name__)
 
 BASE = "/api/v1"
-OPENAPI_FILE = "local_api.openapi.json"
+OPENAPI_FILE = "openapi.json"
 MAX_SIGN_IN_BODY = 400 * 1024  # room for a 256 KiB photo in base64 and the names
 
 
@@ -55,7 +62,7 @@ class EvaluatorControl(Protocol):
 
 def openapi_document() -> bytes:
     """The API's OpenAPI 3.0 document, served as it is stored."""
-    return resources.files("device").joinpath(OPENAPI_FILE).read_bytes()
+    return resources.files("device.local_api").joinpath(OPENAPI_FILE).read_bytes()
 
 
 class LocalApi:

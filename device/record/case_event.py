@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from device.rating import Case, assess_time
-from device.rating_flow import NotRated
+from device.flow.rating_flow import NotRated
+from device.record.rating import Case, assess_time
 
 
 def outcome_body(

@@ -64,7 +64,8 @@ def parse(data: Any) -> TagCatalog:
 
 
 def shipped_default() -> TagCatalog:
-    text = resources.files("device").joinpath("default_tags.json").read_text(encoding="utf-8")
+    source = resources.files("device.record").joinpath("default_tags.json")
+    text = source.read_text(encoding="utf-8")
     return parse(json.loads(text))
 
 

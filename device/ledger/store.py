@@ -17,11 +17,11 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from device import migrations
-from device.canonical import ZERO_HASH, canonical_json, check_canonical, record_hash
-from device.identity_vault import IdentityVault
-from device.rating import join_identity, split_identity
-from device.signing import DeviceKey
+from device.keys.identity_vault import IdentityVault
+from device.keys.signing import DeviceKey
+from device.ledger import migrations
+from device.record.canonical import ZERO_HASH, canonical_json, check_canonical, record_hash
+from device.record.rating import join_identity, split_identity
 
 DELIVERED = ("accepted", "duplicate", "exported")
 QUIET_CHECKPOINT_EVERY = 32  # ratings between WAL checkpoints when the owner checkpoints

@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from device.ledger import Ledger
+from device.ledger.store import Ledger
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from device.rating import PERSONAL_FIELDS, Case, Theme, ThemeItem
+from device.record.rating import PERSONAL_FIELDS, Case, Theme, ThemeItem
 
 WINDOW = "window"
 SELF_SERVICE = "self_service"

@@ -13,12 +13,12 @@ import pygame
 import pygame.freetype
 import segno
 
-from device.layout import Layout, Rect
-from device.rating import Case, Level, Staff
-from device.rating_flow import OVERALL, Phase
-from device.tag_catalog import Tag
-from device.texts import Texts
-from device.widgets import ACCENT, INK, WHITE, Painter
+from device.flow.rating_flow import OVERALL, Phase
+from device.record.rating import Case, Level, Staff
+from device.record.tag_catalog import Tag
+from device.screen.layout import Layout, Rect
+from device.screen.texts import Texts
+from device.screen.widgets import ACCENT, INK, WHITE, Painter
 
 log = logging.getLogger(__name__)
 MUTED = (96, 104, 118)

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
 
-log = logging.getLogger("device.local_api")
+log = logging.getLogger("device.local_api.server")
 
 MAX_BODY = 64 * 1024
 IDLE_TIMEOUT_S = 10.0

@@ -1,0 +1,1 @@
+"""Drawing the evaluator's pages with pygame: layout, widgets, fonts and every text shown."""
