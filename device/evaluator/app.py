@@ -20,7 +20,7 @@ from typing import Any
 
 import pygame
 
-from device import __version__, tag_catalog
+from device import __version__
 from device.daemon.clock import Clock, SystemClock
 from device.daemon.config import Config
 from device.daemon.sdnotify import Watchdog, notify
@@ -36,6 +36,7 @@ from device.keys.signing import DeviceKey, KeyFileError
 from device.ledger.recorder import Recorder
 from device.ledger.store import QUIET_CHECKPOINT_EVERY, Ledger, LedgerError
 from device.local_api.server import LocalApi
+from device.record import tag_catalog
 from device.record.rate_later import rate_later_url
 from device.record.rating import Level, Site, Source
 from device.screen.fonts import load_font
