@@ -1,14 +1,10 @@
-"""Opening ledger.db with durable settings, its write transactions, and its one error type.
-
-Every part of the ledger (chain, outbox, sync state) writes through `transaction`, so a
-SQLite failure always reaches the caller as a LedgerError.
+"""Opening ledger.db with durable settings, and the ledger's one error type: any SQLite
+failure reaches the ledger's callers as a LedgerError.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -36,20 +32,3 @@ def connect(
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
     return conn
-
-
-@contextmanager
-def transaction(conn: sqlite3.Connection, what: str) -> Iterator[None]:
-    """One write transaction, taken IMMEDIATE so a busy reader never forces a retry of half a
-    write; any SQLite failure (disk full, read-only) becomes a LedgerError naming *what*."""
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-    except sqlite3.Error as exc:
-        raise LedgerError(f"{what}: {exc}") from exc

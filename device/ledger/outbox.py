@@ -8,16 +8,18 @@ are quarantined with the province's code, never resent blindly and never deleted
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from device.keys.identity_vault import IdentityVault
-from device.ledger.connection import LedgerError, transaction
+from device.ledger.connection import LedgerError
 from device.record.canonical import canonical_json
 from device.record.rating import join_identity
+
+if TYPE_CHECKING:
+    from device.ledger.store import Ledger
 
 DELIVERED = ("accepted", "duplicate", "exported")
 MARK_CHUNK = 100  # deliveries per transaction: the evaluator's commits never wait long
@@ -71,8 +73,9 @@ class Backlog:
 
 
 class Outbox:
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self.conn = ledger.conn
 
     # -- what is to send ----------------------------------------------------------------
 
@@ -149,14 +152,14 @@ class Outbox:
         ]
         changed = 0
         for start in range(0, len(keys), MARK_CHUNK):
-            with transaction(self.conn, "delivery not recorded"):
+            with self.ledger.writing("delivery not recorded"):
                 changed += self.conn.executemany(mark, marks[start : start + MARK_CHUNK]).rowcount
                 self.conn.executemany(purge, keys[start : start + MARK_CHUNK])
         return changed
 
     def quarantine(self, rejections: dict[str, tuple[str, str]]) -> None:
         """Set rejected ratings aside with the province's code and message; never deleted."""
-        with transaction(self.conn, "quarantine not recorded"):
+        with self.ledger.writing("quarantine not recorded"):
             self.conn.executemany(
                 "UPDATE ratings SET quarantine_code = ?, quarantine_message = ?"
                 " WHERE evaluation_id = ? AND delivery IS NULL",
@@ -165,7 +168,7 @@ class Outbox:
 
     def requeue(self, evaluation_id: str) -> bool:
         """Send a quarantined rating again (after the cause was fixed at the province)."""
-        with transaction(self.conn, "requeue not recorded"):
+        with self.ledger.writing("requeue not recorded"):
             changed = self.conn.execute(
                 "UPDATE ratings SET quarantine_code = NULL, quarantine_message = NULL"
                 " WHERE evaluation_id = ? AND quarantine_code IS NOT NULL",

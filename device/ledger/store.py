@@ -19,7 +19,7 @@ from sqlite_utils import Database
 from device.keys.identity_vault import IdentityVault
 from device.keys.signing import DeviceKey
 from device.ledger import migrations
-from device.ledger.connection import LedgerError, connect, transaction
+from device.ledger.connection import LedgerError, connect
 from device.ledger.outbox import Outbox, UnsentRating
 from device.ledger.sync_state import SyncMemory
 from device.record.canonical import ZERO_HASH, canonical_json, check_canonical, record_hash
@@ -72,8 +72,8 @@ class Ledger:
         except sqlite3.Error as exc:
             raise LedgerError(f"cannot open ledger {path}: {exc}") from exc
         self.db = Database(self.conn)
-        self.outbox = Outbox(self.conn)
-        self.sync_state = SyncMemory(self.conn)
+        self.outbox = Outbox(self)
+        self.sync_state = SyncMemory(self)
         self._known_keys: set[str] = set()
 
     def close(self) -> None:
@@ -91,8 +91,17 @@ class Ledger:
     def writing(self, what: str) -> Iterator[None]:
         """One write transaction, taken IMMEDIATE so a busy reader never forces a retry of
         half a write; any SQLite failure (disk full, read-only) becomes a LedgerError."""
-        with transaction(self.conn, what):
-            yield
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                self.conn.execute("COMMIT")
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise LedgerError(f"{what}: {exc}") from exc
 
     def append(
         self, body: dict[str, Any], key: DeviceKey, vault: IdentityVault | None = None

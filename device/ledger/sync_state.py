@@ -7,11 +7,12 @@ Stored as one row per field in `sync_state` (JSON values, camelCase keys as show
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from device.ledger.connection import transaction
+if TYPE_CHECKING:
+    from device.ledger.store import Ledger
+
 
 UPSERT = (
     "INSERT INTO sync_state (key, value) VALUES (?, ?)"
@@ -30,8 +31,9 @@ class SyncState:
 class SyncMemory:
     """The sync_state table of one ledger."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self.conn = ledger.conn
 
     def read(self) -> SyncState:
         rows = self.conn.execute("SELECT key, value FROM sync_state").fetchall()
@@ -51,7 +53,7 @@ class SyncMemory:
         self._set({"lastError": error, "lastErrorAt": at})
 
     def _set(self, values: dict[str, Any]) -> None:
-        with transaction(self.conn, "sync state not stored"):
+        with self.ledger.writing("sync state not stored"):
             self.conn.executemany(
                 UPSERT, [(k, json.dumps(v, ensure_ascii=False)) for k, v in values.items()]
             )
