@@ -73,6 +73,8 @@ class Backlog:
 
 
 class Outbox:
+    """The sync's way into one ledger: reads on its connection, writes in its transactions."""
+
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
         self.conn = ledger.conn
