@@ -28,15 +28,14 @@ def decommission(config: Config, config_path: Path, force: bool = False) -> Deco
     identities = 0
     if config.ledger_path.exists():
         with Ledger(config.ledger_path) as ledger:
-            undelivered = ledger.backlog() + ledger.quarantined()
+            undelivered = ledger.outbox.backlog() + ledger.outbox.quarantined()
             if undelivered and not force:
                 raise UndeliveredError(
                     f"{undelivered} ratings are not delivered yet (backlog or quarantine); "
                     "deliver them (haochaping-sync once) or use --force"
                 )
-            with ledger.writing("personal data not wiped"):
-                identities = ledger.conn.execute("DELETE FROM rater_identities").rowcount
-            ledger.conn.execute("VACUUM")  # deleted pages are not left readable in the file
+            identities = ledger.purge_identities()
+            ledger.vacuum()  # deleted pages are not left readable in the file
     wiped = [
         str(p)
         for p in (

@@ -30,12 +30,8 @@ def rotate_key(config: Config, config_path: Path) -> tuple[str, str]:
         client.close()
     if answer.get("keyId") != new.key_id:
         raise ValueError("the province answered with another key id")
-    with Ledger(config.ledger_path) as ledger, ledger.writing("keys not recorded"):
-        for key in (old, new):  # both public keys stay, so every rating verifies
-            ledger.conn.execute(
-                "INSERT OR IGNORE INTO device_keys (key_id, public_key) VALUES (?, ?)",
-                (key.key_id, key.public_b64),
-            )
+    with Ledger(config.ledger_path) as ledger:
+        ledger.add_keys(old, new)  # both public keys stay, so every rating verifies
     staged = config.key_path.with_name(config.key_path.name + ".new")
     staged.unlink(missing_ok=True)
     new.save(staged)

@@ -19,7 +19,6 @@ one action and optionally `window = N` (1-based, default 1). Actions:
 
 from __future__ import annotations
 
-import sqlite3
 import time
 import tomllib
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from device.ledger.counts import read_counts
 from simulator.hall import SimulatedWindow, StandInProvince
 
 ACTIONS = (
@@ -233,13 +233,10 @@ class Runner:
         if what == "province":
             device_id = w.config.province.device_id
             return lambda: self.province.store.evaluation_count(device_id)
-        table = "ratings" if what == "ledger" else "case_outcomes"
+        path = w.config.ledger_path
 
         def count() -> int:
-            conn = sqlite3.connect(f"file:{w.config.ledger_path}?mode=ro", uri=True)
-            try:
-                return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
-            finally:
-                conn.close()
+            counts = read_counts(path)
+            return counts.ratings if what == "ledger" else counts.outcomes
 
         return count

@@ -136,13 +136,12 @@ def quarantine() -> None:
 def quarantine_list(config_path: Path) -> None:
     """List quarantined ratings with the province's code and message."""
     with _ledger(_load(config_path)) as ledger:
-        rows = ledger.quarantine_list()
+        rows = ledger.outbox.quarantined_ratings()
     if not rows:
         click.echo("no quarantined ratings")
     for row in rows:
         click.echo(
-            f"seq {row['seq']}  {row['evaluationId']}  case {row['projectNo']}  "
-            f"{row['code']}: {row['message']}"
+            f"seq {row.seq}  {row.evaluation_id}  case {row.project_no}  {row.code}: {row.message}"
         )
 
 
@@ -152,7 +151,7 @@ def quarantine_list(config_path: Path) -> None:
 def quarantine_requeue(config_path: Path, evaluation_id: str) -> None:
     """Send EVALUATION_ID again, once the cause was fixed at the province."""
     with _ledger(_load(config_path)) as ledger:
-        if not ledger.requeue(evaluation_id):
+        if not ledger.outbox.requeue(evaluation_id):
             raise click.ClickException(f"{evaluation_id} is not in quarantine")
     click.echo(f"{evaluation_id} requeued")
 

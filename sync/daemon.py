@@ -17,7 +17,6 @@ from device.ledger.store import Ledger, LedgerError
 from sync.backoff import Backoff
 from sync.province_client import OperatorNeededError, ProvinceError, RetryableError
 from sync.sender import Sender
-from sync.state import SyncState
 
 log = logging.getLogger(__name__)
 WATCH_INTERVAL_S = 0.2
@@ -40,7 +39,6 @@ class SyncDaemon:
         self.monotonic = monotonic
         self.stop_event = threading.Event()
         self.last_error: str | None = None
-        self.state = SyncState(ledger)
         self.watchdog = Watchdog(monotonic)
 
     def stop(self) -> None:
@@ -64,18 +62,18 @@ class SyncDaemon:
         self.last_error = None
         if result.sent:
             log.info("delivered %d, quarantined %d", result.delivered, result.quarantined)
-            self._remember(lastSuccessAt=_now(), lastDelivered=result.delivered)
+            self._remember(lambda: self.ledger.sync_state.delivered(_now(), result.delivered))
             return 0.0
         return self.idle_poll_s
 
     def _failed(self, error: str) -> None:
         if error != self.last_error:
-            self._remember(lastError=error, lastErrorAt=_now())
+            self._remember(lambda: self.ledger.sync_state.failed(error, _now()))
         self.last_error = error
 
-    def _remember(self, **values: object) -> None:
+    def _remember(self, record: Callable[[], None]) -> None:
         try:
-            self.state.set(**values)
+            record()
         except LedgerError as exc:
             log.warning("%s", exc)
 
@@ -96,11 +94,11 @@ class SyncDaemon:
         end = self.monotonic() + deadline_s
         while self.monotonic() < end and not self.stop_event.is_set():
             delay = self.step()
-            if delay > 0 and self.ledger.backlog() == 0:
+            if delay > 0 and self.ledger.outbox.backlog() == 0:
                 break
             if delay > 0:
                 self.stop_event.wait(min(delay, max(0.0, end - self.monotonic())))
-        return self.ledger.backlog()
+        return self.ledger.outbox.backlog()
 
     def _wait_out(self, delay_s: float) -> None:
         end = self.monotonic() + delay_s
@@ -118,7 +116,7 @@ class SyncDaemon:
                 return
 
     def _data_version(self) -> int:
-        return self.ledger.conn.execute("PRAGMA data_version").fetchone()[0]
+        return self.ledger.outbox.data_version()
 
 
 def _now() -> str:

@@ -57,16 +57,12 @@ def _evaluator_status(config: Config) -> dict[str, Any]:
 
 
 def heartbeat_body(config: Config, ledger: Ledger) -> dict[str, Any]:
-    last = ledger.conn.execute(
-        "SELECT max(seq) FROM ratings WHERE delivery IN ('accepted', 'duplicate')"
-    ).fetchone()[0]
-    base = ledger.conn.execute("SELECT seq FROM ledger_base").fetchone()
     disk = os.statvfs(config.state_dir)
     return {
         "firmwareVersion": config.device.firmware_version,
-        "backlog": ledger.backlog(),
-        "quarantined": ledger.quarantined(),
-        "lastAcceptedSeq": last or (base[0] if base else 0),
+        "backlog": ledger.outbox.backlog(),
+        "quarantined": ledger.outbox.quarantined(),
+        "lastAcceptedSeq": ledger.outbox.last_accepted_seq(),
         "keypadConnected": _evaluator_status(config).get("keypadConnected"),
         "clockSynced": SystemClock().synced(),
         "diskFreeBytes": disk.f_bavail * disk.f_frsize,

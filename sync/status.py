@@ -8,26 +8,22 @@ from typing import Any
 
 from device.ledger.store import Ledger
 from device.record.rating import BEIJING
-from sync.state import SyncState
 
 
 def sync_status(ledger: Ledger, now: datetime) -> dict[str, Any]:
-    oldest = ledger.conn.execute(
-        "SELECT json_extract(record, '$.assessTime') FROM ratings"
-        " WHERE delivery IS NULL AND quarantine_code IS NULL ORDER BY seq LIMIT 1"
-    ).fetchone()
+    oldest = ledger.outbox.oldest_unsent_assess_time()
     age = None
     if oldest is not None:
-        pressed = datetime.strptime(oldest[0], "%Y-%m-%d %H:%M:%S").replace(tzinfo=BEIJING)
+        pressed = datetime.strptime(oldest, "%Y-%m-%d %H:%M:%S").replace(tzinfo=BEIJING)
         age = max(0, int((now - pressed).total_seconds()))
-    state = SyncState(ledger).get()
+    state = ledger.sync_state.read()
     return {
-        "backlog": ledger.backlog(),
+        "backlog": ledger.outbox.backlog(),
         "oldestUnsentAgeSeconds": age,
-        "quarantined": ledger.quarantined(),
-        "lastSuccessAt": state.get("lastSuccessAt"),
-        "lastError": state.get("lastError"),
-        "lastErrorAt": state.get("lastErrorAt"),
+        "quarantined": ledger.outbox.quarantined(),
+        "lastSuccessAt": state.last_success_at,
+        "lastError": state.last_error,
+        "lastErrorAt": state.last_error_at,
     }
 
 

@@ -63,7 +63,7 @@ def test_a_lost_response_is_resent_and_counted_once(device, province):
     assert ledger.backlog() == 4
     result = sender.send_round()
     assert result.delivered == 4
-    assert [ledger.delivery_of(eid) for eid in ids] == ["duplicate"] * 4
+    assert [ledger.outbox.delivery_of(eid) for eid in ids] == ["duplicate"] * 4
     assert province.store.evaluation_count() == 4
 
 

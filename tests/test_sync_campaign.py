@@ -37,7 +37,7 @@ def _held(province, device) -> list[str]:
 def _assert_exactly_once(province, device, sent: list[str]) -> None:
     held = province.store.evaluation_ids()
     assert len(held) == len(set(held)), "the province stored a rating twice"
-    quarantined = {q["evaluationId"] for q in device.ledger.quarantine_list()}
+    quarantined = {q.evaluation_id for q in device.ledger.outbox.quarantined_ratings()}
     assert set(held) | quarantined == set(sent), "a rating was lost"
     assert not set(held) & quarantined
     assert device.ledger.backlog() == 0

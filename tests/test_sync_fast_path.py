@@ -9,7 +9,8 @@ import threading
 
 import pytest
 
-from device.ledger.store import MARK_CHUNK, Ledger
+from device.ledger.outbox import MARK_CHUNK
+from device.ledger.store import Ledger
 from device.record.canonical import canonical_json
 from sync.adapter import Delivery
 from sync.province_adapter import ProvinceAdapter
@@ -217,7 +218,7 @@ def test_adapters_without_the_canonical_path_get_records(device):
 
     assert Sender(device.ledger, Dicts(), device.vault).send_round().delivered == 1
     assert seen[0]["userName"] == "刘芳"
-    assert device.ledger.delivery_of(seen[0]["evaluationId"]) == "exported"
+    assert device.ledger.outbox.delivery_of(seen[0]["evaluationId"]) == "exported"
 
 
 def test_a_ledger_read_error_behind_the_batch_is_reported_by_the_next_round(device):

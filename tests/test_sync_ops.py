@@ -105,7 +105,7 @@ def test_monthly_export_reverses_the_levels_and_leaves_names_out(tmp_path, provi
     assert [r["评价等级"] for r in rows] == ["1", "4"]  # GB/T 39046: 1 = 非常满意
     assert [r["评价人证件摘要"] for r in rows] == ["k0", "k1"]
     assert device.ledger.backlog() == 0
-    assert device.ledger.delivery_of(ids[0]) == "exported"
+    assert device.ledger.outbox.delivery_of(ids[0]) == "exported"
     assert province.store.evaluation_count() == 0
 
 

@@ -33,11 +33,8 @@ class HealthCheck:
         return stats.f_bavail * stats.f_frsize
 
     def run(self) -> Health:
-        row = self.ledger.conn.execute(
-            "SELECT count(*), min(seq) FROM ratings"
-            " WHERE delivery IS NULL AND quarantine_code IS NULL"
-        ).fetchone()
-        backlog, oldest = row[0], row[1]
+        front = self.ledger.outbox.front()
+        backlog, oldest = front.size, front.oldest_seq
         stuck = backlog > 0 and oldest == self._last_oldest_unsent
         self._last_oldest_unsent = oldest
         return Health(self.free_bytes() >= self.min_free_bytes, backlog, stuck)

@@ -11,7 +11,6 @@ import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -20,30 +19,24 @@ from sqlite_utils import Database
 from device.keys.identity_vault import IdentityVault
 from device.keys.signing import DeviceKey
 from device.ledger import migrations
+from device.ledger.connection import LedgerError, connect
+from device.ledger.outbox import Outbox, UnsentRating
+from device.ledger.sync_state import SyncMemory
 from device.record.canonical import ZERO_HASH, canonical_json, check_canonical, record_hash
-from device.record.rating import join_identity, split_identity
+from device.record.rating import split_identity
 
-DELIVERED = ("accepted", "duplicate", "exported")
 QUIET_CHECKPOINT_EVERY = 32  # ratings between WAL checkpoints when the owner checkpoints
-MARK_CHUNK = 100  # deliveries per transaction: the evaluator's commits never wait long
-MARK_BY_ID = (
-    "UPDATE ratings SET delivery = ?, delivered_at = ? WHERE evaluation_id = ? AND delivery IS NULL"
-)
-PURGE_BY_ID = (
-    "DELETE FROM rater_identities WHERE seq = (SELECT seq FROM ratings WHERE evaluation_id = ?)"
-)
-MARK_BY_SEQ = (
-    "UPDATE ratings SET delivery = ?, delivered_at = ?"
-    " WHERE seq = ? AND evaluation_id = ? AND delivery IS NULL"
-)
-PURGE_BY_SEQ = (
-    "DELETE FROM rater_identities WHERE seq ="
-    " (SELECT seq FROM ratings WHERE seq = ? AND evaluation_id = ?)"
-)
+ADD_KEY = "INSERT OR IGNORE INTO device_keys (key_id, public_key) VALUES (?, ?)"
 
-
-class LedgerError(Exception):
-    """The ledger cannot store or read a rating (disk full, read-only, corrupt)."""
+__all__ = [
+    "QUIET_CHECKPOINT_EVERY",
+    "Ledger",
+    "LedgerError",
+    "StoredRating",
+    "UnsentRating",
+    "connect",
+    "seal_bytes",
+]
 
 
 @dataclass(frozen=True)
@@ -51,20 +44,6 @@ class StoredRating:
     seq: int
     evaluation_id: str
     record: dict[str, Any]  # the full signed wire record
-
-
-@dataclass(frozen=True)
-class UnsentRating:
-    """A rating waiting for delivery: the full signed wire record as its canonical JSON,
-    which the sync sends as it is; `record` parses it for those who want a dict."""
-
-    seq: int
-    evaluation_id: str
-    canonical: bytes
-
-    @cached_property
-    def record(self) -> dict[str, Any]:
-        return json.loads(self.canonical)
 
 
 def seal_bytes(
@@ -76,28 +55,6 @@ def seal_bytes(
         {"hasIdentity": has_identity, "record": redacted, "recordHash": full_hash},
         checked=checked,
     )
-
-
-def connect(
-    path: Path, *, readonly: bool = False, busy_timeout_s: float = 5.0
-) -> sqlite3.Connection:
-    """A connection in autocommit mode (transactions are explicit) with durable settings."""
-    if readonly:
-        conn = sqlite3.connect(
-            f"file:{path}?mode=ro",
-            uri=True,
-            isolation_level=None,
-            timeout=busy_timeout_s,
-            check_same_thread=False,
-        )
-    else:
-        conn = sqlite3.connect(
-            path, isolation_level=None, timeout=busy_timeout_s, check_same_thread=False
-        )
-        conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA foreign_keys=ON")
-    return conn
 
 
 class Ledger:
@@ -115,6 +72,8 @@ class Ledger:
         except sqlite3.Error as exc:
             raise LedgerError(f"cannot open ledger {path}: {exc}") from exc
         self.db = Database(self.conn)
+        self.outbox = Outbox(self)
+        self.sync_state = SyncMemory(self)
         self._known_keys: set[str] = set()
 
     def close(self) -> None:
@@ -155,10 +114,7 @@ class Ledger:
         self, body: dict[str, Any], key: DeviceKey, vault: IdentityVault | None
     ) -> StoredRating:
         if key.key_id not in self._known_keys:
-            self.conn.execute(
-                "INSERT OR IGNORE INTO device_keys (key_id, public_key) VALUES (?, ?)",
-                (key.key_id, key.public_b64),
-            )
+            self.conn.execute(ADD_KEY, (key.key_id, key.public_b64))
             self._known_keys.add(key.key_id)
         last = self._chain_end()
         seq, prev_hash = last[0] + 1, last[1]
@@ -217,38 +173,21 @@ class Ledger:
         ).fetchall()
         return [json.loads(text) for (text,) in rows]
 
-    def mark_delivered(
-        self,
-        statuses: dict[str, str],
-        delivered_at: str,
-        *,
-        seqs: Mapping[str, int] | None = None,
-    ) -> int:
-        """Record the province's acknowledgements and delete the delivered personal data;
-        returns how many ratings became delivered. *seqs* (evaluationId → seq, as unsent()
-        gave them) spares looking each rating up by its evaluationId.
+    def add_keys(self, *keys: DeviceKey) -> None:
+        """Keep these public keys (a key already known stays as it is), so every rating
+        they signed verifies, here and after the key changed."""
+        with self.writing("keys not recorded"):
+            for key in keys:
+                self.conn.execute(ADD_KEY, (key.key_id, key.public_b64))
 
-        A rating's mark and the deletion of its personal data share one transaction. A big
-        batch is recorded in transactions of MARK_CHUNK ratings, so that the evaluator, which
-        shares the file, never waits long for a key press to be stored."""
-        if any(status not in DELIVERED for status in statuses.values()):
-            raise ValueError(f"delivery status must be one of {DELIVERED}")
-        if seqs is None:
-            mark, purge = MARK_BY_ID, PURGE_BY_ID
-            keys = [(eid,) for eid in statuses]
-        else:  # the row by its seq (rowid), and only if it is that rating
-            mark, purge = MARK_BY_SEQ, PURGE_BY_SEQ
-            keys = [(seqs[eid], eid) for eid in statuses]
-        marks = [
-            (status, delivered_at, *key)
-            for status, key in zip(statuses.values(), keys, strict=True)
-        ]
-        changed = 0
-        for start in range(0, len(keys), MARK_CHUNK):
-            with self.writing("delivery not recorded"):
-                changed += self.conn.executemany(mark, marks[start : start + MARK_CHUNK]).rowcount
-                self.conn.executemany(purge, keys[start : start + MARK_CHUNK])
-        return changed
+    def purge_identities(self) -> int:
+        """Delete all personal data (decommissioning); returns how many raters' data went."""
+        with self.writing("personal data not wiped"):
+            return self.conn.execute("DELETE FROM rater_identities").rowcount
+
+    def vacuum(self) -> None:
+        """Rewrite the file so deleted pages are not left readable in it."""
+        self.conn.execute("VACUUM")
 
     def checkpoint(self) -> None:
         """Copy committed WAL frames into the database file so the WAL is reused, not grown.
@@ -269,82 +208,6 @@ class Ledger:
 
     # -- reading ----------------------------------------------------------------------
 
-    def unsent(
-        self,
-        limit: int,
-        vault: IdentityVault | None = None,
-        max_bytes: int | None = None,
-        *,
-        after_seq: int = 0,
-    ) -> list[UnsentRating]:
-        """The oldest undelivered ratings in seq order (those after *after_seq*), rebuilt into
-        full wire records; at most *max_bytes* of canonical JSON (and a comma each), but
-        always at least one rating.
-
-        A row without personal data holds the full record's canonical JSON already: it is
-        handed on as it is, neither parsed nor encoded again."""
-        rows = self.conn.execute(
-            "SELECT r.seq, r.evaluation_id, CAST(r.record AS BLOB), r.has_identity, i.sealed"
-            " FROM ratings r LEFT JOIN rater_identities i ON i.seq = r.seq"
-            " WHERE r.delivery IS NULL AND r.quarantine_code IS NULL AND r.seq > ?"
-            " ORDER BY r.seq LIMIT ?",
-            (after_seq, limit),
-        ).fetchall()
-        out: list[UnsentRating] = []
-        used = 0
-        for seq, evaluation_id, stored, has_identity, sealed in rows:
-            if has_identity:
-                if sealed is None or vault is None:
-                    raise LedgerError(f"rating seq {seq}: personal data cannot be restored")
-                identity = vault.open(evaluation_id, sealed)
-                canonical = canonical_json(join_identity(json.loads(stored), identity))
-            else:
-                canonical = stored  # the record's canonical JSON (UTF-8), as stored
-            if max_bytes is not None:
-                used += len(canonical) + 1
-                if used > max_bytes and out:
-                    break
-            out.append(UnsentRating(seq, evaluation_id, canonical))
-        return out
-
-    def quarantine(self, rejections: dict[str, tuple[str, str]]) -> None:
-        """Set rejected ratings aside with the province's code and message; never deleted."""
-        with self.writing("quarantine not recorded"):
-            self.conn.executemany(
-                "UPDATE ratings SET quarantine_code = ?, quarantine_message = ?"
-                " WHERE evaluation_id = ? AND delivery IS NULL",
-                [(code, message, eid) for eid, (code, message) in rejections.items()],
-            )
-
-    def requeue(self, evaluation_id: str) -> bool:
-        """Send a quarantined rating again (after the cause was fixed at the province)."""
-        with self.writing("requeue not recorded"):
-            changed = self.conn.execute(
-                "UPDATE ratings SET quarantine_code = NULL, quarantine_message = NULL"
-                " WHERE evaluation_id = ? AND quarantine_code IS NOT NULL",
-                (evaluation_id,),
-            ).rowcount
-        return changed == 1
-
-    def quarantine_list(self) -> list[dict[str, Any]]:
-        rows = self.conn.execute(
-            "SELECT seq, evaluation_id, project_no, quarantine_code, quarantine_message"
-            " FROM ratings WHERE quarantine_code IS NOT NULL ORDER BY seq"
-        ).fetchall()
-        return [
-            {"seq": seq, "evaluationId": eid, "projectNo": no, "code": code, "message": msg}
-            for seq, eid, no, code, msg in rows
-        ]
-
-    def backlog(self) -> int:
-        """Ratings still to deliver (quarantined ones are counted apart)."""
-        return self.db.execute(
-            "SELECT count(*) FROM ratings WHERE delivery IS NULL AND quarantine_code IS NULL"
-        ).fetchone()[0]
-
-    def quarantined(self) -> int:
-        return self.db["ratings"].count_where("quarantine_code IS NOT NULL")
-
     def count(self) -> int:
         return self.db["ratings"].count
 
@@ -362,10 +225,36 @@ class Ledger:
     def last_seq(self) -> int:
         return self._chain_end()[0]
 
-    def delivery_of(self, evaluation_id: str) -> str | None:
-        row = self.conn.execute(
-            "SELECT delivery FROM ratings WHERE evaluation_id = ?", (evaluation_id,)
-        ).fetchone()
-        if row is None:
-            raise KeyError(evaluation_id)
-        return row[0]
+    # -- the outbox's calls the sender and the benchmarks make on the ledger ------------
+
+    def mark_delivered(
+        self,
+        statuses: dict[str, str],
+        delivered_at: str,
+        *,
+        seqs: Mapping[str, int] | None = None,
+    ) -> int:
+        """See Outbox.mark_delivered."""
+        return self.outbox.mark_delivered(statuses, delivered_at, seqs=seqs)
+
+    def unsent(
+        self,
+        limit: int,
+        vault: IdentityVault | None = None,
+        max_bytes: int | None = None,
+        *,
+        after_seq: int = 0,
+    ) -> list[UnsentRating]:
+        """See Outbox.unsent."""
+        return self.outbox.unsent(limit, vault, max_bytes, after_seq=after_seq)
+
+    def quarantine(self, rejections: dict[str, tuple[str, str]]) -> None:
+        """See Outbox.quarantine."""
+        self.outbox.quarantine(rejections)
+
+    def backlog(self) -> int:
+        """Ratings still to deliver (quarantined ones are counted apart)."""
+        return self.outbox.backlog()
+
+    def quarantined(self) -> int:
+        return self.outbox.quarantined()

@@ -17,8 +17,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from device.keys.identity_vault import IdentityVault, VaultError
 from device.keys.signing import public_key_from_b64, verify, verify_record
+from device.ledger.connection import connect
 from device.ledger.retention import base_bytes
-from device.ledger.store import connect, seal_bytes
+from device.ledger.store import seal_bytes
 from device.record.canonical import ZERO_HASH, canonical_json, record_hash
 from device.record.rating import join_identity
 

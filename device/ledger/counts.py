@@ -1,0 +1,27 @@
+"""Counting what a ledger holds from outside the device's processes: read-only, no
+migration, no write lock — for a watcher (the simulator's scenarios) while the device runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from device.ledger.connection import connect
+
+
+@dataclass(frozen=True)
+class LedgerCounts:
+    ratings: int
+    outcomes: int  # case outcome events (cases shown but not rated)
+
+
+def read_counts(path: Path) -> LedgerCounts:
+    """Rows in the ledger at *path* now; sqlite3.Error if the file is not there yet."""
+    conn = connect(path, readonly=True)
+    try:
+        (ratings,) = conn.execute("SELECT count(*) FROM ratings").fetchone()
+        (outcomes,) = conn.execute("SELECT count(*) FROM case_outcomes").fetchone()
+    finally:
+        conn.close()
+    return LedgerCounts(ratings, outcomes)

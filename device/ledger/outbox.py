@@ -1,0 +1,233 @@
+"""The outbox: the ledger's ratings as the sync sees them — unsent ones in seq order, the
+province's acknowledgements and rejections recorded, and the figures status and health show.
+
+Delivered ratings lose their personal data in the transaction that marks them; rejected ones
+are quarantined with the province's code, never resent blindly and never deleted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from device.keys.identity_vault import IdentityVault
+from device.ledger.connection import LedgerError
+from device.record.canonical import canonical_json
+from device.record.rating import join_identity
+
+if TYPE_CHECKING:
+    from device.ledger.store import Ledger
+
+DELIVERED = ("accepted", "duplicate", "exported")
+MARK_CHUNK = 100  # deliveries per transaction: the evaluator's commits never wait long
+MARK_BY_ID = (
+    "UPDATE ratings SET delivery = ?, delivered_at = ? WHERE evaluation_id = ? AND delivery IS NULL"
+)
+PURGE_BY_ID = (
+    "DELETE FROM rater_identities WHERE seq = (SELECT seq FROM ratings WHERE evaluation_id = ?)"
+)
+MARK_BY_SEQ = (
+    "UPDATE ratings SET delivery = ?, delivered_at = ?"
+    " WHERE seq = ? AND evaluation_id = ? AND delivery IS NULL"
+)
+PURGE_BY_SEQ = (
+    "DELETE FROM rater_identities WHERE seq ="
+    " (SELECT seq FROM ratings WHERE seq = ? AND evaluation_id = ?)"
+)
+
+
+@dataclass(frozen=True)
+class UnsentRating:
+    """A rating waiting for delivery: the full signed wire record as its canonical JSON,
+    which the sync sends as it is; `record` parses it for those who want a dict."""
+
+    seq: int
+    evaluation_id: str
+    canonical: bytes
+
+    @cached_property
+    def record(self) -> dict[str, Any]:
+        return json.loads(self.canonical)
+
+
+@dataclass(frozen=True)
+class QuarantinedRating:
+    """A rating the province rejected, with its code and message."""
+
+    seq: int
+    evaluation_id: str
+    project_no: str
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """How many ratings wait for delivery and the seq of the oldest, read together."""
+
+    size: int
+    oldest_seq: int | None
+
+
+class Outbox:
+    """The sync's way into one ledger: reads on its connection, writes in its transactions."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self.conn = ledger.conn
+
+    # -- what is to send ----------------------------------------------------------------
+
+    def unsent(
+        self,
+        limit: int,
+        vault: IdentityVault | None = None,
+        max_bytes: int | None = None,
+        *,
+        after_seq: int = 0,
+    ) -> list[UnsentRating]:
+        """The oldest undelivered ratings in seq order (those after *after_seq*), rebuilt into
+        full wire records; at most *max_bytes* of canonical JSON (and a comma each), but
+        always at least one rating.
+
+        A row without personal data holds the full record's canonical JSON already: it is
+        handed on as it is, neither parsed nor encoded again."""
+        rows = self.conn.execute(
+            "SELECT r.seq, r.evaluation_id, CAST(r.record AS BLOB), r.has_identity, i.sealed"
+            " FROM ratings r LEFT JOIN rater_identities i ON i.seq = r.seq"
+            " WHERE r.delivery IS NULL AND r.quarantine_code IS NULL AND r.seq > ?"
+            " ORDER BY r.seq LIMIT ?",
+            (after_seq, limit),
+        ).fetchall()
+        out: list[UnsentRating] = []
+        used = 0
+        for seq, evaluation_id, stored, has_identity, sealed in rows:
+            if has_identity:
+                if sealed is None or vault is None:
+                    raise LedgerError(f"rating seq {seq}: personal data cannot be restored")
+                identity = vault.open(evaluation_id, sealed)
+                canonical = canonical_json(join_identity(json.loads(stored), identity))
+            else:
+                canonical = stored  # the record's canonical JSON (UTF-8), as stored
+            if max_bytes is not None:
+                used += len(canonical) + 1
+                if used > max_bytes and out:
+                    break
+            out.append(UnsentRating(seq, evaluation_id, canonical))
+        return out
+
+    def data_version(self) -> int:
+        """A number that changes whenever another connection commits to the ledger: how the
+        sync notices new ratings without polling the table."""
+        return self.conn.execute("PRAGMA data_version").fetchone()[0]
+
+    # -- what the province answered -----------------------------------------------------
+
+    def mark_delivered(
+        self,
+        statuses: dict[str, str],
+        delivered_at: str,
+        *,
+        seqs: Mapping[str, int] | None = None,
+    ) -> int:
+        """Record the province's acknowledgements and delete the delivered personal data;
+        returns how many ratings became delivered. *seqs* (evaluationId → seq, as unsent()
+        gave them) spares looking each rating up by its evaluationId.
+
+        A rating's mark and the deletion of its personal data share one transaction. A big
+        batch is recorded in transactions of MARK_CHUNK ratings, so that the evaluator, which
+        shares the file, never waits long for a key press to be stored."""
+        if any(status not in DELIVERED for status in statuses.values()):
+            raise ValueError(f"delivery status must be one of {DELIVERED}")
+        if seqs is None:
+            mark, purge = MARK_BY_ID, PURGE_BY_ID
+            keys = [(eid,) for eid in statuses]
+        else:  # the row by its seq (rowid), and only if it is that rating
+            mark, purge = MARK_BY_SEQ, PURGE_BY_SEQ
+            keys = [(seqs[eid], eid) for eid in statuses]
+        marks = [
+            (status, delivered_at, *key)
+            for status, key in zip(statuses.values(), keys, strict=True)
+        ]
+        changed = 0
+        for start in range(0, len(keys), MARK_CHUNK):
+            with self.ledger.writing("delivery not recorded"):
+                changed += self.conn.executemany(mark, marks[start : start + MARK_CHUNK]).rowcount
+                self.conn.executemany(purge, keys[start : start + MARK_CHUNK])
+        return changed
+
+    def quarantine(self, rejections: dict[str, tuple[str, str]]) -> None:
+        """Set rejected ratings aside with the province's code and message; never deleted."""
+        with self.ledger.writing("quarantine not recorded"):
+            self.conn.executemany(
+                "UPDATE ratings SET quarantine_code = ?, quarantine_message = ?"
+                " WHERE evaluation_id = ? AND delivery IS NULL",
+                [(code, message, eid) for eid, (code, message) in rejections.items()],
+            )
+
+    def requeue(self, evaluation_id: str) -> bool:
+        """Send a quarantined rating again (after the cause was fixed at the province)."""
+        with self.ledger.writing("requeue not recorded"):
+            changed = self.conn.execute(
+                "UPDATE ratings SET quarantine_code = NULL, quarantine_message = NULL"
+                " WHERE evaluation_id = ? AND quarantine_code IS NOT NULL",
+                (evaluation_id,),
+            ).rowcount
+        return changed == 1
+
+    def quarantined_ratings(self) -> list[QuarantinedRating]:
+        rows = self.conn.execute(
+            "SELECT seq, evaluation_id, project_no, quarantine_code, quarantine_message"
+            " FROM ratings WHERE quarantine_code IS NOT NULL ORDER BY seq"
+        ).fetchall()
+        return [QuarantinedRating(*row) for row in rows]
+
+    def delivery_of(self, evaluation_id: str) -> str | None:
+        """'accepted', 'duplicate' or 'exported' once delivered; None before."""
+        row = self.conn.execute(
+            "SELECT delivery FROM ratings WHERE evaluation_id = ?", (evaluation_id,)
+        ).fetchone()
+        if row is None:
+            raise KeyError(evaluation_id)
+        return row[0]
+
+    # -- figures for status, heartbeat and health ---------------------------------------
+
+    def backlog(self) -> int:
+        """Ratings still to deliver (quarantined ones are counted apart)."""
+        return self.conn.execute(
+            "SELECT count(*) FROM ratings WHERE delivery IS NULL AND quarantine_code IS NULL"
+        ).fetchone()[0]
+
+    def front(self) -> Backlog:
+        """The backlog's size and its oldest seq, in one read."""
+        size, oldest = self.conn.execute(
+            "SELECT count(*), min(seq) FROM ratings"
+            " WHERE delivery IS NULL AND quarantine_code IS NULL"
+        ).fetchone()
+        return Backlog(size, oldest)
+
+    def quarantined(self) -> int:
+        return self.conn.execute(
+            "SELECT count(*) FROM ratings WHERE quarantine_code IS NOT NULL"
+        ).fetchone()[0]
+
+    def oldest_unsent_assess_time(self) -> str | None:
+        """The assessTime (`yyyy-MM-dd HH:mm:ss`, Beijing) of the oldest unsent rating."""
+        row = self.conn.execute(
+            "SELECT json_extract(record, '$.assessTime') FROM ratings"
+            " WHERE delivery IS NULL AND quarantine_code IS NULL ORDER BY seq LIMIT 1"
+        ).fetchone()
+        return None if row is None else row[0]
+
+    def last_accepted_seq(self) -> int:
+        """The newest seq the province took (accepted or duplicate); after retention removed
+        every such row, the sealed base's seq; 0 before any."""
+        last = self.conn.execute(
+            "SELECT max(seq) FROM ratings WHERE delivery IN ('accepted', 'duplicate')"
+        ).fetchone()[0]
+        base = self.conn.execute("SELECT seq FROM ledger_base").fetchone()
+        return last or (base[0] if base else 0)
