@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from device.keys.private_file import write_private
-from sync.adapter import Delivery
+from sync.adapter import Delivery, DeliveryStatus, OutgoingRecord
 from sync.gbt39046 import header, row
 
 EVALUATION_ID = 0  # the first column
@@ -30,22 +32,26 @@ class MonthlyExport:
     def path_for(self, assess_time: str) -> Path:
         return self.directory / f"haochaping-{assess_time[:4]}{assess_time[5:7]}.csv"
 
-    def deliver(self, records: list[dict[str, Any]]) -> list[Delivery]:
+    def deliver(self, records: Sequence[OutgoingRecord]) -> list[Delivery]:
+        """Each record parsed from its canonical bytes into its month's file, in order."""
         by_month: dict[Path, list[dict[str, Any]]] = {}
-        for record in records:
+        for outgoing in records:
+            record = json.loads(outgoing.canonical)
             by_month.setdefault(self.path_for(record["assessTime"]), []).append(record)
-        statuses: dict[str, str] = {}
+        statuses: dict[str, DeliveryStatus] = {}
         for path, month in by_month.items():
             rows = self._read(path)
             present = {r[EVALUATION_ID] for r in rows}
             for record in month:
                 eid = record["evaluationId"]
-                statuses[eid] = "duplicate" if eid in present else "exported"
-                if eid not in present:
+                if eid in present:
+                    statuses[eid] = DeliveryStatus.DUPLICATE
+                else:
+                    statuses[eid] = DeliveryStatus.EXPORTED
                     rows.append(row(record))
                     present.add(eid)
             self._write(path, rows)
-        return [Delivery(r["evaluationId"], statuses[r["evaluationId"]]) for r in records]
+        return [Delivery(r.evaluation_id, statuses[r.evaluation_id]) for r in records]
 
     def _read(self, path: Path) -> list[list[str]]:
         if not path.exists():

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sync.adapter import Delivery
+from sync.adapter import Delivery, DeliveryStatus, OutgoingRecord
 from sync.province_client import MAX_BYTES, MAX_RECORDS, ProvinceClient
+
+TAKEN = (DeliveryStatus.ACCEPTED, DeliveryStatus.DUPLICATE)
 
 
 class ProvinceAdapter:
@@ -17,24 +19,22 @@ class ProvinceAdapter:
     def __init__(self, client: ProvinceClient) -> None:
         self.client = client
 
-    def deliver(self, records: list[dict[str, Any]]) -> list[Delivery]:
+    def deliver(self, records: Sequence[OutgoingRecord]) -> list[Delivery]:
         return [_delivery(result) for result in self.client.post_batch(records)]
-
-    def deliver_canonical(self, records: Sequence[tuple[str, bytes]]) -> list[Delivery]:
-        """deliver() for records already encoded: (evaluationId, canonical JSON bytes)."""
-        return [_delivery(result) for result in self.client.post_canonical(records)]
 
     def close(self) -> None:
         self.client.close()
 
 
 def _delivery(result: dict[str, Any]) -> Delivery:
+    """The province's answer for one record; anything but accepted or duplicate is a
+    rejection."""
     status = result.get("status")
-    if status in ("accepted", "duplicate"):
-        return Delivery(result["evaluationId"], status)
+    if status in TAKEN:
+        return Delivery(result["evaluationId"], DeliveryStatus(status))
     return Delivery(
         result["evaluationId"],
-        "rejected",
+        DeliveryStatus.REJECTED,
         str(result.get("code", "E_UNKNOWN")),
         str(result.get("message", "")),
     )

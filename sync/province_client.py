@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import requests
 
 from device.keys.signing import DeviceKey, request_signing_bytes
+from sync.adapter import OutgoingRecord
 
 MAX_RECORDS = 500
 MAX_BYTES = 1024 * 1024
@@ -125,18 +126,10 @@ class ProvinceClient:
             raise RetryableError(message, code, retry_after_s=0.0, status=status)
         raise OperatorNeededError(message, code, status)
 
-    def post_batch(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Send up to 500 records; return the province's result for each, in order."""
-        if not 0 < len(records) <= MAX_RECORDS:
-            raise ValueError(f"a batch holds 1-{MAX_RECORDS} records")
-        data = self.call(
-            "POST", "/evaluations:batch", {"deviceId": self.device_id, "records": records}
-        )
-        return _results(data, [record["evaluationId"] for record in records])
-
-    def post_canonical(self, records: Sequence[tuple[str, bytes]]) -> list[dict[str, Any]]:
-        """post_batch() for records already encoded: (evaluationId, the record's JSON bytes).
-        The body is joined from those bytes; nothing is parsed or encoded again."""
+    def post_batch(self, records: Sequence[OutgoingRecord]) -> list[dict[str, Any]]:
+        """Send up to 500 records; return the province's result for each, in order.
+        The body is joined from the records' canonical bytes; nothing is parsed or encoded
+        again."""
         if not 0 < len(records) <= MAX_RECORDS:
             raise ValueError(f"a batch holds 1-{MAX_RECORDS} records")
         device_id = json.dumps(self.device_id, ensure_ascii=False).encode()
@@ -145,12 +138,12 @@ class ProvinceClient:
                 b'{"deviceId":',
                 device_id,
                 b',"records":[',
-                b",".join(encoded for _, encoded in records),
+                b",".join(record.canonical for record in records),
                 b"]}",
             )
         )
         data = self.call_with_body("POST", "/evaluations:batch", body)
-        return _results(data, [evaluation_id for evaluation_id, _ in records])
+        return _results(data, [record.evaluation_id for record in records])
 
 
 def _results(data: Any, evaluation_ids: list[str]) -> list[dict[str, Any]]:

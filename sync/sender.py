@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 from device.keys.identity_vault import IdentityVault
 from device.ledger.store import Ledger, LedgerError, UnsentRating
-from sync.adapter import Adapter, Delivery
+from sync.adapter import Adapter, Delivery, OutgoingRecord
 
 log = logging.getLogger(__name__)
 ENVELOPE_BYTES = 4096  # room for {"deviceId": …, "records": [ … ]}
@@ -116,21 +116,17 @@ class Sender:
         return _Flight(batch, answer)
 
     def _deliver(self, batch: list[UnsentRating]) -> list[Delivery]:
-        """Through the adapter, as the ledger's canonical bytes when the adapter takes them."""
+        """Through the adapter, as the ledger's canonical bytes."""
         started = time.perf_counter()
-        deliver_canonical = getattr(self.adapter, "deliver_canonical", None)
-        if deliver_canonical is not None:
-            results: list[Delivery] = deliver_canonical(
-                [(r.evaluation_id, r.canonical) for r in batch]
-            )
-        else:
-            results = self.adapter.deliver([r.record for r in batch])
+        results = self.adapter.deliver(
+            [OutgoingRecord(r.evaluation_id, r.canonical) for r in batch]
+        )
         elapsed_ms = (time.perf_counter() - started) * 1000
         log.debug("batch of %d: round trip %.1f ms", len(batch), elapsed_ms)
         return results
 
     def _record(self, batch: list[UnsentRating], results: list[Delivery]) -> RoundResult:
-        delivered = {d.evaluation_id: d.status for d in results if d.delivered}
+        delivered: dict[str, str] = {d.evaluation_id: d.status for d in results if d.delivered}
         rejected = {
             d.evaluation_id: (d.code or "E_UNKNOWN", d.message or "")
             for d in results

@@ -8,6 +8,7 @@ import pytest
 
 from device.evaluator.app import site_of
 from device.record.rating import Level
+from sync.adapter import OutgoingRecord
 from sync.backoff import Backoff
 from sync.daemon import SyncDaemon
 from sync.province_adapter import ProvinceAdapter
@@ -59,7 +60,8 @@ def test_a_lost_response_is_resent_and_counted_once(device, province):
     ids = [_record(device, n).evaluation_id for n in range(4)]
     sender = _sender(device)
     # The province stores the batch but the answer never reaches the device:
-    sender.adapter.client.post_batch([r.record for r in ledger.unsent(10, vault)])
+    unsent = ledger.unsent(10, vault)
+    sender.adapter.client.post_batch([OutgoingRecord(r.evaluation_id, r.canonical) for r in unsent])
     assert ledger.backlog() == 4
     result = sender.send_round()
     assert result.delivered == 4

@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Sequence
 
 import pytest
 
 from device.ledger.outbox import MARK_CHUNK
 from device.ledger.store import Ledger
 from device.record.canonical import canonical_json
-from sync.adapter import Delivery
+from sync.adapter import Delivery, DeliveryStatus, OutgoingRecord
 from sync.province_adapter import ProvinceAdapter
 from sync.province_client import ProvinceClient, RetryableError
 from sync.sender import Sender
@@ -141,11 +142,11 @@ def test_the_next_batch_leaves_before_the_answer_to_the_last_is_recorded(device)
     both_out = threading.Event()
 
     class Watching(ProvinceAdapter):
-        def deliver_canonical(self, records):
+        def deliver(self, records):
             calls.append(len(records))
             if len(calls) == 2:
                 both_out.set()
-            return super().deliver_canonical(records)
+            return super().deliver(records)
 
     sender = Sender(device.ledger, Watching(_adapter(device).client), device.vault)
     assert sender.send_round().delivered == 500
@@ -162,14 +163,11 @@ class _Failing:
         self.adapter, self.fail_on, self.calls = adapter, fail_on, 0
         self.name, self.max_records, self.max_bytes = "failing", 500, adapter.max_bytes
 
-    def deliver_canonical(self, records: list[tuple[str, bytes]]) -> list[Delivery]:
+    def deliver(self, records: Sequence[OutgoingRecord]) -> list[Delivery]:
         self.calls += 1
         if self.calls == self.fail_on:
             raise RetryableError("province unreachable: test")
-        return self.adapter.deliver_canonical(records)
-
-    def deliver(self, records):  # pragma: no cover - the canonical path is taken
-        raise AssertionError("records were encoded again")
+        return self.adapter.deliver(records)
 
     def close(self) -> None:
         self.adapter.close()
@@ -202,21 +200,21 @@ def test_without_overlap_nothing_is_left_on_its_way(device, province):
     assert sender.send_round().delivered == 100
 
 
-def test_adapters_without_the_canonical_path_get_records(device):
+def test_an_adapter_gets_each_records_canonical_bytes_with_its_personal_data(device):
     device.record(1, identity=PERSON)
     seen: list[dict] = []
 
-    class Dicts:
-        name, max_records, max_bytes = "dicts", 500, 1024 * 1024
+    class Parsing:
+        name, max_records, max_bytes = "parsing", 500, 1024 * 1024
 
-        def deliver(self, records):
-            seen.extend(records)
-            return [Delivery(r["evaluationId"], "exported") for r in records]
+        def deliver(self, records: Sequence[OutgoingRecord]) -> list[Delivery]:
+            seen.extend(json.loads(r.canonical) for r in records)
+            return [Delivery(r.evaluation_id, DeliveryStatus.EXPORTED) for r in records]
 
         def close(self) -> None:
             return None
 
-    assert Sender(device.ledger, Dicts(), device.vault).send_round().delivered == 1
+    assert Sender(device.ledger, Parsing(), device.vault).send_round().delivered == 1
     assert seen[0]["userName"] == "刘芳"
     assert device.ledger.outbox.delivery_of(seen[0]["evaluationId"]) == "exported"
 
@@ -243,7 +241,7 @@ def test_the_request_body_is_the_ledgers_bytes_joined(device, province, monkeypa
 
     monkeypatch.setattr(client, "call_with_body", spy)
     batch = device.ledger.unsent(10)
-    ProvinceAdapter(client).deliver_canonical([(r.evaluation_id, r.canonical) for r in batch])
+    ProvinceAdapter(client).deliver([OutgoingRecord(r.evaluation_id, r.canonical) for r in batch])
     stored = [
         row[0].encode()
         for row in sqlite3.connect(device.config.ledger_path).execute(

@@ -14,8 +14,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from device.keys.signing import DeviceKey
 from device.record import tag_catalog
+from device.record.canonical import canonical_json
 from device.record.rating import Level
 from simulator.province.tags import TagList
+from sync.adapter import OutgoingRecord
 from sync.cli import build
 from sync.export_adapter import MonthlyExport
 from sync.gbt39046 import header, standard_level
@@ -112,8 +114,9 @@ def test_monthly_export_reverses_the_levels_and_leaves_names_out(tmp_path, provi
 def test_a_repeated_export_round_adds_no_row_twice(tmp_path):
     export = MonthlyExport(tmp_path)
     record = {"evaluationId": "e1", "assessTime": "2026-11-21 10:00:00", "satisfaction": 3}
-    assert [d.status for d in export.deliver([record])] == ["exported"]
-    assert [d.status for d in export.deliver([record])] == ["duplicate"]
+    outgoing = OutgoingRecord(record["evaluationId"], canonical_json(record))
+    assert [d.status for d in export.deliver([outgoing])] == ["exported"]
+    assert [d.status for d in export.deliver([outgoing])] == ["duplicate"]
     assert (
         len(list(csv.reader((tmp_path / "haochaping-202611.csv").open(encoding="utf-8-sig")))) == 2
     )
