@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from device.record.canonical import canonical_json
-from simulator.province.fast_json import NOT_PARSED, canonical, loads
+from simulator.province.speed.fast_json import NOT_PARSED, canonical, loads
 
 KEYS = st.text(st.characters(codec="utf-8"), max_size=8)
 SCALARS = (

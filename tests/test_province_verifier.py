@@ -10,8 +10,9 @@ import threading
 import pytest
 
 from device.keys.signing import DeviceKey
-from simulator.province.signatures import VERIFY_CHUNK, SignatureChecker, _verify_jobs
-from simulator.province.verifier import HEADER, VerifierProcess, serve
+from simulator.province.signatures import verify_jobs as _verify_jobs
+from simulator.province.speed.signature_pool import VERIFY_CHUNK, SignatureChecker
+from simulator.province.speed.verifier import HEADER, VerifierProcess, serve
 from tests.province_helpers import EnrolledDevice, running_province
 
 KEY = DeviceKey.generate()

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from simulator.province.devices import beijing_time
 from simulator.province.faults import KINDS, Fault, FaultError, Faults
-from simulator.province.http_server import ApiError, Reply, Request, Router, json_body
+from simulator.province.http_server import ApiError, DeviceRouter, Reply, Request, json_body
 from simulator.province.store import ProvinceStore
 from simulator.province.tags import TagList, TagListError
 
@@ -44,7 +44,7 @@ def check_admin_token(headers: Mapping[str, str], token: str | None) -> None:
 class AdminEndpoints:
     def __init__(self, province: AdminProvince) -> None:
         self.province = province
-        self.router = Router()
+        self.router = DeviceRouter()
         add = self.router.add
         add("GET", "/faults", self.list_faults, signed=False)
         add("DELETE", "/faults", self.clear_faults, signed=False)
@@ -69,7 +69,7 @@ class AdminEndpoints:
         return self._faults_reply()
 
     def set_fault(self, request: Request) -> Reply:
-        body = json_body(request.body) if request.body.strip() else {}
+        body = json_body(request.raw) if request.raw.strip() else {}
         try:
             fault = Fault.from_json(request.params["kind"], body)
         except FaultError as error:
@@ -101,7 +101,7 @@ class AdminEndpoints:
 
     def publish_tags(self, request: Request) -> Reply:
         try:
-            tags = TagList.from_json(json_body(request.body))
+            tags = TagList.from_json(json_body(request.raw))
         except TagListError as error:
             rejection = error.rejection
             extra = {"field": rejection.field}

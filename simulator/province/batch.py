@@ -5,16 +5,15 @@ A batch is stored in one transaction: every accepted record of it, or (on any er
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 from device.record.canonical import sha256_hex
-from simulator.province import fast_json
 from simulator.province.faults import NO_FAULTS, FaultPlan
 from simulator.province.http_server import ApiError, Reply, Request, auth_error, json_body
-from simulator.province.signatures import SignatureChecker, SignatureStream
+from simulator.province.speed import fast_json
+from simulator.province.speed.signature_pool import SignatureChecker, SignatureStream
 from simulator.province.store import CheckedRecord, ProvinceStore, StoreResult
 from simulator.province.validation import Rejection, validate_record
 
@@ -40,7 +39,7 @@ class BatchEndpoint:
         records while the last signatures are verified, and commit only what verified."""
         device_id = request.device_id or ""
         plan: FaultPlan = request.context.get("faults", NO_FAULTS)
-        records = batch_records(json_body(request.body), device_id)
+        records = batch_records(json_body(request.raw), device_id)
         with self.checker.stream() as signatures:
             verdicts, signed = self._read(device_id, records, plan, signatures)
             checked = [i for i, v in enumerate(verdicts) if isinstance(v, CheckedRecord)]
@@ -110,7 +109,9 @@ class BatchEndpoint:
             verdicts.append(checked)
             signature = record["signature"]
             signed.append(index)
-            signatures.add((keys[record["keyId"]], signature, _signed_part(canonical, signature)))
+            signatures.add(
+                (keys[record["keyId"]], signature, fast_json.signed_part(canonical, signature))
+            )
         return verdicts, signed
 
 
@@ -133,18 +134,6 @@ def _signer_rejection(
     if record["keyId"] not in keys:
         return Rejection("E_SIGNATURE", "keyId is not a key of the sending device")
     return None
-
-
-def _signed_part(canonical: bytes, signature: str) -> bytes:
-    """signing_bytes(record), cut out of the record's canonical bytes instead of a 2nd pass.
-
-    Exact for a validated record: "signature" is then a top-level key that is neither first
-    nor last, nested objects have no such key, and `,"signature":` cannot occur inside a
-    string (a quote there is escaped), so dropping that one member leaves exactly the
-    canonical JSON of the record without its signature.
-    """
-    member = ',"signature":' + json.dumps(signature, ensure_ascii=False)
-    return canonical.replace(member.encode("utf-8"), b"", 1)
 
 
 def _checked(record: dict[str, Any], canonical: bytes) -> CheckedRecord:

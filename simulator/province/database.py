@@ -1,13 +1,11 @@
-"""One SQLite connection shared by the stand-in's threads: a lock, transactions, reads;
-and a thread of its own that copies the write-ahead log into the file (a checkpoint) beside
-them, so that no request waits for it.
+"""One SQLite connection shared by the stand-in's threads: a lock, transactions, reads.
+The write-ahead log goes into the file on a thread of its own (`speed/checkpoint.py`).
 
 The tables themselves are in `schema.py`; what is stored in them, in `ratings.py` and `store.py`.
 """
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -18,11 +16,9 @@ from typing import Any
 from sqlite_utils import Database
 
 from simulator.province.schema import migrations
-
-log = logging.getLogger(__name__)
+from simulator.province.speed.checkpoint import Checkpointer
 
 IN_CHUNK = 500
-CHECKPOINT_SECONDS = 0.5
 
 
 def select_in(
@@ -68,27 +64,3 @@ class SqliteFile:
         """Rows of one read-only statement (reports and inspection use this)."""
         with self._lock:
             return self._db.conn.execute(sql, tuple(params)).fetchall()
-
-
-class Checkpointer(threading.Thread):
-    """Every CHECKPOINT_SECONDS, a passive checkpoint on a connection of its own: committed
-    pages go from the log into the file while requests go on (SQLite lets go of the GIL)."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__(name="province-checkpoint", daemon=True)
-        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._stopping = threading.Event()
-
-    def run(self) -> None:
-        try:
-            while not self._stopping.wait(CHECKPOINT_SECONDS):
-                try:
-                    self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                except sqlite3.Error as exc:  # the next round tries again; the log only grows
-                    log.warning("province: checkpoint failed: %s", exc)
-        finally:
-            self._conn.close()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self.join()

@@ -62,7 +62,7 @@ class DeviceEndpoints:
     # --- POST /devices/enroll ----------------------------------------------------------
 
     def enroll(self, request: Request) -> Reply:
-        body = json_body(request.body)
+        body = json_body(request.raw)
         rejection = validate_enrolment(body)
         if rejection is not None:
             raise field_refusal(rejection)
@@ -104,7 +104,7 @@ class DeviceEndpoints:
     def add_key(self, request: Request) -> Reply:
         """A new key for an enrolled device, requested with a signature by a key it already
         has; earlier keys stay valid for the ratings they signed."""
-        body = json_body(request.body)
+        body = json_body(request.raw)
         text = body.get("publicKey") if isinstance(body, dict) else None
         try:
             raw = base64.b64decode(text or "", validate=True)
@@ -133,7 +133,7 @@ class DeviceEndpoints:
     # --- POST /devices/{deviceId}/heartbeat --------------------------------------------
 
     def heartbeat(self, request: Request) -> Reply:
-        body = json_body(request.body)
+        body = json_body(request.raw)
         rejection = validate_heartbeat(body)
         if rejection is not None:
             raise field_refusal(rejection)

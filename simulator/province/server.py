@@ -22,15 +22,16 @@ from simulator.province.http_server import (
     HTML_TYPE,
     MAX_BODY_BYTES,
     ApiError,
+    DeviceRouter,
     ProvinceHTTPServer,
     Reply,
     Request,
     Route,
-    Router,
     retry_later,
 )
 from simulator.province.reports import Reports
-from simulator.province.signatures import CLOCK_WINDOW_SECONDS, SignatureChecker, authenticate
+from simulator.province.signatures import CLOCK_WINDOW_SECONDS, authenticate
+from simulator.province.speed.signature_pool import SignatureChecker
 from simulator.province.stats import RequestStats
 from simulator.province.store import ProvinceStore
 from simulator.province.tags import TagList, default_tag_list
@@ -43,11 +44,11 @@ __all__ = [
     "RETRY_AFTER_SECONDS",
     "TAGS_VERSION",
     "ApiError",
+    "DeviceRouter",
     "ProvinceServer",
     "Reply",
     "Request",
     "Route",
-    "Router",
     "SignatureChecker",
     "beijing_time",
 ]
@@ -102,7 +103,7 @@ class ProvinceServer:
         self._checker = SignatureChecker(os.cpu_count() or 1)
         self._httpd: ProvinceHTTPServer | None = None
         self._thread: threading.Thread | None = None
-        self.router = Router()
+        self.router = DeviceRouter()
         devices = DeviceEndpoints(self)
         self.router.add("POST", "/devices/enroll", devices.enroll, signed=False)
         self.router.add("POST", "/evaluations:batch", BatchEndpoint(store, self._checker, clock))
@@ -111,7 +112,7 @@ class ProvinceServer:
         self.router.add("GET", "/devices/{deviceId}/tags", devices.tags)
         self.router.add("GET", "/devices/{deviceId}/audit", devices.audit)
         self.admin_router = AdminEndpoints(self).router
-        self.page_router = Router()
+        self.page_router = DeviceRouter()
         for method in ("GET", "HEAD"):
             self.page_router.add(method, "/", self._page, signed=False)
 
@@ -129,9 +130,7 @@ class ProvinceServer:
 
     def start(self) -> None:
         """Bind and serve on a daemon thread; `port` then holds the bound port."""
-        self._httpd = ProvinceHTTPServer((self.host, self.port), self)
-        if self.tls is not None:
-            self._httpd.socket = self.tls.wrap_socket(self._httpd.socket, server_side=True)
+        self._httpd = ProvinceHTTPServer((self.host, self.port), self, tls=self.tls)
         self.port = self._httpd.server_address[1]
         self._checker.start()
         self._thread = threading.Thread(
@@ -207,7 +206,7 @@ class ProvinceServer:
 
     def _route(
         self,
-        router: Router,
+        router: DeviceRouter,
         method: str,
         path: str,
         prefix: str,
@@ -216,10 +215,10 @@ class ProvinceServer:
         context: dict[str, Any] | None = None,
     ) -> Reply:
         route, params = router.match(method, path[len(prefix) :])
-        request = Request(method, path, headers, body, params, context=context or {})
+        request = Request(method, path, headers, params, body, context=context or {})
         if route.signed:
             request.device_id = authenticate(request, self.store, self.clock)
-        return route.handler(request)
+        return route.handle(request)
 
     def _device_call(
         self, method: str, path: str, headers: Mapping[str, str], body: bytes

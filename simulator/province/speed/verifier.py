@@ -1,11 +1,15 @@
-"""Verifying processes of the stand-in province: record signatures checked beside the request
-thread, which meanwhile goes on reading the batch. (A verifying thread would have to win the
-GIL back from the busy request thread after every signature, and mostly waits.)
+"""The verifying processes of `speed/signature_pool.py` (which speeds up
+`signatures.verify_jobs`): record signatures checked beside the request thread, which
+meanwhile goes on reading the batch. (A verifying thread would have to win the GIL back
+from the busy request thread after every signature, and mostly waits.)
 
-`python -m simulator.province.verifier` reads frames on stdin and answers each one on stdout
-with one verdict byte per job (1 verified, 0 not), in order, until its input ends. A frame is
-a 4-byte big-endian length and a pickle of `[(public key base64, signature base64, signed
+`python -m simulator.province.speed.verifier` reads frames on stdin and answers each one on
+stdout with one verdict byte per job (1 verified, 0 not), in order, until its input ends. A
+frame is a 4-byte big-endian length and a pickle of `[(public key base64, signature base64, signed
 bytes), …]`; only the province that started the process writes to it.
+
+Equality with the plain path: tests/test_province_verifier.py checks one verdict byte per job,
+in order, against `signatures.verify_jobs`.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import subprocess
 import sys
 from typing import IO
 
-from simulator.province.ed25519 import verify
+from simulator.province.speed.ed25519 import verify
 
 Job = tuple[str, str, bytes]  # public key (base64), signature (base64), signed bytes
 HEADER = struct.Struct("!I")
@@ -61,7 +65,7 @@ class VerifierProcess:
 
     def __init__(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "simulator.province.verifier"],
+            [sys.executable, "-m", "simulator.province.speed.verifier"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             bufsize=0,
