@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from device.errors import HaochapingError
 from simulator.hall import SimulatedWindow, StandInProvince
 
 ACTIONS = (
@@ -47,8 +48,10 @@ ACTIONS = (
 )
 
 
-class ScenarioError(ValueError):
+class ScenarioError(HaochapingError, ValueError):
     """A scenario file that cannot be run as written; says which step and why."""
+
+    code = "E_SCENARIO"
 
 
 @dataclass(frozen=True)

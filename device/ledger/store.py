@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from device.errors import HaochapingError
 from device.keys.identity_vault import IdentityVault
 from device.keys.signing import DeviceKey
 from device.ledger import migrations
@@ -42,8 +43,10 @@ PURGE_BY_SEQ = (
 )
 
 
-class LedgerError(Exception):
+class LedgerError(HaochapingError):
     """The ledger cannot store or read a rating (disk full, read-only, corrupt)."""
+
+    code = "E_LEDGER"
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from device.errors import HaochapingError
 from device.record.rating import PERSONAL_FIELDS, Case, Theme, ThemeItem
 
 WINDOW = "window"
@@ -69,8 +70,10 @@ RATING_FIELDS = frozenset(
 )
 
 
-class CaseError(ValueError):
+class CaseError(HaochapingError, ValueError):
     """A pushed body that cannot become a case (or staff); `field` names the culprit."""
+
+    code = "E_FIELD"
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
