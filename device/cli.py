@@ -8,13 +8,11 @@ from pathlib import Path
 import click
 
 from device.daemon.cli_options import config_option, verbose_option
-from device.daemon.config import ConfigError, load
+from device.daemon.config import load
 from device.daemon.logsetup import configure
-from device.keys.identity_vault import IdentityVault, VaultError
-from device.keys.signing import KeyFileError
-from device.ledger.store import LedgerError
+from device.errors import HaochapingError
+from device.keys.identity_vault import IdentityVault
 from device.ledger.verify import verify_ledger
-from device.screen.fonts import FontError
 
 
 @click.group()
@@ -32,7 +30,7 @@ def run(config_path: Path) -> None:
 
     try:
         Evaluator(load(config_path)).run()
-    except (ConfigError, KeyFileError, FontError, LedgerError, VaultError) as exc:
+    except HaochapingError as exc:
         raise click.ClickException(str(exc)) from exc
 
 
@@ -48,7 +46,7 @@ def verify_ledger_cmd(ledger: Path, identity_key: Path | None) -> None:
     try:
         vault = IdentityVault.load(identity_key) if identity_key else None
         report = verify_ledger(ledger, vault)
-    except (FileNotFoundError, VaultError) as exc:
+    except (FileNotFoundError, HaochapingError) as exc:
         raise click.ClickException(str(exc)) from exc
     if report.first_bad is None:
         click.echo(

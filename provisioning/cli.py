@@ -15,18 +15,17 @@ from pathlib import Path
 import click
 
 from device.daemon.cli_options import DEFAULT_CONFIG, config_option, verbose_option
-from device.daemon.config import ConfigError, load
+from device.daemon.config import load
 from device.daemon.logsetup import configure
+from device.errors import HaochapingError
 from device.keys.signing import DeviceKey, KeyFileError
 from device.ledger.store import Ledger, LedgerError
 from provisioning.checks import run_all
-from provisioning.decommission import UndeliveredError, decommission
-from provisioning.enroll import EnrollError
+from provisioning.decommission import decommission
 from provisioning.keypad_check import check_keypad
 from provisioning.label import label_text, write_label
 from provisioning.rotate import rotate_key
 from provisioning.setup_device import SiteAnswers, provision
-from sync.province_client import ProvinceError
 
 SERVICES = ("haochaping-evaluator", "haochaping-sync")
 
@@ -34,7 +33,7 @@ SERVICES = ("haochaping-evaluator", "haochaping-sync")
 def _config(config_path: Path):  # noqa: ANN202 (click boundary)
     try:
         return load(config_path)
-    except ConfigError as exc:
+    except HaochapingError as exc:
         raise click.ClickException(str(exc)) from exc
 
 
@@ -134,7 +133,7 @@ def init(
             keypad_port=keypad_port,
             local_api_port=local_api_port,
         )
-    except (ConfigError, EnrollError, KeyFileError) as exc:
+    except HaochapingError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(
         f"enrolled as {config.province.device_id} (key {config.province.key_id}); "
@@ -232,7 +231,7 @@ def rotate_key_cmd(config_path: Path) -> None:
     config = _config(config_path)
     try:
         old, new = rotate_key(config, config_path)
-    except (KeyFileError, ProvinceError, LedgerError, ValueError) as exc:
+    except (HaochapingError, ValueError) as exc:
         raise click.ClickException(f"key not rotated: {exc}") from exc
     click.echo(f"key rotated: {old} -> {new}")
     _restart_services()
@@ -247,7 +246,7 @@ def decommission_cmd(config_path: Path, force: bool) -> None:
     config = _config(config_path)
     try:
         done = decommission(config, config_path, force)
-    except (UndeliveredError, LedgerError) as exc:
+    except HaochapingError as exc:
         raise click.ClickException(str(exc)) from exc
     if done.undelivered:
         click.echo(f"warning: {done.undelivered} undelivered ratings left behind (--force)")

@@ -7,13 +7,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from device.daemon.config import Config
+from device.errors import HaochapingError
 from device.ledger.store import Ledger
 from device.record import tag_catalog
 from provisioning.rotate import wipe
 
 
-class UndeliveredError(Exception):
+class UndeliveredError(HaochapingError):
     """Ratings would be lost: deliver them first, or force."""
+
+    code = "E_UNDELIVERED"
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,14 @@ from typing import Any
 
 import requests
 
+from device.errors import HaochapingError
 from device.keys.signing import DeviceKey
 
 
-class EnrollError(Exception):
+class EnrollError(HaochapingError):
     """The province refused or could not be reached; nothing was written."""
+
+    code = "E_ENROLL"
 
 
 @dataclass(frozen=True)

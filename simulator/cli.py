@@ -17,13 +17,11 @@ import click
 
 from device.daemon.cli_options import verbose_option
 from device.daemon.logsetup import configure
-from device.local_api.case_intake import CaseError
-from device.screen.fonts import FontError
+from device.errors import HaochapingError
 from device.screen.texts import LANGUAGES
 from simulator.console import Console
 from simulator.demo import run_demo, run_file
 from simulator.hall import Hall
-from simulator.scenario import ScenarioError
 from simulator.screenshot import SCREENS, load_case, render
 
 
@@ -113,7 +111,7 @@ def scenario(path: Path, headless: bool, workdir: Path | None) -> None:
     """Run a scenario file (see simulator/scenarios/) on a simulated hall."""
     try:
         ok = run_file(path, workdir, headless or not _has_display(), say=click.echo)
-    except ScenarioError as exc:
+    except HaochapingError as exc:
         raise click.ClickException(str(exc)) from exc
     sys.exit(0 if ok else 1)
 
@@ -160,7 +158,7 @@ def screenshot(
             language=language,
             large_type=large_type,
         )
-    except (ValueError, CaseError, FontError) as exc:
+    except (ValueError, HaochapingError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"wrote {out}")
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from device.errors import HaochapingError
 from device.ledger.counts import read_counts
 from simulator.hall import SimulatedWindow, StandInProvince
 
@@ -47,8 +48,10 @@ ACTIONS = (
 )
 
 
-class ScenarioError(ValueError):
+class ScenarioError(HaochapingError, ValueError):
     """A scenario file that cannot be run as written; says which step and why."""
+
+    code = "E_SCENARIO"
 
 
 @dataclass(frozen=True)

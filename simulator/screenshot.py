@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from device.daemon.config import DEFAULT_FONT
-from device.flow.rating_flow import OVERALL, Phase, rows_for
+from device.flow.rating_flow import OVERALL, Phase, Problem, rows_for
 from device.local_api.case_intake import parse_case
 from device.record import tag_catalog
 from device.record.rating import Case, Level, Staff
@@ -59,7 +59,7 @@ def view_for(screen: str, case: Case | None, mode: str, texts: Texts) -> ScreenV
     if phase is Phase.RATE_LATER:
         return ScreenView(phase, case=case, qr_url=SAMPLE_QR, **common)
     if phase is Phase.OUT_OF_SERVICE:
-        return ScreenView(phase, problem="oos_disk", **common)
+        return ScreenView(phase, problem=Problem.DISK, **common)
     if phase is Phase.PAUSED:
         return ScreenView(phase, **{**common, "staff": None})
     return ScreenView(phase, **common)

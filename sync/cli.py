@@ -12,11 +12,12 @@ from types import FrameType
 import click
 
 from device.daemon.cli_options import config_option, verbose_option
-from device.daemon.config import Config, ConfigError, load
+from device.daemon.config import Config, load
 from device.daemon.logsetup import configure
-from device.keys.identity_vault import IdentityVault, VaultError
-from device.keys.signing import DeviceKey, KeyFileError
-from device.ledger.store import Ledger, LedgerError
+from device.errors import HaochapingError
+from device.keys.identity_vault import IdentityVault
+from device.keys.signing import DeviceKey
+from device.ledger.store import Ledger
 from sync.adapter import Adapter
 from sync.backoff import Backoff
 from sync.daemon import SyncDaemon
@@ -54,21 +55,21 @@ def build(config: Config) -> SyncDaemon:
 def _load(config_path: Path) -> Config:
     try:
         return load(config_path)
-    except ConfigError as exc:
+    except HaochapingError as exc:
         raise click.ClickException(str(exc)) from exc
 
 
 def _daemon(config: Config) -> SyncDaemon:
     try:
         return build(config)
-    except (KeyFileError, LedgerError, VaultError) as exc:
+    except HaochapingError as exc:
         raise click.ClickException(str(exc)) from exc
 
 
 def _ledger(config: Config) -> Ledger:
     try:
         return Ledger(config.ledger_path)
-    except LedgerError as exc:
+    except HaochapingError as exc:
         raise click.ClickException(str(exc)) from exc
 
 

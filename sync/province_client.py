@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from device.errors import HaochapingError
 from device.keys.signing import DeviceKey, request_signing_bytes
 from sync.adapter import OutgoingRecord
 
@@ -22,12 +23,13 @@ MAX_RECORDS = 500
 MAX_BYTES = 1024 * 1024
 
 
-class ProvinceError(Exception):
+class ProvinceError(HaochapingError):
     """The province did not take the request."""
 
+    code = "E_PROVINCE"
+
     def __init__(self, message: str, code: str | None = None, status: int | None = None) -> None:
-        super().__init__(message)
-        self.code = code
+        super().__init__(message, code=code)
         self.status = status  # the HTTP status of the answer; None when there was none
 
 

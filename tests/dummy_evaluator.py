@@ -9,6 +9,7 @@ import dataclasses
 import threading
 from typing import Any
 
+from device.local_api.server import Refusal
 from device.record.rating import Case, Staff
 
 
@@ -30,12 +31,12 @@ class DummyEvaluator:
 
     # -- EvaluatorControl ---------------------------------------------------------------
 
-    def push_case(self, case: Case) -> str | None:
+    def push_case(self, case: Case) -> Refusal | None:
         with self._lock:
             if self.out_of_service:
-                return f"E_OUT_OF_SERVICE: {self.out_of_service}"
+                return Refusal.out_of_service(self.out_of_service)
             if self.mode == "window" and self.staff is None:
-                return "E_PAUSED"
+                return Refusal.paused()
             if self.mode == "window" and case.pro_manager_no is None:
                 case = dataclasses.replace(
                     case, pro_manager_no=self.staff.number, pro_manager=self.staff.name

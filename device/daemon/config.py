@@ -11,11 +11,14 @@ import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
+from device.errors import HaochapingError
+from device.flow.mode import Mode
 from device.keys.private_file import write_private
 from device.record.rate_later import DEFAULT_TEMPLATE
 from device.screen.texts import LANGUAGES
@@ -24,19 +27,25 @@ DEFAULT_FONT = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
 LEVELS_LEFT_TO_RIGHT = [5, 4, 3, 2, 1]
 
 
-class ConfigError(Exception):
+class ConfigError(HaochapingError):
     """The configuration file is missing, unreadable or invalid."""
+
+    code = "E_CONFIG"
 
 
 @dataclass(frozen=True)
 class DeviceSection:
     state_dir: str
-    mode: str = "window"  # "window" (pf 4, keypad + touch) or "self_service" (pf 5, touch)
+    mode: Mode = Mode.WINDOW  # written "window" (pf 4) or "self_service" (pf 5)
     firmware_version: str = "0.1.0"
     min_free_mb: int = 8  # below this the device stops taking ratings it might not store
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.mode, Mode) and self.mode in Mode.__members__.values():
+            object.__setattr__(self, "mode", Mode(self.mode))
+
     def check(self) -> None:
-        if self.mode not in ("window", "self_service"):
+        if not isinstance(self.mode, Mode):
             raise ConfigError("[device] mode must be 'window' or 'self_service'")
         if self.min_free_mb < 1:
             raise ConfigError("[device] min_free_mb must be at least 1")
@@ -186,7 +195,7 @@ class Config:
 
     def check(self) -> None:
         """Rules that span sections."""
-        if self.device.mode == "self_service" and self.keypad.port:
+        if not self.device.mode.takes_keys and self.keypad.port:
             raise ConfigError("[keypad] port: a self-service terminal is touch only")
 
     @property
@@ -212,6 +221,8 @@ def _type_ok(value: Any, hint: Any) -> bool:
         return any(_type_ok(value, arg) for arg in typing.get_args(hint))
     if hint is type(None):
         return value is None
+    if isinstance(hint, type) and issubclass(hint, StrEnum):
+        return isinstance(value, str)  # which words are allowed is the section's check
     if origin is list:
         (item,) = typing.get_args(hint)
         return isinstance(value, list) and all(_type_ok(v, item) for v in value)

@@ -9,30 +9,39 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from device.evaluator.messages import CancelCase, Message, PushCase, SignIn, SignOut
+from device.flow.mode import Mode
+from device.flow.presenter import Status
+from device.flow.rating_flow import Phase
+from device.local_api.server import Refusal
 from device.record.rating import Case, Staff
 
-Post = Callable[[str, dict[str, Any]], None]
-BUSY_PHASES = ("rating", "reasons")
+Post = Callable[[Message], None]
+BUSY_PHASES = (Phase.RATING, Phase.REASONS)
+
+
+def starting_json(mode: Mode) -> dict[str, Any]:
+    """The status until the main loop publishes the first frame it drew."""
+    return {
+        "phase": "starting",
+        "mode": mode.value,
+        "projectNo": None,
+        "staff": None,
+        "keypadConnected": None,
+        "clockSynced": False,
+        "backlog": 0,
+        "ratedSinceStart": 0,
+        "lastSeq": 0,
+        "lastEvaluationId": None,
+        "outOfService": None,
+    }
 
 
 class EvaluatorInbox:
-    def __init__(self, post: Post, mode: str) -> None:
+    def __init__(self, post: Post, mode: Mode) -> None:
         self._post = post
         self._lock = threading.Lock()
-        # "starting" until the main loop publishes the first frame it drew
-        self._status: dict[str, Any] = {
-            "phase": "starting",
-            "mode": mode,
-            "projectNo": None,
-            "staff": None,
-            "keypadConnected": None,
-            "clockSynced": False,
-            "backlog": 0,
-            "ratedSinceStart": 0,
-            "lastSeq": 0,
-            "lastEvaluationId": None,
-            "outOfService": None,
-        }
+        self._status: Status | None = None  # None: starting
         self._staff: Staff | None = None
         self.mode = mode
 
@@ -43,46 +52,50 @@ class EvaluatorInbox:
 
     # -- written by the main loop -------------------------------------------------------
 
-    def publish(self, status: dict[str, Any]) -> None:
+    def publish(self, status: Status) -> None:
         with self._lock:
-            self._status = dict(status)
+            self._status = status
 
     # -- called from API threads --------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
         with self._lock:
-            return dict(self._status)
+            status = self._status
+        return starting_json(self.mode) if status is None else status.as_json()
 
-    def push_case(self, case: Case) -> str | None:
+    def push_case(self, case: Case) -> Refusal | None:
         with self._lock:
-            phase, problem = self._status["phase"], self._status.get("outOfService")
-            staff = self._staff
-        if phase == "starting":
-            return "E_OUT_OF_SERVICE: starting up"
-        if phase == "out_of_service":
-            return f"E_OUT_OF_SERVICE: {problem or 'device cannot store ratings'}"
-        if self.mode == "window" and staff is None:  # set at once, unlike the published phase
-            return "E_PAUSED"
-        if self.mode == "window" and case.pro_manager_no is None and staff is not None:
+            status, staff = self._status, self._staff
+        if status is None:
+            return Refusal.out_of_service("starting up")
+        if status.phase is Phase.OUT_OF_SERVICE:
+            problem = status.problem
+            return Refusal.out_of_service(
+                problem.value if problem else "device cannot store ratings"
+            )
+        if self.mode.needs_staff and staff is None:  # set at once, unlike the published phase
+            return Refusal.paused()
+        if self.mode.needs_staff and case.pro_manager_no is None and staff is not None:
             case = dataclasses.replace(case, pro_manager_no=staff.number, pro_manager=staff.name)
-        self._post("case", {"case": case})
+        self._post(PushCase(case))
         return None
 
     def cancel_case(self, project_no: str) -> bool:
         with self._lock:
-            on_screen = (
-                self._status.get("projectNo") == project_no and self._status["phase"] in BUSY_PHASES
-            )
+            status = self._status
+        on_screen = (
+            status is not None and status.project_no == project_no and status.phase in BUSY_PHASES
+        )
         if on_screen:
-            self._post("cancel", {"project_no": project_no})
+            self._post(CancelCase(project_no))
         return on_screen
 
     def sign_in(self, staff: Staff) -> None:
         with self._lock:
             self._staff = staff
-        self._post("sign_in", {"staff": staff})
+        self._post(SignIn(staff))
 
     def sign_out(self) -> None:
         with self._lock:
             self._staff = None
-        self._post("sign_out", {})
+        self._post(SignOut())

@@ -1,7 +1,7 @@
 """From the state machine to what is shown and reported, and from a touch to what it meant.
 
-Pure: the screen's view, the local API's status object and touch hit-testing, given the flow,
-the layout and the facts the main loop knows (keypad, clock, health, last rating).
+Pure: the screen's view, the local API's status and touch hit-testing, given the flow, the
+layout and the facts the main loop knows (keypad, clock, health, last rating).
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from device.evaluator.health import Health
-from device.flow.rating_flow import OVERALL, Phase, RatingFlow
-from device.record.rating import Level
+from device.flow.mode import Mode
+from device.flow.rating_flow import OVERALL, Phase, Problem, RatingFlow
+from device.record.rating import Level, Staff
 from device.record.tag_catalog import Tag
 from device.screen.layout import Layout, inside
 from device.screen.pages import ScreenView
@@ -21,7 +22,7 @@ from device.screen.pages import ScreenView
 class Facts:
     """What the main loop knows besides the flow."""
 
-    mode: str
+    mode: Mode
     keypad_connected: bool | None
     clock_synced: bool
     health: Health
@@ -34,13 +35,59 @@ class Facts:
 
 
 @dataclass(frozen=True)
-class Touch:
-    """What a tap meant: a level (for a row), a reason tag, or the submit button."""
+class LevelTouched:
+    """A level button: for the one row, or for the row named."""
 
-    kind: str  # "level", "tag" or "submit"
-    level: Level | None = None
+    level: Level
     row: str | None = None
-    tag: str | None = None
+
+
+@dataclass(frozen=True)
+class TagTouched:
+    """A reason tag on the reasons page, by its code."""
+
+    tag: str
+
+
+@dataclass(frozen=True)
+class SubmitTouched:
+    """The 提交 button."""
+
+
+Touch = LevelTouched | TagTouched | SubmitTouched
+
+
+@dataclass(frozen=True)
+class Status:
+    """What the evaluator reports of itself; `as_json()` is the local API's `Status` object."""
+
+    phase: Phase
+    mode: Mode
+    project_no: str | None
+    staff: Staff | None
+    keypad_connected: bool | None
+    clock_synced: bool
+    backlog: int
+    rated: int
+    last_seq: int
+    last_evaluation_id: str | None
+    problem: Problem | None  # set only while out of service
+
+    def as_json(self) -> dict[str, Any]:
+        staff = self.staff
+        return {
+            "phase": self.phase.value,
+            "mode": self.mode.value,
+            "projectNo": self.project_no,
+            "staff": {"proManagerNo": staff.number, "proManager": staff.name} if staff else None,
+            "keypadConnected": self.keypad_connected,
+            "clockSynced": self.clock_synced,
+            "backlog": self.backlog,
+            "ratedSinceStart": self.rated,
+            "lastSeq": self.last_seq,
+            "lastEvaluationId": self.last_evaluation_id,
+            "outOfService": self.problem.value if self.problem is not None else None,
+        }
 
 
 def offered_tags(flow: RatingFlow, tags_for: Any) -> tuple[Tag, ...]:
@@ -55,17 +102,17 @@ def touch_at(
         return None
     if flow.phase is Phase.RATING and not page.multi_row:
         level = layout.button_at(x, y)
-        return Touch("level", level=level) if level is not None else None
+        return LevelTouched(level) if level is not None else None
     if flow.phase is Phase.RATING:
         hit = layout.row_button_at(page.rows, x, y)
         if hit is not None:
-            return Touch("level", level=hit[1], row=hit[0])
+            return LevelTouched(hit[1], row=hit[0])
     if flow.phase is Phase.REASONS:
         index = layout.tag_at(len(offered), x, y)
         if index is not None:
-            return Touch("tag", tag=offered[index].code)
+            return TagTouched(offered[index].code)
     if inside(layout.submit_button, x, y):
-        return Touch("submit")
+        return SubmitTouched()
     return None
 
 
@@ -74,7 +121,7 @@ def screen_view(
 ) -> ScreenView:
     page = flow.page
     focus = None
-    if page is not None and page.multi_row and facts.mode == "window":
+    if page is not None and page.multi_row and facts.mode.takes_keys:  # the keypad's row
         focus = page.rows[page.focus]
     return ScreenView(
         phase=flow.phase,
@@ -99,19 +146,17 @@ def screen_view(
     )
 
 
-def status_json(flow: RatingFlow, facts: Facts) -> dict[str, Any]:
-    """The local API's `Status` object."""
-    staff = flow.staff
-    return {
-        "phase": flow.phase.value,
-        "mode": facts.mode,
-        "projectNo": flow.case.project_no if flow.case else None,
-        "staff": {"proManagerNo": staff.number, "proManager": staff.name} if staff else None,
-        "keypadConnected": facts.keypad_connected,
-        "clockSynced": facts.clock_synced,
-        "backlog": facts.health.backlog,
-        "ratedSinceStart": facts.rated,
-        "lastSeq": facts.last_seq,
-        "lastEvaluationId": facts.last_evaluation_id,
-        "outOfService": flow.problem if flow.phase is Phase.OUT_OF_SERVICE else None,
-    }
+def status_of(flow: RatingFlow, facts: Facts) -> Status:
+    return Status(
+        phase=flow.phase,
+        mode=facts.mode,
+        project_no=flow.case.project_no if flow.case else None,
+        staff=flow.staff,
+        keypad_connected=facts.keypad_connected,
+        clock_synced=facts.clock_synced,
+        backlog=facts.health.backlog,
+        rated=facts.rated,
+        last_seq=facts.last_seq,
+        last_evaluation_id=facts.last_evaluation_id,
+        problem=flow.problem if flow.phase is Phase.OUT_OF_SERVICE else None,
+    )

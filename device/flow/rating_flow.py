@@ -8,9 +8,9 @@ with the reason, and the device never fills in a rating or a reason itself.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, StrEnum
 
-from device.record.rating import Case, Level, Staff
+from device.record.rating import Case, Level, Source, Staff
 
 OVERALL = "overall"
 BUSINESS = "business"
@@ -28,6 +28,14 @@ class Phase(Enum):
     OUT_OF_SERVICE = "out_of_service"
 
 
+class Problem(StrEnum):
+    """Why the device is out of service; the value is the status's `outOfService` word."""
+
+    KEY = "oos_key"  # the device key is missing or unreadable: nothing can be signed
+    DISK = "oos_disk"  # free disk space below the configured minimum
+    LEDGER = "oos_ledger"  # the ledger cannot be opened or written
+
+
 @dataclass(frozen=True)
 class Timing:
     rating_s: float = 30.0
@@ -42,7 +50,7 @@ class Choice:
 
     case: Case
     level: Level  # the overall level
-    source: str  # how the overall level was given: keypad or touch
+    source: Source  # how the overall level was given
     reaction_ms: int  # from the page reaching the glass to the overall press
     pressed_at: float  # monotonic time of the overall press
     tags: tuple[str, ...] = ()
@@ -76,7 +84,7 @@ class _Page:
     shown_at: float
     levels: dict[str, Level] = field(default_factory=dict)
     focus: int = 0  # the row the next keypad press rates
-    overall_press: tuple[str, int, float] | None = None  # source, reaction ms, at
+    overall_press: tuple[Source, int, float] | None = None  # source, reaction ms, at
     tags: list[str] = field(default_factory=list)
 
     @property
@@ -92,7 +100,7 @@ class RatingFlow:
         self.phase = Phase.PAUSED if needs_staff else Phase.IDLE
         self.page: _Page | None = None
         self.chosen: Level | None = None
-        self.problem: str | None = None
+        self.problem: Problem | None = None
         self._deadline: float | None = None
 
     # -- reading ----------------------------------------------------------------------
@@ -160,8 +168,11 @@ class RatingFlow:
 
     # -- the rater's input ------------------------------------------------------------
 
-    def press(self, level: Level, source: str, at: float, row: str | None = None) -> Choice | None:
+    def press(
+        self, level: Level, source: Source, at: float, row: str | None = None
+    ) -> Choice | None:
         """A level given for a row (the focused row when none is named, as on the keypad)."""
+        source = Source(source)
         page = self.page
         if self.phase is not Phase.RATING or page is None:
             return None
@@ -178,7 +189,7 @@ class RatingFlow:
         if not page.multi_row:
             return self._finish(at)
         unrated = [i for i, name in enumerate(page.rows) if name not in page.levels]
-        if source != "touch" and not unrated:
+        if source is not Source.TOUCH and not unrated:
             return self._finish(at)  # a keypad-only rater completes by rating every row
         page.focus = unrated[0] if unrated else page.focus
         return None
@@ -248,10 +259,10 @@ class RatingFlow:
             self.phase = Phase.THANKS
             self._deadline = now + self.timing.thanks_s
 
-    def store_failed(self, problem: str) -> None:
+    def store_failed(self, problem: Problem) -> None:
         self.out_of_service(problem)
 
-    def out_of_service(self, problem: str) -> list[NotRated]:
+    def out_of_service(self, problem: Problem) -> list[NotRated]:
         ended = self._end_page("out_of_service")
         self.page = None
         self.phase = Phase.OUT_OF_SERVICE

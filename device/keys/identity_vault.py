@@ -14,9 +14,13 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from device.errors import HaochapingError
 
-class VaultError(Exception):
+
+class VaultError(HaochapingError):
     """The identity key is missing or a sealed identity cannot be opened."""
+
+    code = "E_VAULT"
 
 
 class IdentityVault:

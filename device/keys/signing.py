@@ -19,12 +19,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
+from device.errors import HaochapingError
 from device.keys.private_file import write_private
 from device.record.canonical import signing_bytes
 
 
-class KeyFileError(Exception):
+class KeyFileError(HaochapingError):
     """The device key file is missing, unreadable, too open, or not an Ed25519 key."""
+
+    code = "E_KEY_FILE"
 
 
 def b64(data: bytes) -> str:

@@ -7,9 +7,13 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from device.errors import HaochapingError
 
-class LedgerError(Exception):
+
+class LedgerError(HaochapingError):
     """The ledger cannot store or read a rating (disk full, read-only, corrupt)."""
+
+    code = "E_LEDGER"
 
 
 def connect(

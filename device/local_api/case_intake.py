@@ -8,11 +8,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from device.errors import HaochapingError
+from device.flow.mode import Mode
 from device.record.rating import PERSONAL_FIELDS, Case, Theme, ThemeItem
 
-WINDOW = "window"
-SELF_SERVICE = "self_service"
-MODES = (WINDOW, SELF_SERVICE)
 MAX_BATCH = 100
 MAX_THEME_ITEMS = 10
 MAX_USER_PROP = 99
@@ -69,13 +68,24 @@ RATING_FIELDS = frozenset(
 )
 
 
-class CaseError(ValueError):
+class CaseError(HaochapingError, ValueError):
     """A pushed body that cannot become a case (or staff); `field` names the culprit."""
+
+    code = "E_FIELD"
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+def known_mode(mode: Mode | str) -> Mode:
+    """`mode` as a `Mode`; a word that is none is a programming error, not a bad request."""
+    try:
+        return Mode(mode)
+    except ValueError:
+        known = ", ".join(Mode)
+        raise ValueError(f"unknown evaluator mode {mode!r}; expected one of {known}") from None
 
 
 def json_object(value: Any, field: str) -> dict[str, Any]:
@@ -148,9 +158,9 @@ def _flag(body: dict[str, Any], name: str) -> bool:
     return value
 
 
-def _staff(body: dict[str, Any], mode: str) -> tuple[str | None, str | None]:
+def _staff(body: dict[str, Any], mode: Mode) -> tuple[str | None, str | None]:
     given = [name for name in ("proManagerNo", "proManager") if body.get(name) is not None]
-    if given and mode == SELF_SERVICE:
+    if given and not mode.needs_staff:
         raise CaseError(given[0], "self-service terminals rate without staff: leave it out")
     number, name = optional_text(body, "proManagerNo"), optional_text(body, "proManager")
     if len(given) == 1:
@@ -216,10 +226,9 @@ def _identity(body: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in identity.items() if value is not None}
 
 
-def parse_case(body: Any, mode: str) -> Case:
-    """The case in `body` for an evaluator in `mode` ("window" or "self_service")."""
-    if mode not in MODES:
-        raise ValueError(f"unknown evaluator mode {mode!r}")
+def parse_case(body: Any, mode: Mode) -> Case:
+    """The case in `body` for an evaluator in `mode`."""
+    mode = known_mode(mode)
     fields = json_object(body, "$")
     check_keys(fields, CASE_FIELDS)
     project_no = required_text(fields, "projectNo")

@@ -9,15 +9,16 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from enum import StrEnum
 from http import HTTPStatus
 from importlib import resources
 from typing import Any, Protocol
 
+from device.flow.mode import Mode
 from device.local_api.case_intake import (
-    MODES,
-    SELF_SERVICE,
     TEXT_LIMITS,
     CaseError,
+    known_mode,
     parse_case,
     text,
 )
@@ -40,11 +41,41 @@ OPENAPI_FILE = "openapi.json"
 MAX_SIGN_IN_BODY = 400 * 1024  # room for a 256 KiB photo in base64 and the names
 
 
+class RefusalCode(StrEnum):
+    PAUSED = "E_PAUSED"  # a window evaluator with no staff signed in
+    OUT_OF_SERVICE = "E_OUT_OF_SERVICE"  # starting up, or unable to store ratings
+
+
+class Refusal(str):
+    """Why the evaluator did not take a case: a code and, when out of service, the reason.
+
+    It reads as it is logged and compared, `E_PAUSED` or `E_OUT_OF_SERVICE: <reason>`; the
+    API answers from the fields, never from the text.
+    """
+
+    code: RefusalCode
+    reason: str | None
+
+    def __new__(cls, code: RefusalCode, reason: str | None = None) -> Refusal:
+        refusal = super().__new__(cls, code.value if reason is None else f"{code.value}: {reason}")
+        refusal.code = code
+        refusal.reason = reason
+        return refusal
+
+    @classmethod
+    def paused(cls) -> Refusal:
+        return cls(RefusalCode.PAUSED)
+
+    @classmethod
+    def out_of_service(cls, reason: str) -> Refusal:
+        return cls(RefusalCode.OUT_OF_SERVICE, reason)
+
+
 class EvaluatorControl(Protocol):
     """What the API asks of the evaluator; called from the server's threads."""
 
-    def push_case(self, case: Case) -> str | None:
-        """None = queued; else "E_PAUSED" or "E_OUT_OF_SERVICE: <reason>"."""
+    def push_case(self, case: Case) -> Refusal | None:
+        """None = queued; else why not."""
         ...
 
     def cancel_case(self, project_no: str) -> bool:
@@ -69,14 +100,12 @@ class LocalApi:
     """Serves the local API on its own thread until `stop()`."""
 
     def __init__(
-        self, bind: str, port: int, token: str, control: EvaluatorControl, mode: str
+        self, bind: str, port: int, token: str, control: EvaluatorControl, mode: Mode
     ) -> None:
-        if mode not in MODES:
-            raise ValueError(f"unknown evaluator mode {mode!r}; expected one of {MODES}")
+        self.mode = known_mode(mode)
         if not token:
             raise ValueError("the local API needs a token")
         self.control = control
-        self.mode = mode
         self._openapi = openapi_document()
         self._server = JsonServer((bind, port), handler_for(self._routes(), token))
         self._thread = threading.Thread(
@@ -148,7 +177,7 @@ class LocalApi:
         return Reply(HTTPStatus.OK, self._openapi)
 
     def _refuse_on_self_service(self) -> None:
-        if self.mode == SELF_SERVICE:
+        if not self.mode.needs_staff:
             raise ApiError(
                 HTTPStatus.CONFLICT,
                 "E_MODE",
@@ -161,18 +190,21 @@ def _valid(parse: Callable[..., Any], *args: Any) -> Any:
     try:
         return parse(*args)
     except CaseError as exc:
-        raise ApiError(HTTPStatus.UNPROCESSABLE_ENTITY, "E_FIELD", exc.message, exc.field) from exc
+        raise ApiError(HTTPStatus.UNPROCESSABLE_ENTITY, exc.code, exc.message, exc.field) from exc
 
 
-def _refused(refusal: str) -> ApiError:
-    code, _, reason = refusal.partition(":")
-    if code == "E_PAUSED":
-        return ApiError(HTTPStatus.CONFLICT, "E_PAUSED", "no staff signed in: sign in first")
-    if code == "E_OUT_OF_SERVICE":
-        return ApiError(
-            HTTPStatus.SERVICE_UNAVAILABLE, "E_OUT_OF_SERVICE", reason.strip() or "out of service"
-        )
-    raise RuntimeError(f"the evaluator refused a case with an unknown code {code!r}")
+def _refused(refusal: Refusal) -> ApiError:
+    match refusal.code:
+        case RefusalCode.PAUSED:
+            return ApiError(
+                HTTPStatus.CONFLICT, refusal.code.value, "no staff signed in: sign in first"
+            )
+        case RefusalCode.OUT_OF_SERVICE:
+            return ApiError(
+                HTTPStatus.SERVICE_UNAVAILABLE,
+                refusal.code.value,
+                refusal.reason or "out of service",
+            )
 
 
 def _first_key(body: Any) -> str:

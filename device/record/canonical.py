@@ -10,11 +10,15 @@ import hashlib
 import json
 from typing import Any
 
+from device.errors import HaochapingError
+
 ZERO_HASH = "0" * 64
 
 
-class NotCanonicalError(ValueError):
+class NotCanonicalError(HaochapingError, ValueError):
     """A value that has no canonical form (floats, tuples of bytes, …)."""
+
+    code = "E_NOT_CANONICAL"
 
 
 def _check(value: Any, where: str) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 from typing import Any
 
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
@@ -29,7 +29,9 @@ class Level(IntEnum):
         return self <= Level.DISSATISFIED
 
 
-class Source:
+class Source(StrEnum):
+    """How the overall level was given; the value is the record's `source`."""
+
     KEYPAD = "keypad"
     TOUCH = "touch"
 

@@ -11,12 +11,16 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from device.errors import HaochapingError
+
 log = logging.getLogger(__name__)
 CACHE_NAME = "tags.json"
 
 
-class TagListError(ValueError):
+class TagListError(HaochapingError, ValueError):
     """A tag list that does not have the province's shape."""
+
+    code = "E_TAG_LIST"
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,13 @@ from pathlib import Path
 
 import pygame.freetype
 
+from device.errors import HaochapingError
 
-class FontError(Exception):
+
+class FontError(HaochapingError):
     """The font file is missing, unreadable, or lacks glyphs the UI needs."""
+
+    code = "E_FONT"
 
 
 def missing_glyphs(font: pygame.freetype.Font, texts: Iterable[str]) -> set[str]:

@@ -13,7 +13,8 @@ import pygame
 import pygame.freetype
 import segno
 
-from device.flow.rating_flow import OVERALL, Phase
+from device.flow.mode import Mode
+from device.flow.rating_flow import OVERALL, Phase, Problem
 from device.record.rating import Case, Level, Staff
 from device.record.tag_catalog import Tag
 from device.screen.layout import Layout, Rect
@@ -30,7 +31,7 @@ AVATAR = (200, 206, 216)
 @dataclass(frozen=True)
 class ScreenView:
     phase: Phase
-    mode: str = "window"
+    mode: Mode = Mode.WINDOW
     case: Case | None = None
     rows: tuple[str, ...] = (OVERALL,)
     levels: dict[str, Level] = field(default_factory=dict)
@@ -46,7 +47,7 @@ class ScreenView:
     window_no: str | None = None
     hall_code: str | None = None
     terminal_no: str | None = None
-    problem: str | None = None  # a texts key: oos_key, oos_disk, oos_ledger
+    problem: Problem | None = None  # its words are looked up where the page is drawn
     qr_url: str | None = None
 
 
@@ -87,7 +88,7 @@ class Screen:
 
     def _idle(self, view: ScreenView) -> None:
         t, unit = self.texts, self.layout.unit
-        if view.mode == "self_service":
+        if view.mode == Mode.SELF_SERVICE:
             lines = [t.ui("self_service"), t.ui("idle_hint")]
             if view.terminal_no:
                 lines.append(f"{t.ui('terminal_no')}：{view.terminal_no}")
@@ -193,7 +194,7 @@ class Screen:
         else:
             lines.append(f"{t.ui('project_no')}：{case.project_no}")
         terminal = case.terminal_no or view.terminal_no
-        if view.mode == "self_service" and terminal:
+        if view.mode == Mode.SELF_SERVICE and terminal:
             lines.append(f"{t.ui('terminal_no')}：{terminal}")
         elif case.pro_manager_no:
             staff = f"{t.ui('staff_no')}：{case.pro_manager_no}"
@@ -325,7 +326,7 @@ class Screen:
         x = self.layout.width - 8
         for mark in reversed(marks):
             x = self.paint.text(mark, (x, 6), size, WARNING, anchor="topright")[0] - 16
-        place = view.terminal_no if view.mode == "self_service" else view.window_no
+        place = view.terminal_no if view.mode == Mode.SELF_SERVICE else view.window_no
         if place:
-            key = "terminal_no" if view.mode == "self_service" else "window_no"
+            key = "terminal_no" if view.mode == Mode.SELF_SERVICE else "window_no"
             self.paint.text(f"{t.ui(key)} {place}", (8, 6), size, MUTED, anchor="topleft")

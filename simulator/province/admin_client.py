@@ -9,12 +9,15 @@ from urllib.parse import urlsplit
 
 import requests
 
+from device.errors import HaochapingError
 from simulator.province.admin import ADMIN_PREFIX, ADMIN_TOKEN_HEADER
 from simulator.province.faults import CAMEL
 
 
-class AdminError(Exception):
+class AdminError(HaochapingError):
     """The admin interface refused (status, code, message) or could not be reached (status 0)."""
+
+    code = "E_ADMIN"
 
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}" if status == 0 else f"{status} {code}: {message}")

@@ -15,7 +15,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from simulator.province.admin_client import AdminClient, AdminError
+from device.errors import HaochapingError
+from simulator.province.admin_client import AdminClient
 from simulator.province.faults import DOWN_MODES, KINDS
 from simulator.province.server import ProvinceServer
 from simulator.province.store import ProvinceStore
@@ -104,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         client = AdminClient(args.url, args.admin_token or os.environ.get(ADMIN_TOKEN_ENV))
         print(json.dumps(_admin_command(client, args), ensure_ascii=False, indent=2))
-    except (AdminError, ValueError, OSError) as error:
+    except (HaochapingError, ValueError, OSError) as error:
         print(f"province {args.command}: {error}", file=sys.stderr)
         return 1
     return 0

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from device.errors import HaochapingError
 from simulator.province.http_server import Reply, retry_later
 from simulator.province.validation import Rejection, is_int
 
@@ -33,8 +34,10 @@ ERROR_CODE = re.compile(r"E_[A-Z0-9_]{1,40}")
 CAMEL = {"retry_after": "retryAfter", "delay_ms": "delayMs", "evaluation_ids": "evaluationIds"}
 
 
-class FaultError(ValueError):
+class FaultError(HaochapingError, ValueError):
     """A fault setting that makes no sense; `field` names the parameter (JSON spelling)."""
+
+    code = "E_FAULT"
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field} {message}")

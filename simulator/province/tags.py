@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from device.errors import HaochapingError
 from simulator.province.validation import (
     Check,
     Rejection,
@@ -37,7 +38,11 @@ TAG_LIST_FIELDS: dict[str, Check] = {
 }
 
 
-class TagListError(ValueError):
+class TagListError(HaochapingError, ValueError):
+    """A tag list the stand-in refuses to publish; `rejection` says why, as its API answers."""
+
+    code = "E_TAG_LIST"
+
     def __init__(self, rejection: Rejection) -> None:
         super().__init__(rejection.message)
         self.rejection = rejection

@@ -1,0 +1,374 @@
+"""The evaluator's one main loop: messages, SDL input, the flow's deadlines, and the glass.
+
+One thread owns pygame and the state machine; the keypad and the local API put messages in
+its queue and wake it at once. SDL's own input is polled (`device.flow.pace` says how often);
+redraws happen only on change. Decisions are the pure policies' in `device.flow`.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+
+import pygame
+
+from device.daemon.clock import Clock
+from device.daemon.config import Config
+from device.daemon.sdnotify import Watchdog, notify
+from device.evaluator.control import EvaluatorInbox
+from device.evaluator.health import Health
+from device.evaluator.messages import CancelCase, Message, PushCase, SignIn, SignOut
+from device.evaluator.snapshots import Snapshots
+from device.evaluator.storage import Storage
+from device.evaluator.voice import Voice
+from device.flow import pace
+from device.flow.keypad_keys import level_for_key, lights_for
+from device.flow.presenter import (
+    Facts,
+    LevelTouched,
+    SubmitTouched,
+    TagTouched,
+    offered_tags,
+    screen_view,
+    status_of,
+    touch_at,
+)
+from device.flow.rating_flow import Choice, NotRated, Phase, Problem, RatingFlow
+from device.flow.service import Verdict, after_health_check
+from device.keypad.events import KeypadFound, KeypadLost, KeyPressed
+from device.keypad.link import KeypadLink
+from device.ledger.store import QUIET_CHECKPOINT_EVERY, LedgerError
+from device.record import tag_catalog
+from device.record.rate_later import rate_later_url
+from device.record.rating import Case, Source
+from device.screen.pages import Screen, ScreenView
+
+log = logging.getLogger(__name__)
+DESKTOP_KEYS = {pygame.K_1: 1, pygame.K_2: 2, pygame.K_3: 3, pygame.K_4: 4, pygame.K_5: 5}
+THANKS_BEEP_MS = 80
+
+
+class MainLoop:
+    """Owns the flow and everything the rater sees; `step()` is one turn."""
+
+    def __init__(
+        self,
+        config: Config,
+        clock: Clock,
+        new_flow: Callable[[], RatingFlow],
+        open_storage: Callable[[], Storage | Problem],
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.mode = config.device.mode
+        self._new_flow = new_flow
+        self._open_storage = open_storage
+        self.flow = new_flow()
+        self.tags = tag_catalog.load(config.state_dir)
+        self.inbox = EvaluatorInbox(self.post, self.mode)
+        self.storage = self._storage()
+        self.screen: Screen | None = None
+        self.voice: Voice | None = None
+        self.keypad: KeypadLink | None = None
+        self.watchdog: Watchdog | None = None
+        self.running = False
+        self._snapshots = Snapshots(config.display.snapshot_dir)
+        self._keypad_connected: bool | None = None
+        self._last_health = Health(True, 0, False)
+        self._next_health = 0.0
+        self._rated = 0
+        self._last: tuple[int, str | None] = (
+            self.storage.ledger.last_seq() if self.storage else 0,
+            None,
+        )
+        self._unchecked_ratings = 0
+        self._qr: tuple[str, str] | None = None  # project number, url
+        self._awaiting_glass = False
+        self._ready = False
+        self._dirty = True
+        self._queue: queue.SimpleQueue[Message] = queue.SimpleQueue()
+        self._wake = threading.Event()
+
+    def _storage(self) -> Storage | None:
+        """Key and ledger, or the flow out of service saying which is missing."""
+        opened = self._open_storage()
+        if isinstance(opened, Problem):
+            self.flow.out_of_service(opened)
+            return None
+        return opened
+
+    # -- wiring -----------------------------------------------------------------------
+
+    def attach(
+        self, screen: Screen, voice: Voice, keypad: KeypadLink | None, watchdog: Watchdog
+    ) -> None:
+        """The outputs, once open; the loop runs from now on."""
+        self.screen, self.voice, self.keypad, self.watchdog = screen, voice, keypad, watchdog
+        if keypad is not None:
+            self._keypad_connected = False
+        self.running = True
+        self._dirty = True
+
+    def post(self, message: Message) -> None:
+        """From any thread: queue `message` and wake the loop."""
+        self._queue.put(message)
+        self._wake.set()
+
+    def stop(self) -> None:
+        self.running = False
+        self._wake.set()
+
+    # -- one turn ---------------------------------------------------------------------
+
+    def step(self, max_wait_ms: int | None = None) -> None:
+        """Upkeep, draw if anything changed, sleep until a message or a deadline, handle what
+        came."""
+        now = self.clock.monotonic()
+        if self.watchdog is not None:
+            self.watchdog.pet()
+        self._dirty = self._quiet_upkeep(now) or self._dirty
+        if self._dirty:
+            self._draw()
+            self._dirty = False
+            if not self._ready:
+                self._ready = notify("READY=1") or True
+        wait = pace.sleep_s(self.flow, self.clock.monotonic(), self._next_health)
+        if max_wait_ms is not None:
+            wait = min(wait, max_wait_ms / 1000)
+        self._wake.wait(wait)
+        self._wake.clear()
+        dirty = False
+        while not self._queue.empty():
+            dirty = self._message(self._queue.get_nowait()) or dirty
+        for event in pygame.event.get():
+            dirty = self._sdl_event(event) or dirty
+        phase = self.flow.phase
+        self._ended(self.flow.tick(self.clock.monotonic()))
+        if phase is not self.flow.phase:
+            self._light_keys()
+        self._dirty = (
+            dirty or phase is not self.flow.phase or self.flow.seconds_left(now) is not None
+        )
+
+    def _draw(self) -> None:
+        assert self.screen is not None
+        self.screen.draw(self._view())
+        pygame.display.flip()
+        case = self.flow.case
+        self._snapshots.keep(
+            self.screen.surface, self.flow.phase, case.project_no if case else None
+        )
+        if self._awaiting_glass:
+            self.flow.shown(self.clock.monotonic())
+            self._awaiting_glass = False
+        self.inbox.publish(status_of(self.flow, self._facts()))
+
+    # -- upkeep, while no rater is mid-rating -----------------------------------------
+
+    def _quiet_upkeep(self, now: float) -> bool:
+        if not pace.quiet(self.flow.phase):
+            return False
+        if self.storage is None:
+            return self._retry_storage(now)
+        if self._unchecked_ratings >= QUIET_CHECKPOINT_EVERY:
+            self._unchecked_ratings = 0
+            try:
+                self.storage.ledger.checkpoint()
+            except LedgerError as exc:
+                log.warning("%s", exc)
+        if now < self._next_health:
+            return False
+        self._next_health = now + pace.HEALTH_EVERY_S
+        self._reload_tags()
+        before = (self._last_health, self.flow.phase)
+        self._last_health = self.storage.health.run()
+        self._apply_health(self.storage)
+        return before != (self._last_health, self.flow.phase)
+
+    def _retry_storage(self, now: float) -> bool:
+        """A key or ledger that could not be opened at start is tried again now and then
+        (a technician restoring the key, a first boot racing the sync)."""
+        if now < self._next_health:
+            return False
+        self._next_health = now + pace.HEALTH_EVERY_S
+        self.flow = self._new_flow()
+        self.storage = self._storage()
+        if self.storage is None:
+            return False
+        log.warning("key and ledger usable now: in service")
+        if self.inbox.staff is not None:
+            self.flow.sign_in(self.inbox.staff)
+        return True
+
+    def _reload_tags(self) -> None:
+        """Pick up a tag list the sync fetched; a label the font cannot draw is logged."""
+        catalog = tag_catalog.load(self.config.state_dir)
+        if catalog.version != self.tags.version:
+            log.info("tag lists now version %s", catalog.version)
+            self.tags = catalog
+            if self.screen is not None:
+                self.screen.paint.check_glyphs(" ".join(catalog.labels()))
+
+    def _apply_health(self, storage: Storage) -> None:
+        flow = self.flow
+        verdict = after_health_check(
+            self._last_health.disk_ok, flow.phase, flow.problem, storage.ledger.writable
+        )
+        match verdict:
+            case Verdict.DISK_FULL:
+                minimum = self.config.device.min_free_mb
+                log.error("free disk below %d MB: out of service", minimum)
+                self._ended(flow.out_of_service(Problem.DISK))
+            case Verdict.BACK_IN_SERVICE:
+                log.warning("storage usable again: back in service")
+                flow.back_in_service()
+            case Verdict.KEEP:
+                pass
+
+    # -- what came in -----------------------------------------------------------------
+
+    def _message(self, message: Message) -> bool:
+        """Handle one queued message; True if the page may have changed."""
+        match message:
+            case PushCase(case):
+                self._push(case)
+            case CancelCase(project_no):
+                self._ended(self.flow.cancel(project_no))
+            case SignIn(staff):
+                self.flow.sign_in(staff)
+            case SignOut():
+                self._ended(self.flow.sign_out())
+            case KeyPressed(key, at):
+                return self._key(key, at)
+            case KeypadLost() | KeypadFound():
+                self._keypad_connected = isinstance(message, KeypadFound)
+                log.warning("keypad %s", "found" if self._keypad_connected else "lost")
+            case _:
+                return False
+        return True
+
+    def _push(self, case: Case) -> None:
+        self._ended(self.flow.push(case, self.clock.monotonic()))
+        if self.flow.phase is Phase.RATING:
+            self._awaiting_glass = True
+            self._qr = None
+            self._light_keys()
+            if self.voice:
+                self.voice.say("rate")
+
+    def _sdl_event(self, event: pygame.event.Event) -> bool:
+        if event.type == pygame.QUIT:
+            self.running = False
+            return False
+        if event.type == pygame.KEYDOWN and event.key in DESKTOP_KEYS:
+            return self._key(DESKTOP_KEYS[event.key], self.clock.monotonic())
+        if event.type == pygame.MOUSEBUTTONDOWN and event.button == 1:
+            if getattr(event, "touch", False):
+                return False  # SDL's copy of a touch: the FINGERDOWN counts
+            return self._touch(*event.pos)
+        if event.type == pygame.FINGERDOWN:
+            width, height = pygame.display.get_surface().get_size()
+            return self._touch(int(event.x * width), int(event.y * height))
+        return event.type in (pygame.WINDOWEXPOSED, pygame.VIDEOEXPOSE)
+
+    def _key(self, key: int, at: float) -> bool:
+        level = level_for_key(key, self.config.keypad.key_levels, self.mode)
+        if level is None:
+            return False  # touch only
+        return self._level(self.flow.press(level, Source.KEYPAD, at))
+
+    def _touch(self, x: int, y: int) -> bool:
+        assert self.screen is not None
+        offered = offered_tags(self.flow, self.tags.for_level)
+        now = self.clock.monotonic()
+        match touch_at(self.flow, self.screen.layout, offered, x, y):
+            case LevelTouched(level, row):
+                return self._level(self.flow.press(level, Source.TOUCH, now, row=row))
+            case TagTouched(tag):
+                self.flow.toggle_tag(tag)
+                return True
+            case SubmitTouched():
+                return self._level(self.flow.submit(now))
+            case None:
+                return False
+
+    # -- what goes out ----------------------------------------------------------------
+
+    def _level(self, choice: Choice | None) -> bool:
+        """After a press: store a finished rating, or just redraw the page."""
+        if choice is None:
+            return True
+        assert self.storage is not None
+        try:
+            stored = self.storage.recorder.rating(choice)
+        except LedgerError as exc:
+            log.error("rating could not be stored: %s", exc)
+            self.flow.store_failed(Problem.LEDGER)
+            return True
+        self.flow.stored(self.clock.monotonic())
+        self._unchecked_ratings += 1
+        self._rated += 1
+        self._last = (stored.seq, stored.evaluation_id)
+        log.info("rating stored: seq %d", stored.seq)
+        if self.voice:
+            self.voice.say("thanks")
+        self._light_keys()
+        if self.keypad:
+            self.keypad.beep(THANKS_BEEP_MS)
+        return True
+
+    def _ended(self, ended: list[NotRated]) -> None:
+        if self.storage is None:
+            return
+        for item in ended:
+            self.storage.recorder.not_rated(item)
+        if ended:
+            self._light_keys()
+
+    def _light_keys(self) -> None:
+        if self.keypad is None:
+            return
+        flow = self.flow
+        lights = lights_for(flow.phase, self.mode, flow.chosen, self.config.keypad.key_levels)
+        if lights.every:
+            self.keypad.light_all()
+        else:
+            self.keypad.light(lights.key)
+
+    def _facts(self) -> Facts:
+        site = self.config.site
+        return Facts(
+            mode=self.mode,
+            keypad_connected=self._keypad_connected,
+            clock_synced=self.clock.synced(),
+            health=self._last_health,
+            rated=self._rated,
+            last_seq=self._last[0],
+            last_evaluation_id=self._last[1],
+            window_no=site.window_no,
+            hall_code=site.hall_code,
+            terminal_no=site.terminal_no,
+        )
+
+    def qr_url(self) -> str | None:
+        """The signed rate-later link of the case on the rate-later page, made once per case."""
+        case = self.flow.case
+        if self.flow.phase is not Phase.RATE_LATER or case is None or self.storage is None:
+            return None
+        if self._qr is None or self._qr[0] != case.project_no:
+            url = rate_later_url(
+                self.config.rate_later.url_template,
+                case.project_no,
+                self.config.province.device_id,
+                int(time.time()),
+                self.storage.key,
+            )
+            self._qr = (case.project_no, url)
+        return self._qr[1]
+
+    def _view(self) -> ScreenView:
+        offered = offered_tags(self.flow, self.tags.for_level)
+        return screen_view(self.flow, self._facts(), self.clock.monotonic(), offered, self.qr_url())

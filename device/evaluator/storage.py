@@ -1,0 +1,51 @@
+"""The evaluator's means to store ratings: device key, identity vault, ledger, health check.
+
+Opened together; a missing piece is a `Problem` the device shows (out of service) instead of
+taking ratings it cannot sign or store.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from device.daemon.clock import Clock
+from device.daemon.config import Config
+from device.evaluator.health import HealthCheck
+from device.flow.rating_flow import Problem
+from device.keys.identity_vault import IdentityVault, VaultError
+from device.keys.signing import DeviceKey, KeyFileError
+from device.ledger.recorder import Recorder
+from device.ledger.store import Ledger, LedgerError
+from device.record.rating import Site
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Storage:
+    key: DeviceKey
+    ledger: Ledger
+    recorder: Recorder
+    health: HealthCheck
+
+
+def open_storage(config: Config, site: Site, clock: Clock) -> Storage | Problem:
+    try:
+        key = DeviceKey.load(config.key_path)
+    except KeyFileError as exc:
+        log.error("%s", exc)
+        return Problem.KEY
+    try:
+        vault = IdentityVault.load_or_create(config.identity_key_path)
+        ledger = Ledger(config.ledger_path, auto_checkpoint=False)
+    except (VaultError, LedgerError, OSError) as exc:
+        log.error("ledger unavailable: %s", exc)
+        return Problem.LEDGER
+    min_free = config.device.min_free_mb * 1024 * 1024
+    return Storage(
+        key=key,
+        ledger=ledger,
+        recorder=Recorder(ledger, key, vault, site, clock),
+        health=HealthCheck(ledger, config.state_dir, min_free),
+    )

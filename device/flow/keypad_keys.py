@@ -1,0 +1,42 @@
+"""The keypad's part in a rating: which level each key gives, and which keys are lit.
+
+Pure decisions; `device.keypad.link` sends them to the board.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from device.flow.mode import Mode
+from device.flow.rating_flow import Phase
+from device.record.rating import Level
+
+
+@dataclass(frozen=True)
+class Lights:
+    """What the keypad shows: every key lit (inviting a press), one key lit, or all dark."""
+
+    every: bool = False
+    key: int | None = None  # 1 = leftmost
+
+
+INVITING = Lights(every=True)
+DARK = Lights()
+
+
+def level_for_key(key: int, key_levels: Sequence[int], mode: Mode) -> Level | None:
+    """The level key `key` gives, or None where keys do not count (a touch-only terminal)."""
+    if not mode.takes_keys:
+        return None
+    return Level(key_levels[key - 1])
+
+
+def lights_for(phase: Phase, mode: Mode, chosen: Level | None, key_levels: Sequence[int]) -> Lights:
+    """All keys lit while a rating is awaited, the chosen level's key while the rater is
+    thanked, dark otherwise."""
+    if phase is Phase.RATING and mode.takes_keys:
+        return INVITING
+    if phase is Phase.THANKS and chosen is not None:
+        return Lights(key=list(key_levels).index(int(chosen)) + 1)
+    return DARK
