@@ -15,7 +15,7 @@ from provisioning.checks import check_clock
 from provisioning.keypad_check import check_keypad
 from simulator.virtual_keypad import VirtualKeypad
 from sync.cli import build
-from tests.sync_fixtures import ROOT, Device
+from tests.support.sync import ROOT, Device
 
 
 def _provision(tmp_path, *args, input_text=None):
