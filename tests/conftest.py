@@ -187,18 +187,14 @@ def kiosk(_kiosk_server: Window) -> Window:
 
 @pytest.fixture(scope="module")
 def _window_server() -> Iterator[Window]:
-    live = Window("window", WANG)
-    live.server.start()
-    yield live
-    live.server.stop()
+    with Window("window", WANG) as live:
+        yield live
 
 
 @pytest.fixture(scope="module")
 def _kiosk_server() -> Iterator[Window]:
-    live = Window("self_service", None)
-    live.server.start()
-    yield live
-    live.server.stop()
+    with Window("self_service", None) as live:
+        yield live
 
 
 @pytest.fixture(scope="module")

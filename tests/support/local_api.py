@@ -26,6 +26,13 @@ class Window:
         self.url = f"http://127.0.0.1:{self.server.port}/api/v1"
         self.port = self.server.port
 
+    def __enter__(self) -> Window:
+        self.server.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.stop()
+
     def post(
         self, path: str, body: object = None, headers: dict | None = None, **kw: Any
     ) -> requests.Response:

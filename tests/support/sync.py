@@ -25,10 +25,10 @@ from sync.province_client import ProvinceClient
 from tests.support import ROOT
 from tests.support.records import make_body
 
-__all__ = ["ROOT", "Device", "record_rating", "watching_for_new_ratings"]
-
 
 class Device:
+    """A device provisioned at `province` under tmp_path; `sync` overrides its sync settings."""
+
     def __init__(self, tmp_path: Path, province: StandInProvince, **sync: Any) -> None:
         config = provision(
             config_path=tmp_path / "device.toml",
