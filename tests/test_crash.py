@@ -31,7 +31,7 @@ def _run_and_kill(state: Path, rng: random.Random) -> list[tuple[int, str]]:
     )
     assert writer.stdout is not None
     assert writer.stdout.readline().strip() == "ready"
-    time.sleep(rng.uniform(0.0, 0.25))  # the power cut lands at a random moment: the point
+    time.sleep(rng.uniform(0.0, 0.25))  # the kill lands at a random moment: that is the test
     os.kill(writer.pid, signal.SIGKILL)
     output = writer.stdout.read()
     writer.wait(10)
