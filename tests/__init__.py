@@ -1,0 +1,1 @@
+"""The test suite: behaviour a user would notice, through the real parts."""

@@ -5,28 +5,19 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 
 import pytest
 import requests
 
 from simulator.console import Console
 from simulator.hall import Hall
+from tests.support.polling import wait_until
 
 
 def _post(console, **form):
     response = requests.post(console.url + "act", data=form, timeout=10, allow_redirects=False)
     assert response.status_code == 303
     return console.messages[-1]
-
-
-def _until(predicate, seconds=10):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.mark.slow
@@ -38,11 +29,11 @@ def test_the_console_runs_a_window_end_to_end(tmp_path):
             window = hall.windows[0]
             assert "refused" in _post(console, action="push", window="1", kind="window")
             assert "signed in" in _post(console, action="sign_in", window="1")
-            assert _until(lambda: window.client.status()["phase"] == "idle")
+            wait_until(lambda: window.client.status()["phase"] == "idle", "window 1 idle", 10)
             assert "pushed" in _post(console, action="push", window="1", kind="batch")
-            assert _until(lambda: window.client.status()["phase"] == "rating")
+            wait_until(lambda: window.client.status()["phase"] == "rating", "case shown", 10)
             assert "key 2 pressed" in _post(console, action="key", window="1", key="2")
-            assert _until(lambda: window.client.status()["ratedSinceStart"] == 1)
+            wait_until(lambda: window.client.status()["ratedSinceStart"] == 1, "rated", 10)
             page = requests.get(console.url, timeout=10).text
             assert "rated 1" in page and "窗口 2" in page
             assert "down on" in _post(console, action="fault", kind="down")

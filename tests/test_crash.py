@@ -16,14 +16,14 @@ import pytest
 from device.keys.signing import DeviceKey
 from device.ledger.store import Ledger
 from device.ledger.verify import verify_ledger
+from tests.support import ROOT
 
 KILLS = 50
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _run_and_kill(state: Path, rng: random.Random) -> list[tuple[int, str]]:
     writer = subprocess.Popen(
-        [sys.executable, "-m", "tests.crash_writer", str(state)],
+        [sys.executable, "-m", "tests.support.crash_writer", str(state)],
         stdout=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
         cwd=ROOT,
@@ -31,7 +31,7 @@ def _run_and_kill(state: Path, rng: random.Random) -> list[tuple[int, str]]:
     )
     assert writer.stdout is not None
     assert writer.stdout.readline().strip() == "ready"
-    time.sleep(rng.uniform(0.0, 0.25))
+    time.sleep(rng.uniform(0.0, 0.25))  # the kill lands at a random moment: that is the test
     os.kill(writer.pid, signal.SIGKILL)
     output = writer.stdout.read()
     writer.wait(10)

@@ -7,31 +7,28 @@ device.toml, can be run twice, and the programs it installs start with Debian's 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
 import stat
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-SYSTEMD = REPO / "systemd"
-INSTALL = SYSTEMD / "install.sh"
+from tests.support.deploy import (
+    INSTALL,
+    REPO,
+    SYSTEMD,
+    VENV,
+    Installed,
+    need_tool,
+    run_install,
+    snapshot,
+)
+
 UNITS = ("haochaping-evaluator.service", "haochaping-sync.service")
-VENV = "/opt/haochaping/venv"
 DEBIAN_PYGAME = Path("/usr/lib/python3/dist-packages/pygame")
-INSTALL_TIMEOUT_S = 240  # a first run downloads the Python dependencies; later ones ~10 s
-
-
-def need_tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        pytest.skip(f"{name} is not installed (./dev test installs it when run as root)")
-    return path
 
 
 def parse_unit(path: Path) -> dict[str, list[tuple[str, str]]]:
@@ -276,35 +273,6 @@ def test_shell_scripts_are_shellcheck_clean() -> None:
 # --- install.sh ----------------------------------------------------------------------------------
 
 
-def run_install(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["bash", str(INSTALL), *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
-    )
-
-
-def snapshot(root: Path, skip: str | None = None) -> dict[str, tuple[int, int, int, str]]:
-    """Every path under root: mode, owner, group and content hash (link target for links)."""
-    found = {}
-    for path in sorted(root.rglob("*")):
-        rel = str(path.relative_to(root))
-        if skip and (rel == skip or rel.startswith(skip + "/")):
-            continue
-        st = path.lstat()
-        if stat.S_ISLNK(st.st_mode):
-            content = "-> " + os.readlink(path)
-        elif stat.S_ISREG(st.st_mode):
-            content = hashlib.sha256(path.read_bytes()).hexdigest()
-        else:
-            content = ""
-        found[rel] = (st.st_mode, st.st_uid, st.st_gid, content)
-    return found
-
-
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -363,41 +331,6 @@ def test_dry_run_prints_every_action_and_changes_nothing(tmp_path: Path) -> None
     assert "udevadm control --reload" in skipped
     assert "systemctl daemon-reload" in skipped
     assert "device.toml" not in would
-
-
-@dataclass
-class Installed:
-    root: Path
-    first: subprocess.CompletedProcess[str]
-    second: subprocess.CompletedProcess[str]
-    before_second: dict[str, tuple[int, int, int, str]]
-    after_second: dict[str, tuple[int, int, int, str]]
-    build_dir_appeared: bool
-
-
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
-    """install.sh run twice into a fresh root that already holds a provisioned device.toml."""
-    if os.geteuid() != 0:
-        pytest.skip("install.sh needs root (it creates a user and hands over directories)")
-    for tool in ("systemd-sysusers", "systemd-tmpfiles", "systemctl"):
-        need_tool(tool)
-    if not Path("/usr/bin/python3").exists():
-        pytest.skip("no /usr/bin/python3 (Debian's python3) to build the venv with")
-    root = tmp_path_factory.mktemp("pi-root")
-    config = root / "etc" / "haochaping" / "device.toml"
-    config.parent.mkdir(parents=True)
-    config.write_text("# provisioned on site\n[device]\nstate_dir = '/var/lib/haochaping'\n")
-    config.chmod(0o600)
-    args = ("--root", str(root), "--source", str(REPO))
-    had_build_dir = (REPO / "build").exists()
-    first = run_install(*args, timeout=INSTALL_TIMEOUT_S)
-    assert first.returncode == 0, first.stdout + first.stderr
-    before = snapshot(root, skip=VENV.lstrip("/"))
-    second = run_install(*args, timeout=INSTALL_TIMEOUT_S)
-    after = snapshot(root, skip=VENV.lstrip("/"))
-    appeared = not had_build_dir and (REPO / "build").exists()
-    return Installed(root, first, second, before, after, appeared)
 
 
 def test_install_lays_out_units_and_system_files(installed: Installed) -> None:

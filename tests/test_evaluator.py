@@ -6,23 +6,13 @@ from __future__ import annotations
 import dataclasses
 import json
 
-import pytest
-
 from device.ledger.verify import verify_ledger
 from device.record.rating import Case, Level, Staff, Theme, ThemeItem
 from device.record.tag_catalog import shipped_default
-from tests.evaluator_driver import Driver, make_config
+from tests.support.evaluator import Driver, make_config
 
 STAFF = Staff("0421", "王敏")
 CASE = Case("HD20261121000101", "11640100MB1234567X3000111222000", "居民身份证换领")
-
-
-@pytest.fixture
-def window(tmp_path):
-    with Driver(make_config(tmp_path)) as driver:
-        driver.evaluator.inbox.sign_in(STAFF)
-        driver.until(lambda: driver.phase == "idle", "staff signed in")
-        yield driver
 
 
 def push(driver, case=CASE):

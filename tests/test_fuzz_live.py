@@ -7,7 +7,6 @@ import json
 import random
 import sqlite3
 
-import pytest
 import requests
 import schemathesis
 from schemathesis import GenerationMode
@@ -16,10 +15,9 @@ from schemathesis.checks import not_a_server_error
 from device.keypad.framing import FrameParser, encode_frame
 from device.local_api.server import openapi_document
 from device.record.rating import Case, Staff
-from simulator.hall import Hall
 from simulator.virtual_keypad import VirtualKeypad
-from tests.evaluator_driver import Driver, make_config
-from tests.test_local_api_fuzz import _keep_cross_field_rules
+from tests.support.evaluator import Driver, make_config
+from tests.support.local_api import keep_cross_field_rules
 
 MILLION = 1_000_000
 
@@ -74,19 +72,11 @@ schema.config.generation.update(
 )
 
 
-@pytest.fixture(scope="module")
-def live_hall(tmp_path_factory):
-    with Hall(tmp_path_factory.mktemp("hall")) as hall:
-        window = hall.windows[0]
-        window.client.sign_in("0421", "王敏")
-        yield window
-
-
 @schema.parametrize()
 def test_fuzzing_the_live_evaluator_never_makes_a_rating(case, live_hall):
     window = live_hall
     if case.operation.path == "/cases" and isinstance(case.body, dict):
-        _keep_cross_field_rules(case.body, None)
+        keep_cross_field_rules(case.body, None)
     base = f"http://127.0.0.1:{window.config.local_api.port}/api/v1"
     case.headers = {
         **(case.headers or {}),

@@ -6,7 +6,6 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -22,70 +21,8 @@ from device.keypad.events import (
 from device.keypad.framing import encode_frame
 from device.keypad.link import KeypadLink
 from simulator.virtual_keypad import VirtualKeypad
-
-DEADLINE = 5.0
-FAST = {"ping_interval": 0.1, "lost_after": 0.4, "reopen_interval": 0.05}
-
-
-def wait_until(condition: Callable[[], object], what: str, timeout: float = DEADLINE) -> None:
-    end = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > end:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.01)
-
-
-class EventLog:
-    """Collects the link's events (from its reader thread) for the test to wait on."""
-
-    def __init__(self) -> None:
-        self.events: list[KeypadEvent] = []
-        self._lock = threading.Lock()
-
-    def __call__(self, event: KeypadEvent) -> None:
-        with self._lock:
-            self.events.append(event)
-
-    def of(self, kind: type) -> list[KeypadEvent]:
-        with self._lock:
-            return [e for e in self.events if isinstance(e, kind)]
-
-    def wait_for(self, kind: type, count: int = 1) -> KeypadEvent:
-        wait_until(lambda: len(self.of(kind)) >= count, f"{count} × {kind.__name__}")
-        return self.of(kind)[count - 1]
-
-
-@pytest.fixture
-def board(tmp_path) -> Iterator[VirtualKeypad]:
-    with VirtualKeypad(tmp_path / "usb-keypad", firmware="KP-TEST-2.1") as keypad:
-        yield keypad
-
-
-@pytest.fixture
-def events() -> EventLog:
-    return EventLog()
-
-
-@pytest.fixture
-def make_link(events) -> Iterator[Callable[..., KeypadLink]]:
-    links: list[KeypadLink] = []
-
-    def make(url: str, **options: float) -> KeypadLink:
-        link = KeypadLink(url, events, **options)
-        links.append(link)
-        link.start()
-        return link
-
-    yield make
-    for link in links:
-        link.stop()
-
-
-@pytest.fixture
-def link(board, make_link, events) -> KeypadLink:
-    started = make_link(board.port, **FAST)
-    events.wait_for(KeypadFound)
-    return started
+from tests.support.keypad import DEADLINE, FAST
+from tests.support.polling import wait_until
 
 
 def test_a_press_arrives_as_key_pressed_with_its_parse_time(board, link, events):

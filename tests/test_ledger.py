@@ -11,7 +11,7 @@ from device.ledger.store import Ledger, LedgerError
 from device.ledger.verify import verify_ledger
 from device.record.canonical import ZERO_HASH, record_hash
 from device.record.rating import Level
-from tests.conftest import make_body
+from tests.support.records import make_body
 
 NAME = "张秀英"
 CERT_KEY = "9f2c1e0b7d4a5c3e"

@@ -22,12 +22,10 @@ from device.local_api.case_intake import (
 from device.local_api.server import LocalApi, openapi_document
 from device.local_api.staff_intake import MAX_PHOTO_BASE64, PHOTO_PATTERN
 from device.record.rating import Staff
-from tests.dummy_evaluator import DummyEvaluator
+from tests.support.dummy_evaluator import DummyEvaluator
+from tests.support.local_api import AUTH, TOKEN, WANG, Window, read_all
 
-TOKEN = "t0ken-for-tests-0123456789"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
 DOCS = Path(__file__).parent.parent / "docs" / "local-api.openapi.json"
-WANG = Staff("0421", "王敏")
 CASE = {
     "projectNo": "HD20261121000101",
     "taskCode": "11640100MB1234567X3000111222000",
@@ -37,65 +35,7 @@ CASE = {
     "certKey": "9f86d081884c7d659a2feaa0c55ad015",
 }
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(40)
-
-
-class Window:
-    """A live LocalApi on a free port and the evaluator behind it."""
-
-    def __init__(self, mode: str, staff: Staff | None) -> None:
-        self.evaluator = DummyEvaluator(mode, staff)
-        self.server = LocalApi("127.0.0.1", 0, TOKEN, self.evaluator, mode)
-        self.url = f"http://127.0.0.1:{self.server.port}/api/v1"
-        self.port = self.server.port
-
-    def post(self, path: str, body: object = None, headers: dict | None = None, **kw):
-        headers = {**AUTH, **(headers or {})}
-        return requests.post(self.url + path, json=body, headers=headers, timeout=5, **kw)
-
-    def call(self, method: str, path: str, headers: dict | None = None, **kw):
-        headers = AUTH if headers is None else headers
-        return requests.request(method, self.url + path, headers=headers, timeout=5, **kw)
-
-    def raw(self, request: bytes) -> bytes:
-        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as conn:
-            conn.sendall(request)
-            return _read_all(conn)
-
-
-def _read_all(conn: socket.socket) -> bytes:
-    chunks = []
-    while chunk := conn.recv(65536):
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-@pytest.fixture(scope="module")
-def _window_server():
-    live = Window("window", WANG)
-    live.server.start()
-    yield live
-    live.server.stop()
-
-
-@pytest.fixture(scope="module")
-def _kiosk_server():
-    live = Window("self_service", None)
-    live.server.start()
-    yield live
-    live.server.stop()
-
-
-@pytest.fixture
-def window(_window_server):
-    """A window evaluator with 王敏 signed in (one server for the module: a stop takes 0.5 s)."""
-    _window_server.evaluator.reset(WANG)
-    return _window_server
-
-
-@pytest.fixture
-def kiosk(_kiosk_server):
-    _kiosk_server.evaluator.reset()
-    return _kiosk_server
+pytestmark = pytest.mark.local_api
 
 
 def _error(response, status: int, code: str, field: str | None = None) -> None:
@@ -396,7 +336,7 @@ def test_a_client_that_stops_mid_body_is_dropped(window):
     with socket.create_connection(("127.0.0.1", window.port), timeout=5) as conn:
         conn.sendall(head + auth + b'Content-Length: 500\r\n\r\n{"projectNo": ')
         conn.shutdown(socket.SHUT_WR)
-        assert _read_all(conn) == b""
+        assert read_all(conn) == b""
     assert window.evaluator.pushed == []
     assert window.post("/cases", CASE).status_code == 202
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import re
 
-import pytest
 import requests
 import schemathesis
 from schemathesis import GenerationMode
@@ -27,11 +26,10 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from device.local_api.case_intake import CASE_FIELDS, TEXT_LIMITS, TEXT_PATTERN
-from device.local_api.server import LocalApi, openapi_document
+from device.local_api.server import openapi_document
 from device.record.rating import PERSONAL_FIELDS, Case, Staff
-from tests.dummy_evaluator import DummyEvaluator
+from tests.support.local_api import TOKEN, keep_cross_field_rules
 
-TOKEN = "fuzz-t0ken-0123456789abcdef"
 MAX_EXAMPLES = 60
 CHECKS = [
     not_a_server_error,
@@ -44,26 +42,8 @@ CHECKS = [
     unsupported_method,
     allow_header_conformance,
     ignored_auth,
-    positive_data_acceptance,  # with the cross-field rules kept (see _keep_cross_field_rules)
+    positive_data_acceptance,  # with the cross-field rules kept (see keep_cross_field_rules)
 ]
-
-
-@pytest.fixture(scope="module")
-def evaluator():
-    return DummyEvaluator(staff=Staff("0421", "王敏"))
-
-
-@pytest.fixture(scope="module")
-def live_api(evaluator):
-    api = LocalApi("127.0.0.1", 0, TOKEN, evaluator, "window")
-    api.start()
-    yield api
-    api.stop()
-
-
-@pytest.fixture(scope="module")
-def base_url(live_api):
-    return f"http://127.0.0.1:{live_api.port}/api/v1"
 
 
 # The package's document, loaded at collection (schemathesis' fixture loader does not work with
@@ -93,7 +73,7 @@ def test_every_answer_is_as_documented(case, base_url, evaluator):
         and isinstance(case.body, dict)
         and (mutated or not negative)
     ):
-        _keep_cross_field_rules(case.body, mutated)
+        keep_cross_field_rules(case.body, mutated)
     response = case.call_and_validate(base_url=base_url, checks=CHECKS)
     if response.status_code == 422 and mutated:
         assert response.json()["field"].startswith(mutated)  # the bad field is the one named
@@ -108,28 +88,6 @@ def _mutated_field(case) -> str | None:
     location = getattr(case.meta.phase.data, "location", None) or ""
     found = re.search(r"/properties/([^/]+)", location)
     return found.group(1) if found else None
-
-
-def _keep_cross_field_rules(body: dict, mutated: str | None) -> None:
-    """Make a generated case keep the rules OpenAPI 3.0 cannot state, leaving `mutated` alone."""
-    if body.get("batchProjectNos") is not None and body.get("theme") is not None:
-        body.pop("theme" if mutated != "theme" else "batchProjectNos")
-    batch, project_no = body.get("batchProjectNos"), body.get("projectNo")
-    batch_fixable = mutated not in ("batchProjectNos", "projectNo") and isinstance(batch, list)
-    if batch_fixable and batch and isinstance(project_no, str) and project_no not in batch:
-        batch[0] = project_no
-    theme = body.get("theme")
-    if mutated != "theme" and isinstance(theme, dict) and isinstance(theme.get("items"), list):
-        unique = {item.get("projectNo"): item for item in theme["items"]}
-        theme["items"] = list(unique.values())
-    staff = [name for name in ("proManagerNo", "proManager") if body.get(name) is not None]
-    if len(staff) == 1 and staff[0] != mutated:
-        body.pop(staff[0])
-    if body.get("indicators") is True and body.get("proStatus") == 2:
-        if mutated == "indicators":
-            body["proStatus"] = 3
-        else:
-            body["indicators"] = False
 
 
 def test_fuzzing_never_queued_a_rating_or_a_bad_field(evaluator):

@@ -11,20 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from device.keys.signing import DeviceKey
-from tests.province_helpers import EnrolledDevice, running_province
+from tests.support.province import EnrolledDevice, running_province
 
 TOKENS = ("token-a", "token-b")
-
-
-@pytest.fixture
-def province(tmp_path):
-    with running_province(tmp_path / "province.db", tokens=TOKENS) as server:
-        yield server
-
-
-@pytest.fixture
-def device(province):
-    return EnrolledDevice.enrol(province.url, token="token-a")
+pytestmark = pytest.mark.bare_province(*TOKENS)
 
 
 def test_a_batch_is_accepted_and_stored_as_sent(province, device):

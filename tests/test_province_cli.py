@@ -14,18 +14,9 @@ import pytest
 
 from simulator.province.cli import main
 from simulator.province.tags import default_tag_list
-from tests.province_helpers import EnrolledDevice, running_province
+from tests.support.province import EnrolledDevice
 
-
-@pytest.fixture
-def province(tmp_path):
-    with running_province(tmp_path / "province.db", tokens=("token-a",)) as server:
-        yield server
-
-
-@pytest.fixture
-def device(province):
-    return EnrolledDevice.enrol(province.url, token="token-a")
+pytestmark = pytest.mark.bare_province("token-a")
 
 
 def run(capsys, *argv: str) -> tuple[int, dict, str]:

@@ -14,13 +14,9 @@ import pytest
 import requests
 
 from device.keys.signing import DeviceKey
-from tests.province_helpers import TOKEN, EnrolledDevice, enrolment_body, running_province
+from tests.support.province import TOKEN, EnrolledDevice, enrolment_body, running_province
 
-
-@pytest.fixture
-def province(tmp_path):
-    with running_province(tmp_path / "province.db", tokens=(TOKEN, "token-2")) as server:
-        yield server
+pytestmark = pytest.mark.bare_province(TOKEN, "token-2")
 
 
 def enrol(url: str, body: dict) -> requests.Response:

@@ -13,25 +13,10 @@ import pytest
 import requests
 
 from simulator.province.faults import FaultError
-from tests.province_helpers import EnrolledDevice, running_province, signed_headers
+from tests.support.polling import wait_until
+from tests.support.province import EnrolledDevice, running_province, signed_headers
 
-
-@pytest.fixture
-def province(tmp_path):
-    with running_province(tmp_path / "province.db", tokens=("token-a",)) as server:
-        yield server
-
-
-@pytest.fixture
-def device(province):
-    return EnrolledDevice.enrol(province.url, token="token-a")
-
-
-def wait_for(condition, timeout_s: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
+pytestmark = pytest.mark.bare_province("token-a")
 
 
 @pytest.mark.parametrize(
@@ -94,7 +79,7 @@ def test_slow_delays_the_answer_and_a_timed_out_batch_is_still_stored(province, 
     headers = signed_headers(device.key, device.device_id, "POST", device.base_path + path, body)
     with pytest.raises(requests.ReadTimeout):  # the helper would wait 30 s: sent by hand
         requests.post(device.url + path, data=body, headers=headers, timeout=0.1)
-    wait_for(lambda: province.store.evaluation_count() == 2)
+    wait_until(lambda: province.store.evaluation_count() == 2, "the timed-out batch stored")
     province.faults.clear("slow")
     assert device.statuses(records) == ["duplicate", "duplicate"]
 

@@ -9,20 +9,12 @@ import pytest
 import requests
 
 from simulator.province.tags import default_tag_list
-from tests.province_helpers import EnrolledDevice, running_province
+from tests.support.province import EnrolledDevice, running_province
 
 TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
 
 
-@pytest.fixture
-def province(tmp_path):
-    with running_province(tmp_path / "province.db", tokens=("token-a", "token-b")) as server:
-        yield server
-
-
-@pytest.fixture
-def device(province):
-    return EnrolledDevice.enrol(province.url, token="token-a")
+pytestmark = pytest.mark.bare_province("token-a", "token-b")
 
 
 def new_tag_list(version: str, bad_label: str = "窗口无人") -> dict:

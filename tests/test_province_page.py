@@ -11,51 +11,13 @@ import subprocess
 import pytest
 import requests
 
-from tests.province_helpers import EnrolledDevice, running_province
-
-HOSTILE_ITEM = "<script>alert(1)</script>"
 CHROMIUM = next(
     (p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None
 )
 needs_chromium = pytest.mark.skipif(
     CHROMIUM is None, reason="no chromium on PATH (Debian: apt-get install chromium)"
 )
-
-
-@pytest.fixture(scope="module")
-def province(tmp_path_factory):
-    """Two devices (one silent), seven ratings: two 差评 with tags, one hostile item name."""
-    db = tmp_path_factory.mktemp("page") / "province.db"
-    with running_province(db, tokens=("a", "b")) as server:
-        window = EnrolledDevice.enrol(server.url, token="a")
-        terminal = EnrolledDevice.enrol(server.url, token="b")
-        window.heartbeat(backlog=2, quarantined=1, lastAcceptedSeq=5)
-        ratings = [
-            window.record(satisfaction=5, taskName="不动产登记", proManagerNo="0012"),
-            window.record(satisfaction=4, taskName="不动产登记", proManagerNo="0012"),
-            window.record(satisfaction=3, taskName="营业执照办理", proManagerNo="0421"),
-            window.record(
-                satisfaction=1,
-                taskName="营业执照办理",
-                proManagerNo="0421",
-                proManager="李强",
-                evalDetail=["B03", "B06"],
-            ),
-            window.record(
-                satisfaction=2,
-                taskName=HOSTILE_ITEM,
-                proManagerNo="0012",
-                writingEvaluation="<b>等了一个小时</b>",
-                evalDetail=[],
-            ),
-        ]
-        assert window.statuses(ratings) == ["accepted"] * 5
-        touch = terminal.record(
-            satisfaction=5, proManagerNo=None, proManager=None, source="touch", clockSynced=False
-        )
-        assert terminal.statuses([touch]) == ["accepted"]
-        server.window = window
-        yield server
+pytestmark = pytest.mark.officer_page
 
 
 def chromium(*args: str, profile) -> subprocess.CompletedProcess[str]:

@@ -14,7 +14,7 @@ from simulator.province.validation import (
     _check_reason,
     validate_record,
 )
-from tests.province_helpers import rating_fields
+from tests.support.province import rating_fields
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),

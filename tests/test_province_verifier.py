@@ -13,9 +13,10 @@ from device.keys.signing import DeviceKey
 from simulator.province.signatures import verify_jobs as _verify_jobs
 from simulator.province.speed.signature_pool import VERIFY_CHUNK, SignatureChecker
 from simulator.province.speed.verifier import HEADER, VerifierProcess, serve
-from tests.province_helpers import EnrolledDevice, running_province
+from tests.support.province import EnrolledDevice
 
 KEY = DeviceKey.generate()
+pytestmark = pytest.mark.bare_province("token-a", verifier_workers=2)
 
 
 def _jobs(count: int, bad: set[int] = frozenset()) -> list[tuple[str, str, bytes]]:
@@ -25,14 +26,6 @@ def _jobs(count: int, bad: set[int] = frozenset()) -> list[tuple[str, str, bytes
         signature = KEY.sign(data if n not in bad else b"something else")
         jobs.append((KEY.public_b64, signature, data))
     return jobs
-
-
-@pytest.fixture
-def checker():
-    checker = SignatureChecker(3)  # two verifying processes, whatever this machine has
-    checker.start()
-    yield checker
-    checker.close()
 
 
 def test_the_worker_answers_one_verdict_byte_per_job_in_order():
@@ -112,13 +105,6 @@ def test_a_verifier_process_can_be_stopped_while_idle():
     assert process.receive(2) == [True, False]
     process.close()
     assert process.process.returncode == 0
-
-
-@pytest.fixture
-def province(tmp_path):
-    with running_province(tmp_path / "province.db", tokens=("token-a",)) as server:
-        server._checker.workers = 2  # verifying processes even on a small machine
-        yield server
 
 
 def test_bad_signatures_anywhere_in_a_big_batch_are_never_stored(province):

@@ -15,7 +15,8 @@ from provisioning.checks import check_clock
 from provisioning.keypad_check import check_keypad
 from simulator.virtual_keypad import VirtualKeypad
 from sync.cli import build
-from tests.sync_fixtures import ROOT, Device
+from tests.support import ROOT
+from tests.support.sync import Device
 
 
 def _provision(tmp_path, *args, input_text=None):

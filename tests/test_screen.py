@@ -11,7 +11,6 @@ import pytest
 
 from device.daemon.config import DEFAULT_FONT
 from device.flow.rating_flow import Phase
-from device.record import tag_catalog
 from device.record.rating import Case, Staff
 from device.screen.fonts import FontError, load_font
 from device.screen.layout import Layout
@@ -19,6 +18,7 @@ from device.screen.pages import Screen, ScreenView
 from device.screen.texts import LANGUAGES, Texts
 from device.screen.widgets import LEVEL_COLOURS
 from simulator.screenshot import SCREENS, render, view_for
+from tests.support.screen import screen_strings
 
 CASE = Case(
     project_no="HD20261121000101",
@@ -31,21 +31,10 @@ LATIN_ONLY = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
-def _strings(language: str) -> list[str]:
-    return [*Texts(language).all_strings(), *tag_catalog.shipped_default().labels()]
-
-
-@pytest.fixture(scope="module")
-def font():
-    pygame.display.init()
-    yield load_font(DEFAULT_FONT, _strings("zh-Hans"))
-    pygame.display.quit()
-
-
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_the_cjk_font_has_every_glyph_of_every_language(language):
     pygame.freetype.init()
-    load_font(DEFAULT_FONT, _strings(language))
+    load_font(DEFAULT_FONT, screen_strings(language))
 
 
 def test_a_font_without_chinese_glyphs_stops_start_up():
@@ -53,12 +42,12 @@ def test_a_font_without_chinese_glyphs_stops_start_up():
     if not Path(LATIN_ONLY).exists():
         pytest.skip("DejaVu not installed")
     with pytest.raises(FontError, match="has no glyph for"):
-        load_font(LATIN_ONLY, _strings("zh-Hans"))
+        load_font(LATIN_ONLY, screen_strings("zh-Hans"))
 
 
 def test_a_missing_font_file_says_what_to_install():
     with pytest.raises(FontError, match="fonts-wqy-microhei"):
-        load_font("/nonexistent/font.ttc", _strings("zh-Hans"))
+        load_font("/nonexistent/font.ttc", screen_strings("zh-Hans"))
 
 
 @pytest.mark.parametrize("size", [(800, 480), (1024, 600), (1280, 800)])

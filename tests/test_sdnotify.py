@@ -11,8 +11,9 @@ import sys
 import time
 
 from device.daemon.config import save
-from tests.evaluator_driver import make_config
-from tests.sync_fixtures import ROOT, Device
+from tests.support import ROOT
+from tests.support.evaluator import make_config
+from tests.support.sync import Device
 
 
 def _listen(tmp_path):

@@ -6,44 +6,27 @@ import time
 
 import pytest
 
-from device.evaluator.app import site_of
 from device.record.rating import Level
 from sync.adapter import OutgoingRecord
 from sync.backoff import Backoff
 from sync.daemon import SyncDaemon
-from sync.province_adapter import ProvinceAdapter
-from sync.province_client import ProvinceClient, RetryableError
+from sync.province_client import RetryableError
 from sync.sender import Sender
-from tests.conftest import make_body
-from tests.sync_fixtures import Device
-
-
-@pytest.fixture
-def device(tmp_path, province):
-    """A provisioned device: config, key, vault, ledger."""
-    provisioned = Device(tmp_path, province)
-    yield provisioned.config, provisioned.key, provisioned.vault, provisioned.ledger
-    provisioned.close()
-
-
-def _record(device, n, level=Level.SATISFIED, **kwargs):
-    config, key, vault, ledger = device
-    body = make_body(n, level, site=site_of(config), **kwargs)
-    return ledger.append(body, key, vault)
 
 
 def _sender(device, **client_kwargs):
-    config, key, vault, ledger = device
-    client = ProvinceClient(
-        config.province.base_url, config.province.device_id, key, **client_kwargs
+    return Sender(
+        device.ledger,
+        device.adapter(**client_kwargs),
+        device.vault,
+        batch_size=device.config.sync.batch_size,
     )
-    return Sender(ledger, ProvinceAdapter(client), vault, batch_size=config.sync.batch_size)
 
 
 def test_ratings_are_delivered_once_and_lose_their_personal_data(device, province):
-    _, _, _, ledger = device
+    ledger = device.ledger
     ids = [
-        _record(device, n, identity={"userName": "刘芳", "certKey": f"h{n}"}).evaluation_id
+        device.record(n, identity={"userName": "刘芳", "certKey": f"h{n}"}).evaluation_id
         for n in range(3)
     ]
     result = _sender(device).send_round()
@@ -56,8 +39,8 @@ def test_ratings_are_delivered_once_and_lose_their_personal_data(device, provinc
 
 
 def test_a_lost_response_is_resent_and_counted_once(device, province):
-    _, _, vault, ledger = device
-    ids = [_record(device, n).evaluation_id for n in range(4)]
+    vault, ledger = device.vault, device.ledger
+    ids = [device.record(n).evaluation_id for n in range(4)]
     sender = _sender(device)
     # The province stores the batch but the answer never reaches the device:
     unsent = ledger.unsent(10, vault)
@@ -70,10 +53,10 @@ def test_a_lost_response_is_resent_and_counted_once(device, province):
 
 
 def test_a_rejected_rating_is_quarantined_and_the_rest_flow(device, province):
-    _, _, _, ledger = device
-    good = _record(device, 1).evaluation_id
-    bad = _record(device, 2, Level.VERY_DISSATISFIED).evaluation_id  # no reason given
-    later = _record(device, 3).evaluation_id
+    ledger = device.ledger
+    good = device.record(1).evaluation_id
+    bad = device.record(2, Level.VERY_DISSATISFIED).evaluation_id  # no reason given
+    later = device.record(3).evaluation_id
     result = _sender(device).send_round()
     assert (result.delivered, result.quarantined) == (2, 1)
     assert set(province.store.evaluation_ids()) == {good, later}
@@ -86,7 +69,7 @@ def test_a_rejected_rating_is_quarantined_and_the_rest_flow(device, province):
 
 
 def test_a_device_clock_far_off_learns_the_province_time(device, province):
-    _record(device, 1)
+    device.record(1)
     sender = _sender(device, wall=lambda: time.time() + 86400 * 365)  # no RTC, no NTP yet
     with pytest.raises(RetryableError) as caught:
         sender.send_round()
@@ -95,8 +78,8 @@ def test_a_device_clock_far_off_learns_the_province_time(device, province):
 
 
 def test_the_daemon_retries_through_an_outage_without_loss(device, province):
-    _, _, _, ledger = device
-    ids = [_record(device, n).evaluation_id for n in range(5)]
+    ledger = device.ledger
+    ids = [device.record(n).evaluation_id for n in range(5)]
     province.stop()
     daemon = SyncDaemon(
         ledger, _sender(device), idle_poll_s=0.05, backoff=Backoff(base_s=0.05, cap_s=0.2)
@@ -111,7 +94,7 @@ def test_the_daemon_retries_through_an_outage_without_loss(device, province):
 
 def test_big_backlogs_go_in_batches_within_the_limits(device, province):
     for n in range(1203):
-        _record(device, n)
+        device.record(n)
     sender = _sender(device)
     sizes = [sender.send_round().sent for _ in range(4)]
     assert sizes == [500, 500, 203, 0]

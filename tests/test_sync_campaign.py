@@ -16,7 +16,7 @@ import time_machine
 from device.ledger.verify import verify_ledger
 from sync.cli import build
 from sync.jobs import Jobs
-from tests.sync_fixtures import Device
+from tests.support.sync import Device
 
 FAULTS = [
     ("down", {"retry_after": 1}),

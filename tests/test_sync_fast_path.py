@@ -15,25 +15,11 @@ from device.ledger.store import Ledger
 from device.record.canonical import canonical_json
 from sync.adapter import Delivery, DeliveryStatus, OutgoingRecord
 from sync.province_adapter import ProvinceAdapter
-from sync.province_client import ProvinceClient, RetryableError
+from sync.province_client import RetryableError
 from sync.sender import Sender
-from tests.conftest import make_body
-from tests.sync_fixtures import Device
+from tests.support.records import make_body
 
 PERSON = {"userName": "刘芳", "certType": "111", "certKey": "h-0001"}
-
-
-@pytest.fixture
-def device(tmp_path, province):
-    dev = Device(tmp_path, province)
-    yield dev
-    dev.close()
-
-
-def _adapter(dev: Device) -> ProvinceAdapter:
-    config = dev.config
-    client = ProvinceClient(config.province.base_url, config.province.device_id, dev.key)
-    return ProvinceAdapter(client)
 
 
 def test_unsent_hands_over_the_stored_bytes_and_restores_personal_data(ledger, key, vault):
@@ -120,7 +106,7 @@ def test_a_key_press_is_stored_while_a_big_backlog_is_marked(tmp_path, key):
 def test_a_drain_keeps_seq_order_and_loses_nothing(device, province):
     for n in range(1203):
         device.record(n, identity=PERSON if n % 25 == 0 else None)
-    sender = Sender(device.ledger, _adapter(device), device.vault)
+    sender = Sender(device.ledger, device.adapter(), device.vault)
     sizes = [sender.send_round().sent for _ in range(4)]
     assert sizes == [500, 500, 203, 0]
     held = province.store.evaluation_ids()  # in the order the province stored them
@@ -148,7 +134,7 @@ def test_the_next_batch_leaves_before_the_answer_to_the_last_is_recorded(device)
                 both_out.set()
             return super().deliver(records)
 
-    sender = Sender(device.ledger, Watching(_adapter(device).client), device.vault)
+    sender = Sender(device.ledger, Watching(device.adapter().client), device.vault)
     assert sender.send_round().delivered == 500
     assert both_out.wait(10)  # the second batch went out during the first round
     assert calls == [500, 200]
@@ -176,7 +162,7 @@ class _Failing:
 def test_a_batch_that_fails_on_its_way_is_sent_again_in_order(device, province):
     for n in range(1100):
         device.record(n)
-    failing = _Failing(_adapter(device), fail_on=2)
+    failing = _Failing(device.adapter(), fail_on=2)
     sender = Sender(device.ledger, failing, device.vault)
     assert sender.send_round().delivered == 500  # the second batch left meanwhile, and failed
     with pytest.raises(RetryableError):
@@ -194,7 +180,7 @@ def test_a_batch_that_fails_on_its_way_is_sent_again_in_order(device, province):
 def test_without_overlap_nothing_is_left_on_its_way(device, province):
     for n in range(600):
         device.record(n)
-    sender = Sender(device.ledger, _adapter(device), device.vault, overlap=False)
+    sender = Sender(device.ledger, device.adapter(), device.vault, overlap=False)
     assert sender.send_round().delivered == 500
     assert province.store.evaluation_count() == 500  # nothing else went out
     assert sender.send_round().delivered == 100
@@ -222,7 +208,7 @@ def test_an_adapter_gets_each_records_canonical_bytes_with_its_personal_data(dev
 def test_a_ledger_read_error_behind_the_batch_is_reported_by_the_next_round(device):
     for n in range(600):
         device.record(n, identity=PERSON if n == 550 else None)
-    sender = Sender(device.ledger, _adapter(device), None)  # the vault is missing
+    sender = Sender(device.ledger, device.adapter(), None)  # the vault is missing
     assert sender.send_round().delivered == 500  # the batch ahead still goes out
     with pytest.raises(Exception, match="personal data cannot be restored"):
         sender.send_round()
@@ -231,7 +217,7 @@ def test_a_ledger_read_error_behind_the_batch_is_reported_by_the_next_round(devi
 
 def test_the_request_body_is_the_ledgers_bytes_joined(device, province, monkeypatch):
     records = [device.record(n) for n in range(3)]
-    client = _adapter(device).client
+    client = device.adapter().client
     bodies: list[bytes] = []
     original = client.call_with_body
 

@@ -22,8 +22,8 @@ from sync.cli import build
 from sync.export_adapter import MonthlyExport
 from sync.gbt39046 import header, standard_level
 from sync.jobs import Jobs
-from tests.evaluator_driver import Driver
-from tests.sync_fixtures import Device
+from tests.support.evaluator import Driver
+from tests.support.sync import Device
 
 KEY = DeviceKey.generate()
 

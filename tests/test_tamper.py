@@ -6,25 +6,13 @@ import sqlite3
 import subprocess
 import sys
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from device.ledger.store import Ledger
 from device.ledger.verify import verify_ledger
-from device.record.rating import Level
-from tests.conftest import make_body
-
-ROWS = 6
-
-
-@pytest.fixture
-def filled(ledger_path, key, vault):
-    with Ledger(ledger_path) as led:
-        for n in range(ROWS):
-            identity = {"userName": "李建国"} if n == 2 else None
-            led.append(make_body(n, Level(1 + n % 5), identity), key, vault)
-    return ledger_path
+from tests.support.records import FILLED_ROWS as ROWS
+from tests.support.records import make_body
 
 
 def _edit(path, sql, *args):

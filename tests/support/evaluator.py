@@ -47,6 +47,7 @@ def make_config(
     key: bool = True,
     **display: Any,
 ) -> Config:
+    """A window (or self-service) evaluator's configuration under tmp_path, with a fresh key."""
     state = tmp_path / "state"
     if key:
         DeviceKey.generate().save(state / "device.key")
@@ -73,6 +74,8 @@ def make_config(
 
 
 class Driver:
+    """A real Evaluator on a FakeClock, driven by SDL events and stepped until things happen."""
+
     def __init__(self, config: Config, clock: FakeClock | None = None) -> None:
         self.clock = clock or FakeClock()
         self.evaluator = Evaluator(config, self.clock)
@@ -91,6 +94,7 @@ class Driver:
             self.evaluator.step(max_wait_ms=5)
 
     def until(self, predicate: Callable[[], bool], what: str, steps: int = 400) -> None:
+        """Step the main loop until `predicate` holds; fail naming `what` after `steps` steps."""
         for _ in range(steps):
             if predicate():
                 return

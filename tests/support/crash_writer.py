@@ -1,6 +1,7 @@
 """A process that records ratings as fast as it can, reporting each one once committed.
 
-Used by the crash test, which SIGKILLs it at random moments.
+Run as `python -m tests.support.crash_writer STATE_DIR` by the crash test, which SIGKILLs it
+at random moments.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from pathlib import Path
 from device.keys.identity_vault import IdentityVault
 from device.keys.signing import DeviceKey
 from device.ledger.store import Ledger
-from tests.conftest import make_body
+from tests.support.records import make_body
 
 
 def main() -> None:

@@ -1,7 +1,5 @@
-"""Build signed records and signed requests for the stand-in province, and run one.
-
-Reusable by any test that talks to `simulator.province` over real HTTP.
-"""
+"""The stand-in province on 127.0.0.1 and a device talking to it: start one over a real
+SQLite file, enrol a key, build its chain of signed records and sign each call."""
 
 from __future__ import annotations
 
@@ -20,17 +18,9 @@ from device.keys.signing import DeviceKey, request_signing_bytes
 from device.record.canonical import ZERO_HASH, record_hash
 from simulator.province.server import ProvinceServer
 from simulator.province.store import ProvinceStore
+from tests.support.records import PROVINCE_SITE, heartbeat_body, rating_fields
 
 TOKEN = "enrol-token-1"
-
-SITE: dict[str, Any] = {
-    "areaCode": "640104",
-    "hallCode": "YC-HALL-01",
-    "windowNo": "12",
-    "deptCode": "11640100MB1234567X",
-    "pf": 4,
-    "terminalNo": None,
-}
 
 
 @contextmanager
@@ -57,13 +47,14 @@ def running_province(
 
 
 def enrolment_body(key: DeviceKey, token: str = TOKEN, **overrides: Any) -> dict[str, Any]:
+    """What a new device at PROVINCE_SITE sends to `/devices/enroll` with `token`."""
     body: dict[str, Any] = {
         "enrollToken": token,
         "publicKey": key.public_b64,
         "serial": "HCP-" + secrets.token_hex(4).upper(),
         "model": "HCP-7",
         "firmwareVersion": "0.1.0",
-        "site": dict(SITE),
+        "site": dict(PROVINCE_SITE),
     }
     body.update(overrides)
     return body
@@ -90,57 +81,6 @@ def signed_headers(
         "X-Nonce": nonce,
         "X-Signature": key.sign(signed),
     }
-
-
-def heartbeat_body(**overrides: Any) -> dict[str, Any]:
-    """A heartbeat of a healthy window evaluator with nothing waiting."""
-    body: dict[str, Any] = {
-        "firmwareVersion": "0.1.0",
-        "backlog": 0,
-        "quarantined": 0,
-        "lastAcceptedSeq": 0,
-        "keypadConnected": True,
-        "clockSynced": True,
-        "diskFreeBytes": 12_000_000_000,
-        "uptimeSeconds": 3600,
-    }
-    body.update(overrides)
-    return body
-
-
-def rating_fields(**overrides: Any) -> dict[str, Any]:
-    """The case and rating part of a RECORD: a 满意 keypad rating of a finished case."""
-    fields: dict[str, Any] = {
-        "projectNo": "YC" + secrets.token_hex(8).upper(),
-        "batchProjectNos": None,
-        "theme": None,
-        "taskCode": "11640100MB1234567X4000112345000",
-        "taskName": "不动产登记",
-        "proStatus": 3,
-        "pf": 4,
-        "areaCode": SITE["areaCode"],
-        "deptCode": SITE["deptCode"],
-        "hallCode": SITE["hallCode"],
-        "windowNo": SITE["windowNo"],
-        "terminalNo": None,
-        "proManagerNo": "0012",
-        "proManager": "王芳",
-        "satisfaction": 4,
-        "indicators": None,
-        "evalDetail": [],
-        "writingEvaluation": None,
-        "assessTime": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() + 8 * 3600)),
-        "clockSynced": True,
-        "assessNumber": 1,
-        "source": "keypad",
-        "reactionMs": 1830,
-        "userProp": 1,
-        "userName": None,
-        "certType": None,
-        "certKey": None,
-    }
-    fields.update(overrides)
-    return fields
 
 
 class EnrolledDevice:
@@ -224,3 +164,39 @@ class EnrolledDevice:
         reply = self.call("GET", f"/devices/{self.device_id}/audit")
         assert reply.status_code == 200, reply.text
         return reply.json()
+
+
+HOSTILE_ITEM = "<script>alert(1)</script>"
+
+
+def fill_officer_page(server: ProvinceServer) -> EnrolledDevice:
+    """Two devices (one silent), six ratings: two 差评 with tags, one hostile item name; the
+    window's device is returned (the self-service terminal never sends a heartbeat)."""
+    window = EnrolledDevice.enrol(server.url, token="a")
+    terminal = EnrolledDevice.enrol(server.url, token="b")
+    window.heartbeat(backlog=2, quarantined=1, lastAcceptedSeq=5)
+    ratings = [
+        window.record(satisfaction=5, taskName="不动产登记", proManagerNo="0012"),
+        window.record(satisfaction=4, taskName="不动产登记", proManagerNo="0012"),
+        window.record(satisfaction=3, taskName="营业执照办理", proManagerNo="0421"),
+        window.record(
+            satisfaction=1,
+            taskName="营业执照办理",
+            proManagerNo="0421",
+            proManager="李强",
+            evalDetail=["B03", "B06"],
+        ),
+        window.record(
+            satisfaction=2,
+            taskName=HOSTILE_ITEM,
+            proManagerNo="0012",
+            writingEvaluation="<b>等了一个小时</b>",
+            evalDetail=[],
+        ),
+    ]
+    assert window.statuses(ratings) == ["accepted"] * 5
+    touch = terminal.record(
+        satisfaction=5, proManagerNo=None, proManager=None, source="touch", clockSynced=False
+    )
+    assert terminal.statuses([touch]) == ["accepted"]
+    return window

@@ -1,11 +1,13 @@
 """A provisioned device beside a stand-in province, for sync tests: its configuration, key,
-vault and ledger, and a way to record ratings into it."""
+vault and ledger, a way to record ratings into it, its sync as a process or a client, and
+a sign that a running sync has settled into waiting for new ratings."""
 
 from __future__ import annotations
 
 import dataclasses
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +19,16 @@ from device.ledger.store import Ledger, StoredRating
 from device.record.rating import Level
 from provisioning.setup_device import SiteAnswers, provision
 from simulator.hall import DEMO_AREA, DEMO_DEPT, StandInProvince
-from tests.conftest import make_body
-
-ROOT = Path(__file__).resolve().parent.parent
+from sync.daemon import SyncDaemon
+from sync.province_adapter import ProvinceAdapter
+from sync.province_client import ProvinceClient
+from tests.support import ROOT
+from tests.support.records import make_body
 
 
 class Device:
+    """A device provisioned at `province` under tmp_path; `sync` overrides its sync settings."""
+
     def __init__(self, tmp_path: Path, province: StandInProvince, **sync: Any) -> None:
         config = provision(
             config_path=tmp_path / "device.toml",
@@ -43,6 +49,12 @@ class Device:
     def record(self, n: int, level: Level = Level.SATISFIED, **kwargs: Any) -> StoredRating:
         body = make_body(n, level, site=site_of(self.config), **kwargs)
         return self.ledger.append(body, self.key, self.vault)
+
+    def adapter(self, **client_kwargs: Any) -> ProvinceAdapter:
+        """The province adapter the sync would use, speaking for this device's key."""
+        province = self.config.province
+        client = ProvinceClient(province.base_url, province.device_id, self.key, **client_kwargs)
+        return ProvinceAdapter(client)
 
     def sync_process(self, *args: str, log: Path | None = None) -> subprocess.Popen[bytes]:
         out = log.open("ab") if log else subprocess.DEVNULL
@@ -67,3 +79,26 @@ class Device:
 
     def close(self) -> None:
         self.ledger.close()
+
+
+def record_rating(config: Config, n: int) -> str:
+    """Rating number `n` stored through a ledger of its own, as the evaluator would; its id."""
+    with Ledger(config.ledger_path) as ledger:
+        return ledger.append(
+            make_body(n, site=site_of(config)),
+            DeviceKey.load(config.key_path),
+            IdentityVault.load(config.identity_key_path),
+        ).evaluation_id
+
+
+def watching_for_new_ratings(daemon: SyncDaemon) -> threading.Event:
+    """Set once `daemon` has taken the ledger's data version to watch: any rating committed
+    after that wakes it (the daemon reads the version with `PRAGMA data_version`)."""
+    watching = threading.Event()
+
+    def seen(statement: str) -> None:
+        if "data_version" in statement:
+            watching.set()
+
+    daemon.ledger.conn.set_trace_callback(seen)
+    return watching
