@@ -31,7 +31,7 @@ from device.local_api.server import LocalApi
 from device.screen.fonts import load_font
 from simulator.hall import Hall, SimulatedWindow, StandInProvince
 from simulator.province.server import ProvinceServer
-from simulator.province.signatures import SignatureChecker
+from simulator.province.speed.signature_pool import SignatureChecker
 from simulator.province.store import ProvinceStore
 from simulator.virtual_keypad import VirtualKeypad
 from tests.support.deploy import Installed, install_twice, need_tool
