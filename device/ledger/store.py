@@ -18,6 +18,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from device.keys.identity_vault import IdentityVault
+from device.keys.key_history import KeyEntry
 from device.keys.signing import DeviceKey
 from device.ledger import migrations
 from device.record.canonical import ZERO_HASH, canonical_json, check_canonical, record_hash
@@ -144,6 +145,27 @@ class Ledger:
         except sqlite3.Error as exc:
             raise LedgerError(f"{what}: {exc}") from exc
 
+    def record_key(self, entry: KeyEntry, device_id: str) -> None:
+        """Keep a public key and its certificate (key history), so every rating it signs
+        verifies from the enrolled key on."""
+        with self.writing("key not recorded"):
+            self.conn.execute(
+                "INSERT INTO device_keys (key_id, public_key, previous_key_id, issued_at,"
+                " certificate, device_id) VALUES (?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT(key_id) DO UPDATE SET previous_key_id = excluded.previous_key_id,"
+                " issued_at = excluded.issued_at, certificate = excluded.certificate,"
+                " device_id = excluded.device_id WHERE device_keys.certificate IS NULL",
+                (
+                    entry.key_id,
+                    entry.public_b64,
+                    entry.previous_key_id,
+                    entry.issued_at,
+                    entry.certificate,
+                    device_id,
+                ),
+            )
+            self._known_keys.add(entry.key_id)
+
     def append(
         self, body: dict[str, Any], key: DeviceKey, vault: IdentityVault | None = None
     ) -> StoredRating:
@@ -156,8 +178,9 @@ class Ledger:
     ) -> StoredRating:
         if key.key_id not in self._known_keys:
             self.conn.execute(
-                "INSERT OR IGNORE INTO device_keys (key_id, public_key) VALUES (?, ?)",
-                (key.key_id, key.public_b64),
+                "INSERT OR IGNORE INTO device_keys (key_id, public_key, device_id)"
+                " VALUES (?, ?, ?)",
+                (key.key_id, key.public_b64, body.get("deviceId")),
             )
             self._known_keys.add(key.key_id)
         last = self._chain_end()
