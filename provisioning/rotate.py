@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time
 from pathlib import Path
 
 from device.daemon.config import Config, save
 from device.keys.key_history import KeyEntry, certify
-from device.keys.private_file import write_private
+from device.keys.private_file import replace_durably, shred
 from device.keys.signing import DeviceKey
 from device.ledger.store import Ledger
 from sync.province_client import ProvinceClient
@@ -44,9 +45,13 @@ def rotate_key(config: Config, config_path: Path) -> tuple[str, str]:
         ledger.record_key(KeyEntry(old.key_id, old.public_b64), p.device_id)
         ledger.record_key(entry, p.device_id)
     staged = config.key_path.with_name(config.key_path.name + ".new")
+    retired = config.key_path.with_name(config.key_path.name + ".old")
     staged.unlink(missing_ok=True)
+    shred(retired)  # left by a rotation cut short
     new.save(staged)
-    staged.replace(config.key_path)  # atomic: the old key or the new one, never neither
+    os.link(config.key_path, retired)  # keeps the old key's blocks reachable to shred them
+    replace_durably(staged, config.key_path)  # the old key or the new one, never neither
+    shred(retired)
     save(
         dataclasses.replace(config, province=dataclasses.replace(p, key_id=new.key_id)), config_path
     )
@@ -55,9 +60,5 @@ def rotate_key(config: Config, config_path: Path) -> tuple[str, str]:
 
 
 def wipe(path: Path) -> bool:
-    """Overwrite a secret file with zeros, sync, remove it. False if it was not there."""
-    if not path.exists():
-        return False
-    write_private(path, b"\0" * max(64, path.stat().st_size))
-    path.unlink()
-    return True
+    """Overwrite a secret file with zeros in place, sync, remove it. False if it was not there."""
+    return shred(path)

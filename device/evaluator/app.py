@@ -112,11 +112,18 @@ class Evaluator:
             self.flow.out_of_service("oos_key")
             return
         try:
-            vault = IdentityVault.load_or_create(self.config.identity_key_path)
             self.ledger = Ledger(self.config.ledger_path, auto_checkpoint=False)
-        except (VaultError, LedgerError, OSError) as exc:
+        except (LedgerError, OSError) as exc:
             log.error("ledger unavailable: %s", exc)
             self.flow.out_of_service("oos_ledger")
+            return
+        try:
+            vault = IdentityVault.load_or_create(
+                self.config.identity_key_path, holds_sealed=self.ledger.holds_identities()
+            )
+        except VaultError as exc:
+            log.error("%s", exc)
+            self.flow.out_of_service("oos_key")
             return
         self.recorder = Recorder(self.ledger, self.key, vault, site_of(self.config), self.clock)
         min_free = self.config.device.min_free_mb * 1024 * 1024

@@ -365,6 +365,10 @@ class Ledger:
             "SELECT count(*) FROM ratings WHERE delivery IS NULL AND quarantine_code IS NULL"
         ).fetchone()[0]
 
+    def holds_identities(self) -> bool:
+        """Whether any rater's personal data is still sealed in the ledger."""
+        return self.db["rater_identities"].count > 0
+
     def quarantined(self) -> int:
         return self.db["ratings"].count_where("quarantine_code IS NOT NULL")
 
