@@ -37,29 +37,40 @@ def run(config_path: Path) -> None:
 @main.command("verify-ledger")
 @click.argument("ledger", type=click.Path(path_type=Path, dir_okay=False))
 @click.option(
+    "--expect-key-id",
+    help="The enrolled key id (from `haochaping-provision show`, the asset label or the "
+    "province's key list): trust only keys certified in a chain from it.",
+)
+@click.option(
     "--identity-key",
     type=click.Path(path_type=Path, dir_okay=False),
     help="Identity key, to re-check ratings whose personal data is still held.",
 )
-def verify_ledger_cmd(ledger: Path, identity_key: Path | None) -> None:
-    """Re-check every seal, signature and chain link of LEDGER; name the first bad row."""
+def verify_ledger_cmd(ledger: Path, expect_key_id: str | None, identity_key: Path | None) -> None:
+    """Re-check the keys, every seal, signature and chain link of LEDGER; name every bad row."""
     try:
         vault = IdentityVault.load(identity_key) if identity_key else None
-        report = verify_ledger(ledger, vault)
+        report = verify_ledger(ledger, vault, expect_key_id=expect_key_id)
     except (FileNotFoundError, HaochapingError) as exc:
         raise click.ClickException(str(exc)) from exc
-    if report.first_bad is None:
+    anchor = (
+        f"anchored at key {expect_key_id}"
+        if expect_key_id
+        else "only self-consistent: without --expect-key-id a ledger forged and re-signed "
+        "with another key would pass too"
+    )
+    if report.ok:
         click.echo(
             f"ledger OK: {report.rows} ratings, chain intact, "
-            f"{report.fully_verified} with the province signature re-checked"
+            f"{report.fully_verified} with the province signature re-checked; {anchor}"
         )
         return
-    bad = report.first_bad
-    if bad.seq == 0:
-        click.echo(f"ledger BAD: {bad.problem}", err=True)
-        sys.exit(1)
+    for finding in report.findings:
+        where = f" at seq {finding.seq}" if finding.seq else ""
+        click.echo(f"ledger BAD{where}: {finding.problem}", err=True)
+    bad_rows = len({f.seq for f in report.findings if f.seq})
     click.echo(
-        f"ledger BAD at seq {bad.seq}: {bad.problem} ({report.rows - 1} ratings before it verify)",
+        f"{len(report.findings)} findings, {bad_rows} of {report.rows} ratings bad; {anchor}",
         err=True,
     )
     sys.exit(1)

@@ -210,6 +210,8 @@ def show(config_path: Path, qr_path: Path | None) -> None:
     )
     click.echo(f"device id:    {config.province.device_id}")
     click.echo(f"key id:       {config.province.key_id}")
+    enrolled = config.province.enrolled_key_id or "(not recorded)"
+    click.echo(f"enrolled key: {enrolled} (haochaping-evaluator verify-ledger --expect-key-id)")
     click.echo(f"fingerprint:  {' '.join(fingerprint[i : i + 8] for i in range(0, 64, 8))}")
     click.echo(
         f"site:         area {site.area_code}, dept {site.dept_code}, hall "

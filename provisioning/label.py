@@ -17,6 +17,7 @@ def label_text(config: Config) -> str:
         {
             "deviceId": config.province.device_id,
             "keyId": config.province.key_id,
+            "enrolledKeyId": config.province.enrolled_key_id,
             "areaCode": site.area_code,
             "hallCode": site.hall_code,
             "windowNo": site.window_no,

@@ -1,15 +1,19 @@
-"""Key rotation: a new key generated on the device and registered with the province by a
-request signed with the current key (extension `POST /devices/{id}/keys`); ratings signed
-before stay verifiable, locally (the ledger keeps every public key) and at the province."""
+"""Key rotation: a new key generated on the device, certified by the current key and
+registered with the province by a request signed with the current key (`POST
+/devices/{id}/keys`, spec v1.1 key history). Ratings signed before stay verifiable, locally
+(the ledger keeps every key with its certificate) and at the province."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import time
 from pathlib import Path
 
 from device.daemon.config import Config, save
-from device.keys.private_file import write_private
+from device.keys.key_history import KeyEntry, certify
+from device.keys.private_file import replace_durably, shred
 from device.keys.signing import DeviceKey
 from device.ledger.store import Ledger
 from sync.province_client import ProvinceClient
@@ -23,19 +27,31 @@ def rotate_key(config: Config, config_path: Path) -> tuple[str, str]:
     old = DeviceKey.load(config.key_path)
     new = DeviceKey.generate()
     p = config.province
+    entry = certify(old, new, p.device_id, int(time.time()))
+    body = {
+        "publicKey": entry.public_b64,
+        "previousKeyId": old.key_id,
+        "issuedAt": entry.issued_at,
+        "certificate": entry.certificate,
+    }
     client = ProvinceClient(p.base_url, p.device_id, old, ca_bundle=p.ca_bundle)
     try:
-        answer = client.call("POST", f"/devices/{p.device_id}/keys", {"publicKey": new.public_b64})
+        answer = client.call("POST", f"/devices/{p.device_id}/keys", body)
     finally:
         client.close()
     if answer.get("keyId") != new.key_id:
         raise ValueError("the province answered with another key id")
-    with Ledger(config.ledger_path) as ledger:
-        ledger.add_keys(old, new)  # both public keys stay, so every rating verifies
+    with Ledger(config.ledger_path) as ledger:  # both keys stay, so every rating verifies
+        ledger.record_key(KeyEntry(old.key_id, old.public_b64), p.device_id)
+        ledger.record_key(entry, p.device_id)
     staged = config.key_path.with_name(config.key_path.name + ".new")
+    retired = config.key_path.with_name(config.key_path.name + ".old")
     staged.unlink(missing_ok=True)
+    shred(retired)  # left by a rotation cut short
     new.save(staged)
-    staged.replace(config.key_path)  # atomic: the old key or the new one, never neither
+    os.link(config.key_path, retired)  # keeps the old key's blocks reachable to shred them
+    replace_durably(staged, config.key_path)  # the old key or the new one, never neither
+    shred(retired)
     save(
         dataclasses.replace(config, province=dataclasses.replace(p, key_id=new.key_id)), config_path
     )
@@ -44,9 +60,5 @@ def rotate_key(config: Config, config_path: Path) -> tuple[str, str]:
 
 
 def wipe(path: Path) -> bool:
-    """Overwrite a secret file with zeros, sync, remove it. False if it was not there."""
-    if not path.exists():
-        return False
-    write_private(path, b"\0" * max(64, path.stat().st_size))
-    path.unlink()
-    return True
+    """Overwrite a secret file with zeros in place, sync, remove it. False if it was not there."""
+    return shred(path)

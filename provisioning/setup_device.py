@@ -124,6 +124,7 @@ def provision(
             device_id=enrolment.device_id,
             key_id=enrolment.key_id,
             ca_bundle=ca_bundle,
+            enrolled_key_id=enrolment.key_id,
         ),
         local_api=draft.local_api,
         keypad=draft.keypad,

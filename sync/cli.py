@@ -15,7 +15,7 @@ from device.daemon.cli_options import config_option, verbose_option
 from device.daemon.config import Config, load
 from device.daemon.logsetup import configure
 from device.errors import HaochapingError
-from device.keys.identity_vault import IdentityVault
+from device.keys.identity_vault import IdentityVault, VaultError
 from device.keys.signing import DeviceKey
 from device.ledger.store import Ledger
 from sync.adapter import Adapter
@@ -45,8 +45,14 @@ def adapter_for(config: Config, key: DeviceKey) -> Adapter:
 
 def build(config: Config) -> SyncDaemon:
     key = DeviceKey.load(config.key_path)
-    vault = IdentityVault.load_or_create(config.identity_key_path)
     ledger = Ledger(config.ledger_path)
+    try:
+        vault = IdentityVault.load_or_create(
+            config.identity_key_path, holds_sealed=ledger.holds_identities()
+        )
+    except VaultError:
+        ledger.close()
+        raise
     sender = Sender(ledger, adapter_for(config, key), vault, config.sync.batch_size)
     backoff = Backoff(config.sync.backoff_base_s, config.sync.backoff_cap_s)
     return SyncDaemon(ledger, sender, idle_poll_s=config.sync.poll_seconds, backoff=backoff)

@@ -1,13 +1,19 @@
 """The default provincial adapter: the spec's JSON over HTTPS, every call request-signed.
 
 One keep-alive session, connect and read timeouts, the configured CA bundle, and the
-server's clock learnt from E_CLOCK so a device whose clock is off can still be heard.
+server's clock learnt from E_CLOCK (shared by every client of the process) so a device whose
+clock is off can still be heard. Nothing in an answer is trusted: redirects are never
+followed, a body is read only up to a size and a deadline, and any shape other than the
+documented one is a retryable error.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
+import socket
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -17,10 +23,33 @@ import requests
 
 from device.errors import HaochapingError
 from device.keys.signing import DeviceKey, request_signing_bytes
+from sync import answers
 from sync.adapter import OutgoingRecord
 
 MAX_RECORDS = 500
 MAX_BYTES = 1024 * 1024
+# The largest documented answer is a batch's results (500 × ~600 bytes); a body beyond this
+# is not an answer, and reading it would only cost memory (the unit's MemoryMax is 100M).
+MAX_ANSWER_BYTES = 2 * 1024 * 1024
+READ_CHUNK = 64 * 1024
+
+
+class ProvinceClock:
+    """The province's clock as learnt from `E_CLOCK`: one per process, shared by the batch,
+    heartbeat, tag-list and key clients, so a correction learnt by one serves all."""
+
+    def __init__(self, wall: Callable[[], float] = time.time) -> None:
+        self.wall = wall
+        self.offset_s = 0.0  # province clock minus ours
+
+    def now(self) -> float:
+        return self.wall() + self.offset_s
+
+    def learn(self, server_time_s: float) -> None:
+        self.offset_s = server_time_s - self.wall()
+
+
+SHARED_CLOCK = ProvinceClock()
 
 
 class ProvinceError(HaochapingError):
@@ -61,15 +90,19 @@ class ProvinceClient:
         ca_bundle: str | None = None,
         connect_timeout_s: float = 5.0,
         read_timeout_s: float = 30.0,
-        wall: Callable[[], float] = time.time,
+        wall: Callable[[], float] | None = None,
+        clock: ProvinceClock | None = None,
+        max_request_s: float | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.base_path = urlsplit(self.base_url).path
         self.device_id = device_id
         self.key = key
         self.timeout = (connect_timeout_s, read_timeout_s)
-        self.wall = wall
-        self.clock_offset_s = 0.0  # province clock minus ours, learnt from E_CLOCK
+        # a wall clock of its own (tests) learns apart; otherwise the process's shared clock
+        self.clock = clock or (ProvinceClock(wall) if wall is not None else SHARED_CLOCK)
+        # a whole request, body included: a slow drip cannot hold the sync longer than this
+        self.max_request_s = max_request_s or connect_timeout_s + 2 * read_timeout_s
         self.session = requests.Session()
         # passed with every request: a session-level verify would lose to REQUESTS_CA_BUNDLE
         self.verify: str | bool = ca_bundle or True
@@ -79,7 +112,7 @@ class ProvinceClient:
         self.session.close()
 
     def signed_headers(self, method: str, path: str, body: bytes) -> dict[str, str]:
-        timestamp = str(int(self.wall() + self.clock_offset_s))
+        timestamp = str(int(self.clock.now()))
         nonce = secrets.token_hex(16)
         signature = self.key.sign(request_signing_bytes(method, path, timestamp, nonce, body))
         return {
@@ -96,6 +129,7 @@ class ProvinceClient:
     def call_with_body(self, method: str, suffix: str, body: bytes) -> Any:
         """One signed call whose JSON body is already encoded."""
         headers = self.signed_headers(method, self.base_path + suffix, body)
+        deadline = time.monotonic() + self.max_request_s
         try:
             response = self.session.request(
                 method,
@@ -104,29 +138,45 @@ class ProvinceClient:
                 headers=headers,
                 timeout=self.timeout,
                 verify=self.verify,
+                allow_redirects=False,
+                stream=True,
             )
         except requests.RequestException as exc:
             raise RetryableError(f"province unreachable: {type(exc).__name__}: {exc}") from exc
-        return self._answer(response)
-
-    def _answer(self, response: requests.Response) -> Any:
         try:
-            data = response.json()
+            if 300 <= response.status_code < 400:
+                location = response.headers.get("Location", "(none)")[:200]
+                raise OperatorNeededError(
+                    f"HTTP {response.status_code}: the province redirects to {location}; "
+                    "redirects are never followed (check [province] base_url)",
+                    "E_REDIRECT",
+                    response.status_code,
+                )
+            raw = _read_bounded(response, deadline)
+        finally:
+            response.close()
+        return self._answer(response.status_code, raw, response.headers.get("Retry-After"))
+
+    def _answer(self, status: int, raw: bytes, retry_after_header: str | None) -> Any:
+        try:
+            data = json.loads(raw) if raw else None
         except ValueError:
-            data = {}
-        if 200 <= response.status_code < 300:
+            data = None
+        if 200 <= status < 300:
+            if data is None:
+                raise RetryableError(f"HTTP {status} without a JSON body", status=status)
             return data
-        code = data.get("code") if isinstance(data, dict) else None
-        status = response.status_code
-        message = f"HTTP {status} {code or ''} {data.get('message', '')}".strip()
-        if code == "E_CLOCK" and isinstance(data.get("serverTime"), int | float):
-            self.clock_offset_s = float(data["serverTime"]) - self.wall()
-            raise RetryableError(message, code, retry_after_s=0.0, status=status)
+        error = answers.error_answer(data)
+        message = f"HTTP {status} {error.code or ''} {error.message}".strip()
+        if error.code == "E_CLOCK" and error.server_time is not None:
+            self.clock.learn(error.server_time)
+            raise RetryableError(message, error.code, retry_after_s=0.0, status=status)
         if status in (429, 503) or status >= 500:
-            raise RetryableError(message, code, _retry_after(response), status)
-        if code == "E_REPLAY":
-            raise RetryableError(message, code, retry_after_s=0.0, status=status)
-        raise OperatorNeededError(message, code, status)
+            retry = answers.retry_after(retry_after_header)
+            raise RetryableError(message, error.code, retry, status)
+        if error.code in ("E_REPLAY", "E_CLOCK"):  # E_CLOCK without a usable serverTime
+            raise RetryableError(message, error.code, retry_after_s=0.0, status=status)
+        raise OperatorNeededError(message, error.code, status)
 
     def post_batch(self, records: Sequence[OutgoingRecord]) -> list[dict[str, Any]]:
         """Send up to 500 records; return the province's result for each, in order.
@@ -159,6 +209,41 @@ def _results(data: Any, evaluation_ids: list[str]) -> list[dict[str, Any]]:
     return results
 
 
-def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After", "")
-    return float(value) if value.isdigit() else None
+def _read_bounded(response: requests.Response, deadline: float) -> bytes:
+    """The answer's body, up to MAX_ANSWER_BYTES and until the request's deadline."""
+    length = response.headers.get("Content-Length", "")
+    if length.isdigit() and int(length) > MAX_ANSWER_BYTES:
+        raise RetryableError(f"the province's answer is too large ({length} bytes)")
+    chunks: list[bytes] = []
+    size = 0
+    # a body dripping a byte at a time never trips the read timeout: at the deadline the
+    # connection is shut down under the reader
+    guard = threading.Timer(max(0.0, deadline - time.monotonic()), _cut, (response,))
+    guard.daemon = True
+    guard.start()
+    try:
+        for chunk in response.iter_content(READ_CHUNK):
+            size += len(chunk)
+            if size > MAX_ANSWER_BYTES:
+                raise RetryableError(f"the province's answer exceeds {MAX_ANSWER_BYTES} bytes")
+            chunks.append(chunk)
+    except (requests.RequestException, OSError, ValueError) as exc:
+        if time.monotonic() >= deadline:
+            raise RetryableError("the province's answer is too slow (request deadline)") from exc
+        raise RetryableError(f"answer cut off: {type(exc).__name__}: {exc}") from exc
+    finally:
+        guard.cancel()
+    if time.monotonic() >= deadline:
+        raise RetryableError("the province's answer is too slow (request deadline)")
+    return b"".join(chunks)
+
+
+def _cut(response: requests.Response) -> None:
+    """Shut the answer's socket down so that a blocked read returns at once."""
+    raw = response.raw
+    connection = getattr(raw, "connection", None) or getattr(raw, "_connection", None)
+    body = getattr(getattr(getattr(raw, "_fp", None), "fp", None), "raw", None)
+    for sock in (getattr(connection, "sock", None), getattr(body, "_sock", None)):
+        if isinstance(sock, socket.socket):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)

@@ -111,7 +111,12 @@ def test_migrations_are_recorded_once(ledger_path):
     Ledger(ledger_path).close()
     conn = sqlite3.connect(ledger_path)
     names = [n for (n,) in conn.execute("SELECT name FROM _migrations ORDER BY name")]
-    assert names == ["0001_ratings", "0002_case_outcomes", "0003_sync_state_and_base"]
+    assert names == [
+        "0001_ratings",
+        "0002_case_outcomes",
+        "0003_sync_state_and_base",
+        "0004_key_history_and_receipts",
+    ]
 
 
 def test_several_programs_opening_a_new_ledger_at_once_all_succeed(tmp_path):

@@ -73,6 +73,9 @@ class ProvinceSection:
     device_id: str
     key_id: str
     ca_bundle: str | None = None
+    # The key the province enrolled: the anchor of `verify-ledger --expect-key-id`. Stays the
+    # same when the key is rotated ("" in configurations written before it was kept).
+    enrolled_key_id: str = ""
 
     def check(self) -> None:
         if not self.base_url.startswith(("https://", "http://")):

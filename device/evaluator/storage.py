@@ -37,11 +37,18 @@ def open_storage(config: Config, site: Site, clock: Clock) -> Storage | Problem:
         log.error("%s", exc)
         return Problem.KEY
     try:
-        vault = IdentityVault.load_or_create(config.identity_key_path)
         ledger = Ledger(config.ledger_path, auto_checkpoint=False)
-    except (VaultError, LedgerError, OSError) as exc:
+    except (LedgerError, OSError) as exc:
         log.error("ledger unavailable: %s", exc)
         return Problem.LEDGER
+    try:  # never a new identity key while data sealed with the old one is held
+        vault = IdentityVault.load_or_create(
+            config.identity_key_path, holds_sealed=ledger.holds_identities()
+        )
+    except VaultError as exc:
+        log.error("%s", exc)
+        ledger.close()
+        return Problem.KEY
     min_free = config.device.min_free_mb * 1024 * 1024
     return Storage(
         key=key,

@@ -15,6 +15,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from device.errors import HaochapingError
+from device.keys.private_file import fsync_folder
 
 
 class VaultError(HaochapingError):
@@ -28,8 +29,15 @@ class IdentityVault:
         self._aead = AESGCM(key)
 
     @classmethod
-    def load_or_create(cls, path: Path) -> IdentityVault:
+    def load_or_create(cls, path: Path, *, holds_sealed: bool = False) -> IdentityVault:
+        """The vault of this device. A missing key file is made anew only while nothing
+        is sealed with the old one: a new key would silently orphan every sealed identity."""
         if not path.exists():
+            if holds_sealed:
+                raise VaultError(
+                    f"identity key {path} is missing while the ledger holds encrypted personal "
+                    "data; restore that file (a new key cannot open it)"
+                )
             path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             try:
@@ -37,14 +45,21 @@ class IdentityVault:
                 os.fsync(fd)
             finally:
                 os.close(fd)
+            fsync_folder(path.parent)
         return cls.load(path)
 
     @classmethod
     def load(cls, path: Path) -> IdentityVault:
         try:
+            mode = path.stat().st_mode & 0o777
             key = path.read_bytes()
         except OSError as exc:
             raise VaultError(f"cannot read identity key {path}: {exc.strerror}") from exc
+        if mode & 0o077:
+            raise VaultError(
+                f"identity key {path} has mode {mode:o}; it must be readable by its owner only "
+                f"(chmod 600 {path})"
+            )
         if len(key) != 32:
             raise VaultError(f"identity key {path} is not 32 bytes")
         return cls(key)

@@ -1,6 +1,7 @@
 """Writing small secret files (keys, configuration) so a power cut leaves old or new, never half.
 
-Temp file with mode 0600, fsync, rename over the target, fsync of the folder.
+Temp file with mode 0600, fsync, rename over the target, fsync of the folder; and shredding
+a secret in place before it is removed.
 """
 
 from __future__ import annotations
@@ -19,8 +20,37 @@ def write_private(path: Path, data: bytes) -> None:
     finally:
         os.close(fd)
     os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
+    fsync_folder(path.parent)
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make a rename or a new file in *folder* survive a power cut."""
+    dir_fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def replace_durably(source: Path, target: Path) -> None:
+    """Rename *source* over *target* and sync the folder: old or new after a power cut."""
+    os.replace(source, target)
+    fsync_folder(target.parent)
+
+
+def shred(path: Path) -> bool:
+    """Overwrite a secret file's own blocks with zeros (in place, not via a new file), sync,
+    remove it and sync the folder. False if it was not there."""
+    try:
+        fd = os.open(path, os.O_WRONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        size = os.fstat(fd).st_size
+        os.write(fd, b"\0" * max(64, size))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    path.unlink()
+    fsync_folder(path.parent)
+    return True

@@ -79,10 +79,22 @@ _0003_sync_state_and_base = _statements(
     """
 )
 
+_0004_key_history_and_receipts = _statements(
+    """
+        ALTER TABLE device_keys ADD COLUMN previous_key_id TEXT;
+        ALTER TABLE device_keys ADD COLUMN issued_at INTEGER;       -- Unix seconds
+        ALTER TABLE device_keys ADD COLUMN certificate TEXT;        -- by the previous key
+        ALTER TABLE device_keys ADD COLUMN device_id TEXT;
+        ALTER TABLE ratings ADD COLUMN receipt TEXT;                -- the province's signature
+        ALTER TABLE ratings ADD COLUMN received_at TEXT;            -- the province's clock
+    """
+)
+
 MIGRATIONS: list[Migration] = [
     ("0001_ratings", _0001_ratings),
     ("0002_case_outcomes", _0002_case_outcomes),
     ("0003_sync_state_and_base", _0003_sync_state_and_base),
+    ("0004_key_history_and_receipts", _0004_key_history_and_receipts),
 ]
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from device.keys.identity_vault import IdentityVault
+from device.keys.key_history import KeyEntry
 from device.keys.signing import DeviceKey
 from device.ledger import migrations
 from device.ledger.connection import LedgerError, connect
@@ -26,7 +27,6 @@ from device.record.canonical import ZERO_HASH, canonical_json, check_canonical, 
 from device.record.rating import split_identity
 
 QUIET_CHECKPOINT_EVERY = 32  # ratings between WAL checkpoints when the owner checkpoints
-ADD_KEY = "INSERT OR IGNORE INTO device_keys (key_id, public_key) VALUES (?, ?)"
 
 __all__ = [
     "QUIET_CHECKPOINT_EVERY",
@@ -103,6 +103,27 @@ class Ledger:
         except sqlite3.Error as exc:
             raise LedgerError(f"{what}: {exc}") from exc
 
+    def record_key(self, entry: KeyEntry, device_id: str) -> None:
+        """Keep a public key and its certificate (key history), so every rating it signs
+        verifies from the enrolled key on."""
+        with self.writing("key not recorded"):
+            self.conn.execute(
+                "INSERT INTO device_keys (key_id, public_key, previous_key_id, issued_at,"
+                " certificate, device_id) VALUES (?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT(key_id) DO UPDATE SET previous_key_id = excluded.previous_key_id,"
+                " issued_at = excluded.issued_at, certificate = excluded.certificate,"
+                " device_id = excluded.device_id WHERE device_keys.certificate IS NULL",
+                (
+                    entry.key_id,
+                    entry.public_b64,
+                    entry.previous_key_id,
+                    entry.issued_at,
+                    entry.certificate,
+                    device_id,
+                ),
+            )
+            self._known_keys.add(entry.key_id)
+
     def append(
         self, body: dict[str, Any], key: DeviceKey, vault: IdentityVault | None = None
     ) -> StoredRating:
@@ -114,7 +135,11 @@ class Ledger:
         self, body: dict[str, Any], key: DeviceKey, vault: IdentityVault | None
     ) -> StoredRating:
         if key.key_id not in self._known_keys:
-            self.conn.execute(ADD_KEY, (key.key_id, key.public_b64))
+            self.conn.execute(
+                "INSERT OR IGNORE INTO device_keys (key_id, public_key, device_id)"
+                " VALUES (?, ?, ?)",
+                (key.key_id, key.public_b64, body.get("deviceId")),
+            )
             self._known_keys.add(key.key_id)
         last = self._chain_end()
         seq, prev_hash = last[0] + 1, last[1]
@@ -173,12 +198,10 @@ class Ledger:
         ).fetchall()
         return [json.loads(text) for (text,) in rows]
 
-    def add_keys(self, *keys: DeviceKey) -> None:
-        """Keep these public keys (a key already known stays as it is), so every rating
-        they signed verifies, here and after the key changed."""
-        with self.writing("keys not recorded"):
-            for key in keys:
-                self.conn.execute(ADD_KEY, (key.key_id, key.public_b64))
+    def holds_identities(self) -> bool:
+        """Whether any rater's personal data is still sealed in the ledger."""
+        found = self.conn.execute("SELECT EXISTS (SELECT 1 FROM rater_identities)").fetchone()
+        return bool(found[0])
 
     def purge_identities(self) -> int:
         """Delete all personal data (decommissioning); returns how many raters' data went."""

@@ -1,7 +1,7 @@
-"""Re-check a ledger: every seal and signature, the seq order and the prevHash chain.
+"""Re-check a ledger: its keys, every seal and signature, the seq order and the prevHash chain.
 
-`check_rows` is pure and stops at the first bad row; `verify_ledger` reads the file
-read-only and feeds it.
+Anchored (`expect_key_id`): only keys certified in a chain from the enrolled key are trusted.
+`check_rows` is pure and reports every bad row; `verify_ledger` reads the file read-only.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from device.keys.identity_vault import IdentityVault, VaultError
+from device.keys.key_history import KeyEntry, anchored_chain, self_consistent
 from device.keys.signing import public_key_from_b64, verify, verify_record
 from device.ledger.connection import connect
 from device.ledger.retention import base_bytes
@@ -37,7 +38,7 @@ class LedgerRow:
 
 @dataclass(frozen=True)
 class Finding:
-    seq: int
+    seq: int  # 0 when the finding is about the file or its keys, not one rating
     problem: str
 
 
@@ -45,11 +46,16 @@ class Finding:
 class Report:
     rows: int
     fully_verified: int  # rows whose wire signature could be re-checked too
-    first_bad: Finding | None
+    findings: tuple[Finding, ...] = ()
+    anchored: bool = False  # keys checked against a key id given from outside the file
+
+    @property
+    def first_bad(self) -> Finding | None:
+        return self.findings[0] if self.findings else None
 
     @property
     def ok(self) -> bool:
-        return self.first_bad is None
+        return not self.findings
 
 
 def _check_one(
@@ -58,6 +64,7 @@ def _check_one(
     prev_hash: str,
     keys: dict[str, str],
     vault: IdentityVault | None,
+    device_id: str | None = None,
 ) -> tuple[str | None, bool]:
     """(problem or None, whether the wire signature was checked)."""
     if row.seq != expected_seq:
@@ -78,6 +85,8 @@ def _check_one(
         return "device seal does not match the stored record", False
     if redacted.get("seq") != row.seq or redacted.get("evaluationId") != row.evaluation_id:
         return "record does not belong at this position", False
+    if device_id is not None and redacted.get("deviceId") != device_id:
+        return f"record names device {redacted.get('deviceId')!r}, not {device_id!r}", False
     if redacted.get("prevHash") != prev_hash:
         return "prevHash does not match the previous rating (chain broken)", False
     return _check_signed(row, redacted, public, vault)
@@ -93,7 +102,7 @@ def _check_signed(
     if row.has_identity and row.sealed_identity is not None and vault is not None:
         try:
             full = join_identity(redacted, vault.open(row.evaluation_id, row.sealed_identity))
-        except VaultError:
+        except (VaultError, ValueError, TypeError):
             return "encrypted personal data fails authentication", False
     if not verify_record(public, full):
         return "record signature is invalid", False
@@ -107,18 +116,25 @@ def check_rows(
     keys: dict[str, str],
     vault: IdentityVault | None = None,
     base: tuple[int, str] = (0, ZERO_HASH),
+    *,
+    device_id: str | None = None,
 ) -> Report:
-    """Check rows in seq order; *base* is (seq, hash) of the last row retention removed."""
+    """Check rows in seq order and report every bad one; *base* is (seq, hash) of the last
+    row retention removed. After a bad row the chain is followed on from that row."""
     count = full = 0
-    base_seq, prev_hash = base
+    findings: list[Finding] = []
+    expected, prev_hash = base[0] + 1, base[1]
     for row in rows:
         count += 1
-        problem, checked = _check_one(row, base_seq + count, prev_hash, keys, vault)
+        try:
+            problem, checked = _check_one(row, expected, prev_hash, keys, vault, device_id)
+        except Exception as exc:  # a hostile file gives a finding, never a traceback
+            problem, checked = f"row cannot be checked: {type(exc).__name__}", False
         if problem:
-            return Report(count, full, Finding(row.seq, problem))
+            findings.append(Finding(row.seq, problem))
         full += checked
-        prev_hash = row.record_hash
-    return Report(count, full, None)
+        expected, prev_hash = row.seq + 1, row.record_hash
+    return Report(count, full, tuple(findings))
 
 
 def _base(conn: sqlite3.Connection, keys: dict[str, str]) -> tuple[int, str] | Finding:
@@ -128,36 +144,111 @@ def _base(conn: sqlite3.Connection, keys: dict[str, str]) -> tuple[int, str] | F
         return (0, ZERO_HASH)
     seq, record_hash, key_id, seal = row
     public_b64 = keys.get(key_id)
-    if public_b64 is None or not verify(
-        public_key_from_b64(public_b64), seal, base_bytes(seq, record_hash)
-    ):
+    try:
+        sealed = public_b64 is not None and verify(
+            public_key_from_b64(public_b64), seal, base_bytes(seq, record_hash)
+        )
+    except (ValueError, TypeError):
+        sealed = False
+    if not sealed:
         return Finding(seq, "retention base does not carry a valid device seal")
     return (seq, record_hash)
 
 
-def verify_ledger(path: Path, vault: IdentityVault | None = None) -> Report:
+def _key_entries(conn: sqlite3.Connection) -> tuple[list[KeyEntry], str | None]:
+    """The keys the file lists, and the device id its key rows name (if any)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(device_keys)")}
+    if "certificate" not in columns:  # a ledger from before key history was kept
+        rows = conn.execute("SELECT key_id, public_key FROM device_keys ORDER BY rowid")
+        return [KeyEntry(str(k), str(p)) for k, p in rows], None
+    rows = conn.execute(
+        "SELECT key_id, public_key, previous_key_id, issued_at, certificate, device_id"
+        " FROM device_keys ORDER BY rowid"
+    )
+    entries, device_ids = [], set()
+    for key_id, public, previous, issued, certificate, device_id in rows:
+        entries.append(KeyEntry(str(key_id), str(public), previous, issued, certificate))
+        if device_id:
+            device_ids.add(device_id)
+    if len(device_ids) > 1:
+        raise _MixedDevicesError(sorted(device_ids))
+    return entries, (device_ids.pop() if device_ids else None)
+
+
+class _MixedDevicesError(Exception):
+    def __init__(self, device_ids: list[str]) -> None:
+        super().__init__(f"keys of more than one device in one ledger: {', '.join(device_ids)}")
+
+
+def _record_device_id(conn: sqlite3.Connection) -> str | None:
+    row = conn.execute("SELECT record FROM ratings ORDER BY seq LIMIT 1").fetchone()
+    if row is None:
+        return None
+    try:
+        value = json.loads(row[0]).get("deviceId")
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _integrity(conn: sqlite3.Connection) -> list[Finding]:
+    answers = [row[0] for row in conn.execute("PRAGMA integrity_check")]
+    if answers == ["ok"]:
+        return []
+    return [Finding(0, f"SQLite integrity check: {answer}") for answer in answers[:20]]
+
+
+def verify_ledger(
+    path: Path, vault: IdentityVault | None = None, *, expect_key_id: str | None = None
+) -> Report:
+    """Re-check the whole file. With `expect_key_id` (the enrolled key, known from outside the
+    file) only keys certified in a chain from it are trusted; without it the result only says
+    the file is consistent with itself."""
     if not path.exists():
         raise FileNotFoundError(f"no ledger at {path}")
     try:
         conn = connect(path, readonly=True)
     except sqlite3.DatabaseError as exc:
-        return Report(0, 0, Finding(0, f"ledger unreadable: {exc}"))
+        return Report(0, 0, (Finding(0, f"ledger unreadable: {exc}"),))
     try:
-        keys = dict(conn.execute("SELECT key_id, public_key FROM device_keys"))
-        base = _base(conn, keys)
-        if isinstance(base, Finding):
-            return Report(0, 0, base)
-        cursor = conn.execute(
-            "SELECT r.seq, r.evaluation_id, r.record, r.record_hash, r.has_identity, r.seal,"
-            " i.sealed FROM ratings r LEFT JOIN rater_identities i ON i.seq = r.seq"
-            " ORDER BY r.seq"
-        )
-        rows = (
-            LedgerRow(seq, eid, text, h, bool(has), seal, sealed)
-            for seq, eid, text, h, has, seal, sealed in cursor
-        )
-        return check_rows(rows, keys, vault, base)
+        return _verify(conn, vault, expect_key_id)
     except sqlite3.DatabaseError as exc:
-        return Report(0, 0, Finding(0, f"ledger unreadable: {exc}"))
+        return Report(0, 0, (Finding(0, f"ledger unreadable: {exc}"),))
     finally:
         conn.close()
+
+
+def _verify(
+    conn: sqlite3.Connection, vault: IdentityVault | None, expect_key_id: str | None
+) -> Report:
+    findings = _integrity(conn)
+    try:
+        entries, key_device_id = _key_entries(conn)
+    except _MixedDevicesError as exc:
+        return Report(0, 0, (*findings, Finding(0, str(exc))), expect_key_id is not None)
+    device_id = key_device_id or _record_device_id(conn) or ""
+    if expect_key_id is None:
+        chain = self_consistent(entries)
+    else:
+        chain = anchored_chain(entries, expect_key_id, device_id)
+    findings += [Finding(0, problem) for problem in chain.problems]
+    keys = chain.public_keys()
+    base = _base(conn, keys)
+    if isinstance(base, Finding):
+        return Report(0, 0, (*findings, base), expect_key_id is not None)
+    cursor = conn.execute(
+        "SELECT r.seq, r.evaluation_id, r.record, r.record_hash, r.has_identity, r.seal,"
+        " i.sealed FROM ratings r LEFT JOIN rater_identities i ON i.seq = r.seq"
+        " ORDER BY r.seq"
+    )
+    rows = (
+        LedgerRow(seq, eid, text, h, bool(has), seal, sealed)
+        for seq, eid, text, h, has, seal, sealed in cursor
+    )
+    report = check_rows(rows, keys, vault, base, device_id=device_id or None)
+    return Report(
+        report.rows,
+        report.fully_verified,
+        (*findings, *report.findings),
+        expect_key_id is not None,
+    )

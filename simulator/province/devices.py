@@ -10,9 +10,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 
-from device.keys.signing import key_id_of
+from device.keys.key_history import certificate_bytes
+from device.keys.signing import key_id_of, public_key_from_b64, verify
 from simulator.province.http_server import ApiError, Reply, Request, json_body
-from simulator.province.store import Enrolment, EnrolOutcome, ProvinceStore
+from simulator.province.store import Enrolment, EnrolOutcome, KeyRotation, ProvinceStore
 from simulator.province.tags import TagList
 from simulator.province.validation import (
     Rejection,
@@ -99,36 +100,46 @@ class DeviceEndpoints:
         extra = {"field": "publicKey"} if code == "E_FIELD" else None
         raise ApiError(status, code, message, extra=extra)
 
-    # --- POST /devices/{deviceId}/keys (extension: key rotation) ----------------------
+    # --- POST /devices/{deviceId}/keys (v1.1: key history with certificates) ----------
 
     def add_key(self, request: Request) -> Reply:
-        """A new key for an enrolled device, requested with a signature by a key it already
-        has; earlier keys stay valid for the ratings they signed."""
+        """A new key for an enrolled device: requested with a signature by a key it already
+        has, certified by its latest key; earlier keys stay valid for what they signed."""
         body = json_body(request.raw)
-        text = body.get("publicKey") if isinstance(body, dict) else None
-        try:
-            raw = base64.b64decode(text or "", validate=True)
-        except ValueError:
-            raw = b""
-        if len(raw) != 32 or set(body) != {"publicKey"}:
-            raise ApiError(
-                422,
-                "E_FIELD",
-                "publicKey must be base64 of 32 bytes and alone",
-                extra={"field": "publicKey"},
-            )
-        device_id, key_id = request.device_id or "", key_id_of(raw)
-        owner = self.store.key(key_id)
+        device_id = request.device_id or ""
+        rotation = _key_rotation(body)
+        owner = self.store.key(rotation.key_id)
         if owner is not None and owner[0] != device_id:
             raise ApiError(
                 409, "E_FIELD", "publicKey belongs to another device", extra={"field": "publicKey"}
             )
         if owner is None:
-            self.store.add_key(
-                device_id, base64.b64encode(raw).decode("ascii"), key_id, self.province.clock()
-            )
-            log.info("device %s added key %s", device_id, key_id)
-        return Reply(201, {"deviceId": device_id, "keyId": key_id})
+            latest = self.store.latest_key_id(device_id)
+            previous = self.store.key(rotation.previous_key_id)
+            if (
+                latest != rotation.previous_key_id
+                or previous is None
+                or not _certificate_valid(rotation, previous[1], device_id)
+            ):
+                raise ApiError(
+                    409,
+                    "E_KEY_CERT",
+                    "the certificate does not verify under the device's latest key",
+                    extra={"field": "certificate"},
+                )
+            self.store.add_key(device_id, rotation, self.province.clock())
+            log.info("device %s added key %s", device_id, rotation.key_id)
+        return Reply(201, {"deviceId": device_id, "keyId": rotation.key_id})
+
+    # --- GET /devices/{deviceId}/keys ---------------------------------------------------
+
+    def key_history(self, request: Request) -> Reply:
+        """Public keys are public: anyone can anchor a ledger at the province this way."""
+        device_id = request.params.get("deviceId", "")
+        keys = self.store.key_history(device_id)
+        if not keys:
+            raise ApiError(404, "E_DEVICE", "unknown device")
+        return Reply(200, {"deviceId": device_id, "keys": keys})
 
     # --- POST /devices/{deviceId}/heartbeat --------------------------------------------
 
@@ -173,3 +184,53 @@ class DeviceEndpoints:
             "flags": flags,
         }
         return Reply(200, body)
+
+
+def _key_rotation(body: Any) -> KeyRotation:
+    fields = {"publicKey", "previousKeyId", "issuedAt", "certificate"}
+    if not isinstance(body, dict) or set(body) != fields:
+        raise ApiError(
+            422,
+            "E_FIELD",
+            "a new key needs publicKey, previousKeyId, issuedAt and certificate",
+            extra={"field": "publicKey"},
+        )
+    try:
+        raw = base64.b64decode(str(body["publicKey"]), validate=True)
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        raise ApiError(
+            422, "E_FIELD", "publicKey must be base64 of 32 bytes", extra={"field": "publicKey"}
+        )
+    issued = body["issuedAt"]
+    if not isinstance(issued, int) or isinstance(issued, bool) or issued <= 0:
+        raise ApiError(422, "E_FIELD", "issuedAt must be Unix seconds", extra={"field": "issuedAt"})
+    if not isinstance(body["previousKeyId"], str) or not isinstance(body["certificate"], str):
+        raise ApiError(
+            422,
+            "E_FIELD",
+            "previousKeyId and certificate are strings",
+            extra={"field": "certificate"},
+        )
+    return KeyRotation(
+        key_id_of(raw),
+        base64.b64encode(raw).decode("ascii"),
+        body["previousKeyId"],
+        issued,
+        body["certificate"],
+    )
+
+
+def _certificate_valid(rotation: KeyRotation, previous_public: str, device_id: str) -> bool:
+    payload = certificate_bytes(
+        device_id,
+        rotation.key_id,
+        rotation.public_key,
+        rotation.previous_key_id,
+        rotation.issued_at,
+    )
+    try:
+        return verify(public_key_from_b64(previous_public), rotation.certificate, payload)
+    except ValueError:
+        return False

@@ -77,3 +77,12 @@ def _heartbeats_and_tag_lists(db: Database) -> None:
         {"device_id": str, "received_at": float, "body": str, "count": int}, pk="device_id"
     )
     db["tag_lists"].create({"version": str, "body": str, "published_at": float}, pk="version")
+
+
+@migrations(name="003_key_history")
+def _key_history(db: Database) -> None:
+    """Version 1.1: each rotated key keeps the previous key's certificate."""
+    keys = db["device_keys"]
+    keys.add_column("previous_key_id", str)
+    keys.add_column("issued_at", int)
+    keys.add_column("certificate", str)

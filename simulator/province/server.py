@@ -109,6 +109,7 @@ class ProvinceServer:
         self.router.add("POST", "/evaluations:batch", BatchEndpoint(store, self._checker, clock))
         self.router.add("POST", "/devices/{deviceId}/heartbeat", devices.heartbeat)
         self.router.add("POST", "/devices/{deviceId}/keys", devices.add_key)
+        self.router.add("GET", "/devices/{deviceId}/keys", devices.key_history, signed=False)
         self.router.add("GET", "/devices/{deviceId}/tags", devices.tags)
         self.router.add("GET", "/devices/{deviceId}/audit", devices.audit)
         self.admin_router = AdminEndpoints(self).router

@@ -33,6 +33,17 @@ NONCE_PRUNE_EVERY = 60.0
 
 
 @dataclass(frozen=True)
+class KeyRotation:
+    """A new key with the certificate its previous key signed (spec v1.1)."""
+
+    key_id: str
+    public_key: str
+    previous_key_id: str
+    issued_at: int
+    certificate: str
+
+
+@dataclass(frozen=True)
 class Enrolment:
     token: str
     public_key: str
@@ -117,14 +128,49 @@ class ProvinceStore(RatingTables):
         )
         return device_id
 
-    def add_key(self, device_id: str, public_key: str, key_id: str, now: float) -> None:
+    def add_key(self, device_id: str, rotation: KeyRotation, now: float) -> None:
         """Register another key for an enrolled device (key rotation); old keys stay valid."""
         with self._transaction() as conn:
             conn.execute(
-                "INSERT INTO device_keys (key_id, device_id, public_key, added_at) "
-                "VALUES (?, ?, ?, ?)",
-                (key_id, device_id, public_key, now),
+                "INSERT INTO device_keys (key_id, device_id, public_key, added_at,"
+                " previous_key_id, issued_at, certificate) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    rotation.key_id,
+                    device_id,
+                    rotation.public_key,
+                    now,
+                    rotation.previous_key_id,
+                    rotation.issued_at,
+                    rotation.certificate,
+                ),
             )
+
+    def key_history(self, device_id: str) -> list[dict[str, Any]]:
+        """`GET /devices/{id}/keys`: every key of the device, oldest first."""
+        rows = self.query(
+            "SELECT key_id, public_key, added_at, previous_key_id, issued_at, certificate"
+            " FROM device_keys WHERE device_id = ? ORDER BY added_at, rowid",
+            (device_id,),
+        )
+        return [
+            {
+                "keyId": key_id,
+                "publicKey": public,
+                "enrolledAt": added,
+                "previousKeyId": previous,
+                "issuedAt": issued,
+                "certificate": certificate,
+            }
+            for key_id, public, added, previous, issued, certificate in rows
+        ]
+
+    def latest_key_id(self, device_id: str) -> str | None:
+        rows = self.query(
+            "SELECT key_id FROM device_keys WHERE device_id = ? ORDER BY added_at DESC, rowid DESC"
+            " LIMIT 1",
+            (device_id,),
+        )
+        return rows[0][0] if rows else None
 
     def device(self, device_id: str) -> dict[str, Any] | None:
         rows = self.query(
