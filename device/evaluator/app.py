@@ -41,6 +41,7 @@ from device.record.rate_later import rate_later_url
 from device.record.rating import Level, Site, Source
 from device.screen.fonts import load_font
 from device.screen.pages import Screen, ScreenView
+from device.screen.panel import open_panel
 from device.screen.texts import Texts
 
 log = logging.getLogger(__name__)
@@ -134,13 +135,11 @@ class Evaluator:
             platform.python_version(),
         )
         pygame.display.init()
-        font = load_font(self.config.display.font, [*self.texts.all_strings(), *self.tags.labels()])
         display = self.config.display
-        flags = pygame.FULLSCREEN if display.fullscreen else 0
-        surface = pygame.display.set_mode((display.width, display.height), flags)
-        pygame.display.set_caption("好差评")
-        pygame.mouse.set_visible(not display.fullscreen)
-        self.screen = Screen(surface, font, self.texts, display.large_type)
+        strings = [*self.texts.all_strings(), *self.tags.labels()]
+        font = load_font(display.font, strings, display.fallback_fonts)
+        self.panel = open_panel(display)
+        self.screen = Screen(self.panel.surface, font, self.texts, display.large_type)
         self.voice = Voice({"rate": self.config.voice.rate, "thanks": self.config.voice.thanks})
         self._start_inputs()
         self._running = True
@@ -230,7 +229,7 @@ class Evaluator:
     def _draw(self) -> None:
         assert self.screen is not None
         self.screen.draw(self._view())
-        pygame.display.flip()
+        self.panel.show()
         self._snapshot()
         if self._awaiting_glass:
             self.flow.shown(self.clock.monotonic())
@@ -334,10 +333,9 @@ class Evaluator:
         if event.type == pygame.MOUSEBUTTONDOWN and event.button == 1:
             if getattr(event, "touch", False):
                 return False  # SDL's copy of a touch: the FINGERDOWN counts
-            return self._touch(*event.pos)
+            return self._touch(*self.panel.to_page(*event.pos))
         if event.type == pygame.FINGERDOWN:
-            width, height = pygame.display.get_surface().get_size()
-            return self._touch(int(event.x * width), int(event.y * height))
+            return self._touch(*self.panel.touch_to_page(event.x, event.y))
         return event.type in (pygame.WINDOWEXPOSED, pygame.VIDEOEXPOSE)
 
     def _inbox(self, kind: str, data: dict[str, Any]) -> bool:
@@ -384,6 +382,12 @@ class Evaluator:
             return self._level(self.flow.press(touch.level, Source.TOUCH, now, row=touch.row))
         if touch.kind == "tag" and touch.tag is not None:
             self.flow.toggle_tag(touch.tag)
+            return True
+        if touch.kind == "page" and touch.page is not None:
+            turn = (
+                self.flow.show_row if self.flow.phase is Phase.RATING else self.flow.show_tag_page
+            )
+            turn(touch.page)
             return True
         return self._level(self.flow.submit(now))
 
@@ -445,6 +449,7 @@ class Evaluator:
             window_no=site.window_no,
             hall_code=site.hall_code,
             terminal_no=site.terminal_no,
+            missing_glyphs=self.screen.paint.missing if self.screen else 0,
         )
 
     def _qr_url(self) -> str | None:

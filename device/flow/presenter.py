@@ -31,16 +31,21 @@ class Facts:
     window_no: str | None
     hall_code: str | None
     terminal_no: str | None
+    missing_glyphs: int = 0  # characters of cases drawn as the placeholder since start
 
 
 @dataclass(frozen=True)
 class Touch:
-    """What a tap meant: a level (for a row), a reason tag, or the submit button."""
+    """What a tap meant: a level (for a row), a reason tag, a page turn or the submit button."""
 
-    kind: str  # "level", "tag" or "submit"
+    kind: str  # "level", "tag", "page" or "submit"
     level: Level | None = None
     row: str | None = None
     tag: str | None = None
+    page: int | None = None  # "page": the first row (rating) or the tag page (reasons) to show
+
+
+BATCH_TURN_S = 5.0  # a batch's case numbers that do not fit turn to the next page this often
 
 
 def offered_tags(flow: RatingFlow, tags_for: Any) -> tuple[Tag, ...]:
@@ -57,15 +62,33 @@ def touch_at(
         level = layout.button_at(x, y)
         return Touch("level", level=level) if level is not None else None
     if flow.phase is Phase.RATING:
-        hit = layout.row_button_at(page.rows, x, y)
+        per = layout.rows_per_page
+        shown = page.focus // per
+        hit = layout.row_button_at(page.rows, x, y, shown)
         if hit is not None:
             return Touch("level", level=hit[1], row=hit[0])
+        turn = _turn(layout, shown, layout.row_page_count(len(page.rows)), x, y)
+        if turn is not None:
+            return Touch("page", page=turn * per)
     if flow.phase is Phase.REASONS:
-        index = layout.tag_at(len(offered), x, y)
+        shown = min(flow.tag_page, layout.tag_page_count(len(offered)) - 1)
+        index = layout.tag_at(len(offered), x, y, shown)
         if index is not None:
             return Touch("tag", tag=offered[index].code)
+        turn = _turn(layout, shown, layout.tag_page_count(len(offered)), x, y)
+        if turn is not None:
+            return Touch("page", page=turn)
     if inside(layout.submit_button, x, y):
         return Touch("submit")
+    return None
+
+
+def _turn(layout: Layout, shown: int, pages: int, x: int, y: int) -> int | None:
+    """The page a tap on 上一页/下一页 turns to, if it hit one that is shown."""
+    if shown > 0 and inside(layout.previous_button, x, y):
+        return shown - 1
+    if shown < pages - 1 and inside(layout.next_button, x, y):
+        return shown + 1
     return None
 
 
@@ -76,6 +99,7 @@ def screen_view(
     focus = None
     if page is not None and page.multi_row and facts.mode == "window":
         focus = page.rows[page.focus]
+    total = {Phase.RATING: flow.timing.rating_s, Phase.REASONS: flow.timing.reasons_s}
     return ScreenView(
         phase=flow.phase,
         mode=facts.mode,
@@ -83,6 +107,10 @@ def screen_view(
         rows=page.rows if page else (OVERALL,),
         levels=dict(page.levels) if page else {},
         focus_row=focus,
+        focus_index=page.focus if page else 0,
+        tag_page=flow.tag_page,
+        batch_turn=int((now - page.shown_at) // BATCH_TURN_S) if page else 0,
+        seconds_total=int(total[flow.phase]) if flow.phase in total else None,
         chosen=flow.chosen,
         tags=offered,
         selected_tags=flow.tags,
@@ -114,4 +142,5 @@ def status_json(flow: RatingFlow, facts: Facts) -> dict[str, Any]:
         "lastSeq": facts.last_seq,
         "lastEvaluationId": facts.last_evaluation_id,
         "outOfService": flow.problem if flow.phase is Phase.OUT_OF_SERVICE else None,
+        "missingGlyphs": facts.missing_glyphs,
     }
