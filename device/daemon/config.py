@@ -122,8 +122,10 @@ class DisplaySection:
     def check(self) -> None:
         if (self.width is None) != (self.height is None):
             raise ConfigError("[display] width and height go together (or both absent)")
-        if self.width is not None and self.height is not None and (
-            self.width < 480 or self.height < 320
+        if (
+            self.width is not None
+            and self.height is not None
+            and (self.width < 480 or self.height < 320)
         ):
             raise ConfigError("[display] width/height below 480x320 cannot show a rating page")
         if self.rotate not in ROTATIONS:

@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 PLACEHOLDER = "\u3013"  # 〓: the customary mark in Chinese typesetting for a missing character
 SOFT_HYPHEN = "\u00ad"
+BREAK = "\u200b"
 # One probe per CJK extension: the first and last code point of the block and a known name
 # character, so the check at start-up says which extensions the chain draws.
 EXTENSION_PROBES: dict[str, str] = {
@@ -55,6 +56,7 @@ class FontChain:
         self.paths = list(paths)
         self.missing: set[str] = set()  # characters drawn as the placeholder so far
         self._which: dict[str, int] = {}
+        self._widths: dict[tuple[str, int], int] = {}
 
     def font_for(self, char: str) -> int | None:
         """Index of the first font that draws *char*, None when no font does."""
@@ -67,7 +69,7 @@ class FontChain:
     def runs(self, text: str) -> list[tuple[int, str]]:
         """*text* split into runs of one font each; unknown characters become 〓."""
         out: list[tuple[int, str]] = []
-        for original in text.replace(SOFT_HYPHEN, ""):
+        for original in text.replace(SOFT_HYPHEN, "").replace(BREAK, ""):
             char = original
             index = 0 if char.isspace() else self.font_for(char)
             if index is None:
@@ -84,7 +86,13 @@ class FontChain:
         return out
 
     def width(self, text: str, size: int) -> int:
-        return sum(self.fonts[i].get_rect(run, size=size).w for i, run in self.runs(text))
+        key = (text, size)
+        if key not in self._widths:
+            if len(self._widths) > 50_000:
+                self._widths.clear()
+            runs = self.runs(text)
+            self._widths[key] = sum(self.fonts[i].get_rect(run, size=size).w for i, run in runs)
+        return self._widths[key]
 
     def line_height(self, size: int) -> int:
         return self.fonts[0].get_sized_height(size)
@@ -119,7 +127,12 @@ class FontChain:
 
 
 def missing_glyphs(chain: FontChain, texts: Iterable[str]) -> set[str]:
-    wanted = {c for text in texts for c in text.replace(SOFT_HYPHEN, "") if not c.isspace()}
+    wanted = {
+        c
+        for text in texts
+        for c in text.replace(SOFT_HYPHEN, "").replace(BREAK, "")
+        if not c.isspace()
+    }
     return {c for c in wanted if chain.font_for(c) is None}
 
 

@@ -46,6 +46,7 @@ class Layout:
     row_label_lines: int = 1  # a row's name (indicator or theme item) wraps to this many
     row_button_lines: int = LABEL_LINES  # lines of a level label on a row's button
     multi_info_lines: int = INFO_LINES_MULTI_ROW  # case lines above the rows
+    reasons_header_lines: int = 2  # the reasons page's title wraps to this many
 
     # -- type sizes -------------------------------------------------------------------
 
@@ -189,7 +190,7 @@ class Layout:
 
     @property
     def row_pitch(self) -> int:
-        return self.row_label_lines * self.pitch(self.body) + self.row_button_height + self.gap
+        return self.row_label_lines * self.pitch(self.body) + self.row_button_height + self.gap // 2
 
     @property
     def row_button_height(self) -> int:
@@ -198,7 +199,7 @@ class Layout:
 
     @property
     def rows_per_page(self) -> int:
-        return max(1, (self.rows_area[3] + self.gap) // self.row_pitch)
+        return max(1, (self.rows_area[3] + self.gap // 2) // self.row_pitch)
 
     def row_page_count(self, count: int) -> int:
         return pages_of(count, self.rows_per_page)
@@ -228,11 +229,9 @@ class Layout:
 
     # -- the reasons page: a grid of tags over pages ---------------------------------------
 
-    REASONS_HEADER_LINES = 2
-
     @property
     def tags_area(self) -> Rect:
-        top = self.content_top(self.REASONS_HEADER_LINES) + self.pitch(self.body) + self.gap
+        top = self.content_top(self.reasons_header_lines) + self.pitch(self.body) + self.gap
         bottom = self.footer[1] - self.gap
         return (self.margin, top, self.width - 2 * self.margin, bottom - top)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from device.flow.rating_flow import Phase
 from device.record.rating import Case
 from device.screen.layout import Layout, pages_of
 from device.screen.texts import Texts
@@ -39,9 +40,14 @@ def row_names(texts: Texts, view: ScreenView) -> list[str]:
 
 def layout_for(base: Layout, paint: Painter, texts: Texts, view: ScreenView) -> Layout:
     """The page's geometry: how many lines its row names, level labels and case need."""
+    width = base.width - 2 * base.margin
+    if view.phase is Phase.REASONS:
+        level = texts.level(view.chosen) if view.chosen is not None else ""
+        title = texts.ui("reasons_title", level=level)
+        lines = len(paint.wrap(title, base.title, base.header(1)[2]))
+        return replace(base, reasons_header_lines=min(2, lines))
     if view.case is None or len(view.rows) <= 1:
         return base
-    width = base.width - 2 * base.margin
     label_lines = max(len(paint.wrap(n, base.body, width)) for n in row_names(texts, view))
     button = (width - 4 * base.gap) // 5
     each = button - 2 * max(6, button // 20)
@@ -214,7 +220,7 @@ def footer(paint: Painter, texts: Texts, page: int, pages: int) -> None:
 
 def draw_reasons(paint: Painter, texts: Texts, view: ScreenView) -> None:
     layout = paint.layout
-    lines = layout.REASONS_HEADER_LINES
+    lines = layout.reasons_header_lines
     level = texts.level(view.chosen) if view.chosen is not None else ""
     draw_header(paint, texts, view, texts.ui("reasons_title", level=level), lines)
     x, _, w, _ = layout.tags_area

@@ -10,12 +10,13 @@ from collections.abc import Mapping
 from device.record.rating import Level
 
 SOFT_HYPHEN = "\u00ad"
+BREAK = "\u200b"  # a zero-width space: where a Chinese level label breaks on a narrow button
 
 LANGUAGES = ("zh-Hans", "zh-Hant", "en")
 
 _LEVELS: dict[str, tuple[str, str, str, str, str]] = {  # 5 … 1
-    "zh-Hans": ("非常满意", "满意", "基本满意", "不满意", "非常不满意"),
-    "zh-Hant": ("非常滿意", "滿意", "基本滿意", "不滿意", "非常不滿意"),
+    "zh-Hans": ("非常\u200b满意", "满意", "基本\u200b满意", "不满意", "非常\u200b不满意"),
+    "zh-Hant": ("非常\u200b滿意", "滿意", "基本\u200b滿意", "不滿意", "非常\u200b不滿意"),
     # a soft hyphen marks where a long word may break on a narrow button
     "en": (
         "Very satisfied",
@@ -163,10 +164,11 @@ class Texts:
         self._ui: Mapping[str, str] = _UI[language]
 
     def level(self, level: Level | int) -> str:
-        return self._levels[int(level)].replace(SOFT_HYPHEN, "")
+        return self._levels[int(level)].replace(SOFT_HYPHEN, "").replace(BREAK, "")
 
     def button_label(self, level: Level | int) -> str:
-        """The level as on its button: may hold a soft hyphen where a long word can break."""
+        """The level as on its button: may hold a soft hyphen or a zero-width space where it
+        can break."""
         return self._levels[int(level)]
 
     def ui(self, key: str, **values: object) -> str:

@@ -12,7 +12,7 @@ import pygame
 
 from device.record.rating import Level
 from device.screen.contrast import Colour
-from device.screen.fonts import SOFT_HYPHEN, FontChain
+from device.screen.fonts import BREAK, SOFT_HYPHEN, FontChain
 from device.screen.layout import Layout, Rect
 
 BACKGROUND = (246, 247, 250)
@@ -55,6 +55,8 @@ def dimmed(colour: Colour) -> Colour:
 def _units(text: str) -> list[str]:
     """Breakable pieces: each CJK character, each Latin word with its following space, and
     the halves of a word at a soft hyphen (the first half keeping the hyphen mark)."""
+    if BREAK in text:  # breaks only where marked
+        return [part + BREAK for part in text.split(BREAK)]
     units: list[str] = []
     word = ""
     for char in text:
@@ -103,7 +105,7 @@ class Painter:
         """A wrapped line as drawn: a soft hyphen ending it shows as "-", others vanish."""
         if line.endswith(SOFT_HYPHEN):
             line = line[:-1] + "-"
-        return line.replace(SOFT_HYPHEN, "").rstrip(" ")
+        return line.replace(SOFT_HYPHEN, "").replace(BREAK, "").rstrip(" ")
 
     def wrap(self, text: str, size: int, width: int, max_lines: int = 99) -> list[str]:
         """*text* in lines of at most *width* px at *size*; the last allowed line ends in …
@@ -153,7 +155,8 @@ class Painter:
         behind = self._behind(place)
         drawn = self.font.render_to(self.surface, place.topleft, shown, colour, size)
         rect = (drawn.x, drawn.y, drawn.w, drawn.h)
-        self.drawn.append(DrawnText(shown, rect, size, colour, behind, role, box))
+        as_drawn = "".join(run for _, run in self.font.runs(shown))  # with 〓 where no glyph
+        self.drawn.append(DrawnText(as_drawn, rect, size, colour, behind, role, box))
         return rect
 
     def _behind(self, place: pygame.Rect) -> tuple[Colour, ...]:
