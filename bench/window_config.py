@@ -29,5 +29,6 @@ def window_config(state: Path, keypad_port: str, local_api_port: int = 0) -> Con
             },
             "local_api": {"token": TOKEN, "port": local_api_port},
             "keypad": {"port": keypad_port},
+            "display": {"width": 800, "height": 480, "fullscreen": False},
         }
     )

@@ -150,10 +150,19 @@ def check_font(config: Config) -> Outcome:
         import pygame.freetype  # noqa: PLC0415 (only the font check needs it)
 
         pygame.freetype.init()
-        load_font(config.display.font, strings)
+        chain = load_font(config.display.font, strings, config.display.fallback_fonts)
     except FontError as exc:
         return Outcome("CJK font", False, str(exc), "apt-get install fonts-wqy-microhei")
-    return Outcome("CJK font", True, f"{config.display.font} has every glyph")
+    coverage = chain.coverage()
+    drawn = "".join(k for k, ok in coverage.items() if ok) or "none"
+    if not all(coverage.values()):
+        return Outcome(
+            "CJK font",
+            False,
+            f"rare characters in names draw as 〓: CJK extensions covered: {drawn} of ABCDEF",
+            "apt-get install fonts-hanazono (or set [display] fallback_fonts)",
+        )
+    return Outcome("CJK font", True, f"{config.display.font} has every glyph; extensions {drawn}")
 
 
 def check_screen(config: Config, seconds: float) -> Outcome:

@@ -9,6 +9,7 @@ import pygame
 
 from device.daemon.config import Config
 from device.screen.fonts import load_font
+from device.screen.panel import open_panel
 from device.screen.texts import Texts
 from device.screen.widgets import LEVEL_COLOURS
 
@@ -50,11 +51,11 @@ def show_pattern(config: Config, seconds: float) -> tuple[int, int]:
     texts = Texts(config.display.language)
     pygame.display.init()
     try:
-        font = load_font(config.display.font, texts.all_strings())
-        flags = pygame.FULLSCREEN if config.display.fullscreen else 0
-        surface = pygame.display.set_mode((config.display.width, config.display.height), flags)
+        font = load_font(config.display.font, texts.all_strings(), config.display.fallback_fonts)
+        panel = open_panel(config.display)
+        surface = panel.surface
         draw_pattern(surface, font, texts)
-        pygame.display.flip()
+        panel.show()
         end = time.monotonic() + seconds
         while time.monotonic() < end:
             pygame.event.pump()

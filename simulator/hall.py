@@ -88,7 +88,10 @@ class SimulatedWindow:
         self.window_no = window_no
         self.headless = headless
         self.display = display or DisplaySection(
-            snapshot_dir=str(workdir / "screens") if headless else None
+            width=800,
+            height=480,
+            fullscreen=False,
+            snapshot_dir=str(workdir / "screens") if headless else None,
         )
         self.keypad = VirtualKeypad(link_path=workdir / "keypad")
         self.config: Config | None = None

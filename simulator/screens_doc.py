@@ -155,6 +155,59 @@ SHOTS = [
     ),
     ("rating-en", "rating", "window.json", "window", (800, 480), "en", False, "English."),
     ("rating-large", "rating", "window.json", "window", (800, 480), "zh-Hans", True, "Large type."),
+    (
+        "hostile-long-name",
+        "rating",
+        "hostile-long-name.json",
+        "window",
+        (800, 480),
+        "zh-Hans",
+        False,
+        "A 42-character item name wraps to two lines at full size; the staff name holds "
+        "CJK Extension B/A/E characters (𠮷䶮𬌗), drawn by the fallback fonts.",
+    ),
+    (
+        "hostile-batch-large",
+        "rating",
+        "hostile-batch.json",
+        "window",
+        (800, 480),
+        "zh-Hans",
+        True,
+        "A batch of 10 in large type: 共 10 件 and the case numbers, a page at a time "
+        "(the list turns every 5 s).",
+    ),
+    (
+        "hostile-theme",
+        "rating",
+        "hostile-theme.json",
+        "window",
+        (800, 480),
+        "zh-Hans",
+        False,
+        "A theme of 6 items with long names: a few rows per page, 上一页/下一页 by touch; "
+        "the keypad moves on by itself as it rates row after row.",
+    ),
+    (
+        "hostile-theme-en-large",
+        "rating",
+        "hostile-theme.json",
+        "window",
+        (1024, 600),
+        "en",
+        True,
+        "The same in English, large type, 1024×600: long words break at a soft hyphen.",
+    ),
+    (
+        "hostile-long-name-1024-large",
+        "rating",
+        "hostile-long-name.json",
+        "window",
+        (1024, 600),
+        "zh-Hant",
+        True,
+        "Traditional Chinese, large type, 1024×600.",
+    ),
 ]
 
 
@@ -166,6 +219,16 @@ def generate(docs: Path) -> Path:
         "Rendered headless from `docs/cases/*.json` (local API push bodies) with",
         "`haochaping-sim screenshot SCREEN --case FILE --out PNG`; regenerate all with",
         "`python -m simulator.screens_doc`.",
+        "",
+        "Text is never shrunk to fit: at 800×480 every text is at least 22 px and the five",
+        "level labels 26 px, one size (large type: ×1.3). What does not fit wraps (item names",
+        "to two or three lines), is listed page by page (a batch's case numbers) or spread over",
+        "pages (theme rows, reason tags). Every text is at least 4.5:1 against its background.",
+        "Rare characters in names (CJK Extensions A–F) are drawn by the fallback fonts",
+        "(`[display] fallback_fonts`, Debian fonts-hanazono); a character no font of the chain",
+        "has is drawn as the placeholder 〓 (U+3013) and counted in the local API's",
+        "`/status` as `missingGlyphs`. Staff marks (keypad, clock, backlog) show only on the",
+        "paused and idle pages.",
         "",
     ]
     for name, screen, case_file, mode, size, language, large, caption in SHOTS:

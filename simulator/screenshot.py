@@ -9,11 +9,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from device.daemon.config import DEFAULT_FONT
+from device.daemon.config import DEFAULT_FONT, FALLBACK_FONTS
 from device.flow.rating_flow import OVERALL, Phase, Problem, rows_for
 from device.local_api.case_intake import parse_case
 from device.record import tag_catalog
 from device.record.rating import Case, Level, Staff
+from device.record.tag_catalog import Tag
 from device.screen.pages import ScreenView
 from device.screen.texts import Texts
 
@@ -22,8 +23,11 @@ SAMPLE_STAFF = Staff("0421", "王敏")
 SAMPLE_QR = "https://hcp.example.gov.cn/m/rate?p=HD20261121000101&d=hcp-demo&t=1795000000&s=sig"
 
 
-def view_for(screen: str, case: Case | None, mode: str, texts: Texts) -> ScreenView:
-    """A representative view of *screen* for *case* (a rating already pressed where needed)."""
+def view_for(
+    screen: str, case: Case | None, mode: str, texts: Texts, tags: tuple[Tag, ...] | None = None
+) -> ScreenView:
+    """A representative view of *screen* for *case* (a rating already pressed where needed;
+    no reason pre-selected)."""
     phase = Phase(screen)
     staff = SAMPLE_STAFF if mode == "window" else None
     common: dict[str, Any] = {
@@ -40,18 +44,19 @@ def view_for(screen: str, case: Case | None, mode: str, texts: Texts) -> ScreenV
             case=case,
             rows=rows,
             seconds_left=27,
+            seconds_total=30,
             focus_row=rows[0] if len(rows) > 1 else None,
             **common,
         )
     if phase is Phase.REASONS:
-        tags = tag_catalog.shipped_default().for_level(2)
+        offered = tags if tags is not None else tag_catalog.shipped_default().for_level(2)
         return ScreenView(
             phase,
             case=case,
             chosen=Level.DISSATISFIED,
-            tags=tags,
-            selected_tags=(tags[1].code,),
+            tags=offered,
             seconds_left=52,
+            seconds_total=60,
             **common,
         )
     if phase is Phase.THANKS:
@@ -90,7 +95,8 @@ def render(
         case = replace(case, pro_manager_no=SAMPLE_STAFF.number, pro_manager=SAMPLE_STAFF.name)
     pygame.display.init()
     try:
-        font = load_font(font_path, [*texts.all_strings(), *tag_catalog.shipped_default().labels()])
+        strings = [*texts.all_strings(), *tag_catalog.shipped_default().labels()]
+        font = load_font(font_path, strings, FALLBACK_FONTS)
         surface = pygame.Surface(size)
         Screen(surface, font, texts, large_type).draw(view_for(screen, case, mode, texts))
         out.parent.mkdir(parents=True, exist_ok=True)

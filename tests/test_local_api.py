@@ -179,6 +179,7 @@ def test_status_is_the_evaluators(window):
         "lastSeq": 0,
         "lastEvaluationId": None,
         "outOfService": None,
+        "missingGlyphs": 0,
     }
 
 

@@ -24,6 +24,12 @@ from device.record.rate_later import DEFAULT_TEMPLATE
 from device.screen.texts import LANGUAGES
 
 DEFAULT_FONT = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
+# Debian fonts-hanazono: HanaMinA (BMP and Extension A), HanaMinB (Extensions B–F)
+FALLBACK_FONTS = [
+    "/usr/share/fonts/truetype/hanazono/HanaMinA.ttf",
+    "/usr/share/fonts/truetype/hanazono/HanaMinB.ttf",
+]
+ROTATIONS = (0, 90, 180, 270)
 LEVELS_LEFT_TO_RIGHT = [5, 4, 3, 2, 1]
 
 
@@ -109,10 +115,14 @@ class LocalApiSection:
 
 @dataclass(frozen=True)
 class DisplaySection:
-    width: int = 800
-    height: int = 480
-    fullscreen: bool = False
+    # absent: the panel's native resolution, full screen, pointer hidden (the device);
+    # the simulator sets a size and fullscreen = false for a window on a desktop
+    width: int | None = None
+    height: int | None = None
+    fullscreen: bool = True
+    rotate: int = 0  # degrees clockwise, for a panel mounted sideways or upside down
     font: str = DEFAULT_FONT
+    fallback_fonts: list[str] = field(default_factory=lambda: list(FALLBACK_FONTS))
     language: str = "zh-Hans"  # zh-Hans, zh-Hant or en
     large_type: bool = False
     rating_timeout_s: int = 30
@@ -122,8 +132,16 @@ class DisplaySection:
     snapshot_dir: str | None = None  # simulator: save each new page as a PNG here
 
     def check(self) -> None:
-        if self.width < 480 or self.height < 320:
+        if (self.width is None) != (self.height is None):
+            raise ConfigError("[display] width and height go together (or both absent)")
+        if (
+            self.width is not None
+            and self.height is not None
+            and (self.width < 480 or self.height < 320)
+        ):
             raise ConfigError("[display] width/height below 480x320 cannot show a rating page")
+        if self.rotate not in ROTATIONS:
+            raise ConfigError("[display] rotate must be 0, 90, 180 or 270")
         if self.language not in LANGUAGES:
             raise ConfigError(f"[display] language must be one of {', '.join(LANGUAGES)}")
         for name in ("rating_timeout_s", "reasons_timeout_s", "rate_later_s"):

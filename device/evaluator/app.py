@@ -29,6 +29,7 @@ from device.record.rating import Site
 from device.record.tag_catalog import TagCatalog
 from device.screen.fonts import load_font
 from device.screen.pages import Screen
+from device.screen.panel import open_panel
 from device.screen.texts import Texts
 
 log = logging.getLogger(__name__)
@@ -104,16 +105,14 @@ class Evaluator:
             platform.python_version(),
         )
         pygame.display.init()
-        font = load_font(self.config.display.font, [*self.texts.all_strings(), *self.tags.labels()])
         display = self.config.display
-        flags = pygame.FULLSCREEN if display.fullscreen else 0
-        surface = pygame.display.set_mode((display.width, display.height), flags)
-        pygame.display.set_caption("好差评")
-        pygame.mouse.set_visible(not display.fullscreen)
-        screen = Screen(surface, font, self.texts, display.large_type)
+        strings = [*self.texts.all_strings(), *self.tags.labels()]
+        font = load_font(display.font, strings, display.fallback_fonts)
+        panel = open_panel(display)
+        screen = Screen(panel.surface, font, self.texts, display.large_type)
         voice = Voice({"rate": self.config.voice.rate, "thanks": self.config.voice.thanks})
         self._start_inputs()
-        self.loop.attach(screen, voice, self.keypad, Watchdog())
+        self.loop.attach(screen, panel, voice, self.keypad, Watchdog())
 
     def close(self) -> None:
         notify("STOPPING=1")

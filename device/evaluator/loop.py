@@ -29,6 +29,7 @@ from device.flow.keypad_keys import level_for_key, lights_for
 from device.flow.presenter import (
     Facts,
     LevelTouched,
+    PageTouched,
     SubmitTouched,
     TagTouched,
     offered_tags,
@@ -45,6 +46,7 @@ from device.record import tag_catalog
 from device.record.rate_later import rate_later_url
 from device.record.rating import Case, Source
 from device.screen.pages import Screen, ScreenView
+from device.screen.panel import Panel
 
 log = logging.getLogger(__name__)
 DESKTOP_KEYS = {pygame.K_1: 1, pygame.K_2: 2, pygame.K_3: 3, pygame.K_4: 4, pygame.K_5: 5}
@@ -71,6 +73,7 @@ class MainLoop:
         self.inbox = EvaluatorInbox(self.post, self.mode)
         self.storage = self._storage()
         self.screen: Screen | None = None
+        self.panel: Panel | None = None
         self.voice: Voice | None = None
         self.keypad: KeypadLink | None = None
         self.watchdog: Watchdog | None = None
@@ -103,10 +106,16 @@ class MainLoop:
     # -- wiring -----------------------------------------------------------------------
 
     def attach(
-        self, screen: Screen, voice: Voice, keypad: KeypadLink | None, watchdog: Watchdog
+        self,
+        screen: Screen,
+        panel: Panel,
+        voice: Voice,
+        keypad: KeypadLink | None,
+        watchdog: Watchdog,
     ) -> None:
         """The outputs, once open; the loop runs from now on."""
         self.screen, self.voice, self.keypad, self.watchdog = screen, voice, keypad, watchdog
+        self.panel = panel
         if keypad is not None:
             self._keypad_connected = False
         self.running = True
@@ -156,7 +165,8 @@ class MainLoop:
     def _draw(self) -> None:
         assert self.screen is not None
         self.screen.draw(self._view())
-        pygame.display.flip()
+        if self.panel is not None:
+            self.panel.show()
         case = self.flow.case
         self._snapshots.keep(
             self.screen.surface, self.flow.phase, case.project_no if case else None
@@ -268,10 +278,11 @@ class MainLoop:
         if event.type == pygame.MOUSEBUTTONDOWN and event.button == 1:
             if getattr(event, "touch", False):
                 return False  # SDL's copy of a touch: the FINGERDOWN counts
-            return self._touch(*event.pos)
+            assert self.panel is not None
+            return self._touch(*self.panel.to_page(*event.pos))
         if event.type == pygame.FINGERDOWN:
-            width, height = pygame.display.get_surface().get_size()
-            return self._touch(int(event.x * width), int(event.y * height))
+            assert self.panel is not None
+            return self._touch(*self.panel.touch_to_page(event.x, event.y))
         return event.type in (pygame.WINDOWEXPOSED, pygame.VIDEOEXPOSE)
 
     def _key(self, key: int, at: float) -> bool:
@@ -292,6 +303,12 @@ class MainLoop:
                 return True
             case SubmitTouched():
                 return self._level(self.flow.submit(now))
+            case PageTouched(page):
+                if self.flow.phase is Phase.RATING:
+                    self.flow.show_row(page)
+                else:
+                    self.flow.show_tag_page(page)
+                return True
             case None:
                 return False
 
@@ -351,6 +368,7 @@ class MainLoop:
             window_no=site.window_no,
             hall_code=site.hall_code,
             terminal_no=site.terminal_no,
+            missing_glyphs=self.screen.paint.missing if self.screen else 0,
         )
 
     def qr_url(self) -> str | None:

@@ -32,6 +32,7 @@ class Facts:
     window_no: str | None
     hall_code: str | None
     terminal_no: str | None
+    missing_glyphs: int = 0  # characters of cases drawn as the placeholder since start
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,16 @@ class SubmitTouched:
     """The 提交 button."""
 
 
-Touch = LevelTouched | TagTouched | SubmitTouched
+@dataclass(frozen=True)
+class PageTouched:
+    """上一页/下一页: the first row (rating page) or the tag page (reasons) to show."""
+
+    page: int
+
+
+Touch = LevelTouched | TagTouched | SubmitTouched | PageTouched
+
+BATCH_TURN_S = 5.0  # a batch's case numbers that do not fit turn to the next page this often
 
 
 @dataclass(frozen=True)
@@ -72,6 +82,7 @@ class Status:
     last_seq: int
     last_evaluation_id: str | None
     problem: Problem | None  # set only while out of service
+    missing_glyphs: int = 0  # characters of cases drawn as the placeholder since start
 
     def as_json(self) -> dict[str, Any]:
         staff = self.staff
@@ -87,6 +98,7 @@ class Status:
             "lastSeq": self.last_seq,
             "lastEvaluationId": self.last_evaluation_id,
             "outOfService": self.problem.value if self.problem is not None else None,
+            "missingGlyphs": self.missing_glyphs,
         }
 
 
@@ -104,15 +116,33 @@ def touch_at(
         level = layout.button_at(x, y)
         return LevelTouched(level) if level is not None else None
     if flow.phase is Phase.RATING:
-        hit = layout.row_button_at(page.rows, x, y)
+        per = layout.rows_per_page
+        shown = page.focus // per
+        hit = layout.row_button_at(page.rows, x, y, shown)
         if hit is not None:
             return LevelTouched(hit[1], row=hit[0])
+        turn = _turn(layout, shown, layout.row_page_count(len(page.rows)), x, y)
+        if turn is not None:
+            return PageTouched(turn * per)
     if flow.phase is Phase.REASONS:
-        index = layout.tag_at(len(offered), x, y)
+        shown = min(flow.tag_page, layout.tag_page_count(len(offered)) - 1)
+        index = layout.tag_at(len(offered), x, y, shown)
         if index is not None:
             return TagTouched(offered[index].code)
+        turn = _turn(layout, shown, layout.tag_page_count(len(offered)), x, y)
+        if turn is not None:
+            return PageTouched(turn)
     if inside(layout.submit_button, x, y):
         return SubmitTouched()
+    return None
+
+
+def _turn(layout: Layout, shown: int, pages: int, x: int, y: int) -> int | None:
+    """The page a tap on 上一页/下一页 turns to, if it hit one that is shown."""
+    if shown > 0 and inside(layout.previous_button, x, y):
+        return shown - 1
+    if shown < pages - 1 and inside(layout.next_button, x, y):
+        return shown + 1
     return None
 
 
@@ -123,6 +153,7 @@ def screen_view(
     focus = None
     if page is not None and page.multi_row and facts.mode.takes_keys:  # the keypad's row
         focus = page.rows[page.focus]
+    total = {Phase.RATING: flow.timing.rating_s, Phase.REASONS: flow.timing.reasons_s}
     return ScreenView(
         phase=flow.phase,
         mode=facts.mode,
@@ -130,6 +161,10 @@ def screen_view(
         rows=page.rows if page else (OVERALL,),
         levels=dict(page.levels) if page else {},
         focus_row=focus,
+        focus_index=page.focus if page else 0,
+        tag_page=flow.tag_page,
+        batch_turn=int((now - page.shown_at) // BATCH_TURN_S) if page else 0,
+        seconds_total=int(total[flow.phase]) if flow.phase in total else None,
         chosen=flow.chosen,
         tags=offered,
         selected_tags=flow.tags,
@@ -159,4 +194,5 @@ def status_of(flow: RatingFlow, facts: Facts) -> Status:
         last_seq=facts.last_seq,
         last_evaluation_id=facts.last_evaluation_id,
         problem=flow.problem if flow.phase is Phase.OUT_OF_SERVICE else None,
+        missing_glyphs=facts.missing_glyphs,
     )

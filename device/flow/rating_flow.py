@@ -86,6 +86,7 @@ class _Page:
     focus: int = 0  # the row the next keypad press rates
     overall_press: tuple[Source, int, float] | None = None  # source, reaction ms, at
     tags: list[str] = field(default_factory=list)
+    tag_page: int = 0  # the page of reason tags on screen
 
     @property
     def multi_row(self) -> bool:
@@ -213,6 +214,23 @@ class RatingFlow:
     @property
     def tags(self) -> tuple[str, ...]:
         return tuple(self.page.tags) if self.page else ()
+
+    # -- paging: rows and reason tags that do not fit one screen --------------------------
+
+    def show_row(self, index: int) -> None:
+        """Turn a multi-row page to the screen holding row *index*; the keypad rates it next."""
+        page = self.page
+        if self.phase is Phase.RATING and page is not None and 0 <= index < len(page.rows):
+            page.focus = index
+
+    def show_tag_page(self, number: int) -> None:
+        """Turn the reasons page to its page *number* of tags (nothing is selected by it)."""
+        if self.phase is Phase.REASONS and self.page is not None and number >= 0:
+            self.page.tag_page = number
+
+    @property
+    def tag_page(self) -> int:
+        return self.page.tag_page if self.page else 0
 
     def _finish(self, now: float) -> Choice | None:
         page = self.page

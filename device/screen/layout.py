@@ -1,10 +1,13 @@
 """Where things sit on the evaluator's screen, as plain rectangles scaled to any resolution.
 
-Pure, so touch hit-testing and drawing use the very same geometry.
+Pure, so touch hit-testing and drawing use the very same geometry. Text sizes never shrink
+to make content fit: at 800×480 body text is 22 px and button labels 26 px (×1.3 in large
+type); what does not fit is wrapped, listed over pages, or spread over pages of rows/tags.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from device.record.rating import Level
@@ -19,7 +22,10 @@ BUTTON_ORDER = (
     Level.VERY_DISSATISFIED,
 )
 TAG_COLUMNS = 3
-MAX_TAGS = 12
+BODY_PX, LABEL_PX, TITLE_PX, HEADING_PX = 22, 26, 28, 36  # at 800×480, normal type
+LARGE = 1.3
+INFO_LINES_MULTI_ROW = 4  # item/theme name (≤ 2 lines), case number, staff line
+LABEL_LINES = 2  # a level label wraps to at most two lines ("非常/不满意", "Very/dissatisfied")
 
 
 def inside(rect: Rect, x: int, y: int) -> bool:
@@ -27,38 +33,111 @@ def inside(rect: Rect, x: int, y: int) -> bool:
     return rx <= x < rx + rw and ry <= y < ry + rh
 
 
+def pages_of(count: int, per_page: int) -> int:
+    return max(1, -(-count // max(1, per_page)))
+
+
 @dataclass(frozen=True)
 class Layout:
     width: int
     height: int
     large_type: bool = False
+    # chosen per page by the screen from what it shows; touch hit-testing reads the same
+    row_label_lines: int = 1  # a row's name (indicator or theme item) wraps to this many
+    row_button_lines: int = LABEL_LINES  # lines of a level label on a row's button
+    multi_info_lines: int = INFO_LINES_MULTI_ROW  # case lines above the rows
+    reasons_header_lines: int = 2  # the reasons page's title wraps to this many
+
+    # -- type sizes -------------------------------------------------------------------
+
+    @property
+    def scale(self) -> float:
+        return min(self.width / 800, self.height / 480) * (LARGE if self.large_type else 1.0)
+
+    def _px(self, base: int) -> int:
+        return max(base, math.ceil(base * self.scale))
+
+    @property
+    def body(self) -> int:
+        """Every text a rater reads is at least this tall."""
+        return self._px(BODY_PX)
+
+    @property
+    def label(self) -> int:
+        """The five level labels, one size for all."""
+        return self._px(LABEL_PX)
+
+    @property
+    def title(self) -> int:
+        return self._px(TITLE_PX)
+
+    @property
+    def heading(self) -> int:
+        return self._px(HEADING_PX)
 
     @property
     def unit(self) -> int:
-        """Base text size: large for elderly raters, scaled with the screen."""
-        base = max(18, min(self.width // 28, self.height // 15))
-        return int(base * 1.2) if self.large_type else base
+        return self.body
+
+    @staticmethod
+    def pitch(size: int) -> int:
+        """Distance from one line of *size* px text to the next."""
+        return math.ceil(size * 1.32)
 
     @property
     def margin(self) -> int:
-        return self.width // 40
+        return max(8, round(12 * min(self.width / 800, self.height / 480)))
+
+    @property
+    def gap(self) -> int:
+        return max(6, self.margin * 2 // 3)
+
+    # -- the header: title, seconds and the countdown bar --------------------------------
+
+    @property
+    def seconds_box(self) -> Rect:
+        w = self.title * 4
+        return (self.width - self.margin - w, self.margin, w, self.pitch(self.title))
+
+    def header(self, lines: int = 1) -> Rect:
+        w = self.seconds_box[0] - self.gap - self.margin
+        return (self.margin, self.margin, w, lines * self.pitch(self.title))
+
+    def countdown_bar(self, header_lines: int = 1) -> Rect:
+        _, y, _, h = self.header(header_lines)
+        return (self.margin, y + h + self.gap // 2, self.width - 2 * self.margin, self.body // 2)
+
+    def content_top(self, header_lines: int = 1) -> int:
+        _, y, _, h = self.countdown_bar(header_lines)
+        return y + h + self.gap
 
     @property
     def status_bar(self) -> Rect:
-        return (0, 0, self.width, self.unit + 12)
-
-    @property
-    def info_box(self) -> Rect:
-        top = self.status_bar[3]
-        return (self.margin, top, self.width - 2 * self.margin, int(self.height * 0.36))
+        """Staff marks on the idle and paused pages."""
+        return (0, 0, self.width, self.pitch(self.body) + self.margin)
 
     # -- a single row of five big buttons ---------------------------------------------
 
+    @property
+    def button_height(self) -> int:
+        need = 2 * self.margin + self.label * 2 + LABEL_LINES * self.pitch(self.label)
+        return max(need, self.height * 17 // 50)
+
+    @property
+    def info_box(self) -> Rect:
+        """The case's details on the single-row rating page."""
+        top = self.content_top()
+        bottom = self.height - self.margin - self.button_height - self.gap
+        return (self.margin, top, self.width - 2 * self.margin, bottom - top)
+
+    @property
+    def info_lines(self) -> int:
+        return self.info_box[3] // self.pitch(self.body)
+
     def buttons(self) -> list[tuple[Level, Rect]]:
-        gap = self.width // 60
-        top = self.info_box[1] + self.info_box[3] + gap
+        top = self.height - self.margin - self.button_height
         return self._row_of_five(
-            self.margin, top, self.width - 2 * self.margin, self.height - top - self.margin, gap
+            self.margin, top, self.width - 2 * self.margin, self.button_height, self.gap
         )
 
     def button_at(self, x: int, y: int) -> Level | None:
@@ -73,64 +152,121 @@ class Layout:
             for i, level in enumerate(BUTTON_ORDER)
         ]
 
-    # -- several rows (indicators, theme items) with a submit button ------------------
+    # -- the footer: previous page, page number, next page, submit -------------------------
+
+    @property
+    def footer(self) -> Rect:
+        h = self.pitch(self.label) + 2 * self.gap
+        return (self.margin, self.height - self.margin - h, self.width - 2 * self.margin, h)
+
+    @property
+    def submit_button(self) -> Rect:
+        x, y, w, h = self.footer
+        bw = max(w // 4, self.label * 5)
+        return (x + w - bw, y, bw, h)
+
+    @property
+    def previous_button(self) -> Rect:
+        x, y, _, h = self.footer
+        return (x, y, self.label * 4, h)
+
+    @property
+    def next_button(self) -> Rect:
+        x, y, _, h = self.footer
+        return (x + self.label * 7 + 2 * self.gap, y, self.label * 4, h)
+
+    @property
+    def page_number_box(self) -> Rect:
+        x, y, _, h = self.footer
+        return (x + self.label * 4 + self.gap, y, self.label * 3, h)
+
+    # -- several rows (indicators, theme items) over pages -------------------------------
 
     @property
     def rows_area(self) -> Rect:
-        top = self.status_bar[3] + int(self.unit * 4.0)
-        bottom = self.height - self.margin - self.submit_button[3] - self.margin // 2
+        top = self.content_top() + self.multi_info_lines * self.pitch(self.body) + self.gap
+        bottom = self.footer[1] - self.gap
         return (self.margin, top, self.width - 2 * self.margin, bottom - top)
 
     @property
-    def row_label_width(self) -> int:
-        return self.width // 4
+    def row_pitch(self) -> int:
+        return self.row_label_lines * self.pitch(self.body) + self.row_button_height + self.gap // 2
 
-    def rows(self, names: tuple[str, ...]) -> list[tuple[str, Rect, list[tuple[Level, Rect]]]]:
-        """For each row: its name, its label rectangle and its five buttons."""
-        x, y, w, h = self.rows_area
-        pitch = h // max(1, len(names))
-        height = min(pitch - 6, int(self.unit * 2.6))
+    @property
+    def row_button_height(self) -> int:
+        text = self.row_button_lines * self.pitch(self.label) - self.label // 4 + self.gap
+        return max(text, self.label * 7 // 4)
+
+    @property
+    def rows_per_page(self) -> int:
+        return max(1, (self.rows_area[3] + self.gap // 2) // self.row_pitch)
+
+    def row_page_count(self, count: int) -> int:
+        return pages_of(count, self.rows_per_page)
+
+    def rows(
+        self, names: tuple[str, ...], page: int = 0
+    ) -> list[tuple[str, Rect, list[tuple[Level, Rect]]]]:
+        """For each row on *page*: its name, its label rectangle and its five buttons."""
+        x, y, w, _ = self.rows_area
+        per = self.rows_per_page
         out = []
-        for i, name in enumerate(names):
-            top = y + i * pitch
-            label = (x, top, self.row_label_width, height)
-            left = x + self.row_label_width
-            out.append(
-                (name, label, self._row_of_five(left, top, w - self.row_label_width, height, 6))
-            )
+        for i, name in enumerate(names[page * per : (page + 1) * per]):
+            top = y + i * self.row_pitch
+            label = (x, top, w, self.row_label_lines * self.pitch(self.body))
+            buttons = self._row_of_five(x, top + label[3], w, self.row_button_height, self.gap)
+            out.append((name, label, buttons))
         return out
 
-    def row_button_at(self, names: tuple[str, ...], x: int, y: int) -> tuple[str, Level] | None:
-        for name, _, buttons in self.rows(names):
+    def row_button_at(
+        self, names: tuple[str, ...], x: int, y: int, page: int = 0
+    ) -> tuple[str, Level] | None:
+        for name, _, buttons in self.rows(names, page):
             for level, rect in buttons:
                 if inside(rect, x, y):
                     return name, level
         return None
 
+    # -- the reasons page: a grid of tags over pages ---------------------------------------
+
     @property
-    def submit_button(self) -> Rect:
-        w, h = self.width // 4, int(self.unit * 2.4)
-        return (self.width - self.margin - w, self.height - self.margin - h, w, h)
+    def tags_area(self) -> Rect:
+        top = self.content_top(self.reasons_header_lines) + self.pitch(self.body) + self.gap
+        bottom = self.footer[1] - self.gap
+        return (self.margin, top, self.width - 2 * self.margin, bottom - top)
 
-    # -- the reasons page: a grid of tags -----------------------------------------------
+    @property
+    def tag_height(self) -> int:
+        return 2 * self.pitch(self.body) + self.gap
 
-    def tags(self, count: int) -> list[Rect]:
-        count = min(count, MAX_TAGS)
-        top = self.status_bar[3] + int(self.unit * 4.2)
-        bottom = self.submit_button[1] - self.margin // 2
-        rows = max(1, -(-count // TAG_COLUMNS))
-        gap = self.margin // 2
-        w = (self.width - 2 * self.margin - (TAG_COLUMNS - 1) * gap) // TAG_COLUMNS
-        h = min((bottom - top - (rows - 1) * gap) // rows, int(self.unit * 2.8))
-        cells = [divmod(i, TAG_COLUMNS) for i in range(count)]
-        return [(self.margin + c * (w + gap), top + r * (h + gap), w, h) for r, c in cells]
+    @property
+    def tags_per_page(self) -> int:
+        rows = max(1, (self.tags_area[3] + self.gap) // (self.tag_height + self.gap))
+        return rows * TAG_COLUMNS
 
-    def tag_at(self, count: int, x: int, y: int) -> int | None:
-        return next((i for i, rect in enumerate(self.tags(count)) if inside(rect, x, y)), None)
+    def tag_page_count(self, count: int) -> int:
+        return pages_of(count, self.tags_per_page)
+
+    def tags(self, count: int, page: int = 0) -> list[Rect]:
+        """Rectangles of the tags on *page* (the first shown tag is number page × per page)."""
+        per = self.tags_per_page
+        shown = max(0, min(per, count - page * per))
+        x0, top, w_all, _ = self.tags_area
+        w = (w_all - (TAG_COLUMNS - 1) * self.gap) // TAG_COLUMNS
+        cells = [divmod(i, TAG_COLUMNS) for i in range(shown)]
+        h = self.tag_height
+        return [(x0 + c * (w + self.gap), top + r * (h + self.gap), w, h) for r, c in cells]
+
+    def tag_at(self, count: int, x: int, y: int, page: int = 0) -> int | None:
+        """The index (in the whole list) of the tag at (x, y) on *page*."""
+        for i, rect in enumerate(self.tags(count, page)):
+            if inside(rect, x, y):
+                return page * self.tags_per_page + i
+        return None
 
     # -- the rate-later page --------------------------------------------------------------
 
     @property
     def qr_box(self) -> Rect:
-        side = min(self.height - self.status_bar[3] - 2 * self.margin, self.width // 2)
-        return (self.margin * 2, self.status_bar[3] + self.margin, side, side)
+        side = min(self.height - 2 * self.margin, self.width // 2)
+        return (self.margin * 2, self.margin, side, side)

@@ -1,6 +1,7 @@
 """Drawing the evaluator's pages with pygame from a plain view of what to show.
 
-No decisions here: the view says which page, case, choices and status marks to draw.
+No decisions here: the view says which page, case, choices and status marks to draw. Staff
+marks (keypad, clock, backlog) appear only on the staff's pages: paused and idle.
 """
 
 from __future__ import annotations
@@ -17,15 +18,17 @@ from device.flow.mode import Mode
 from device.flow.rating_flow import OVERALL, Phase, Problem
 from device.record.rating import Case, Level, Staff
 from device.record.tag_catalog import Tag
+from device.screen.fonts import FontChain
 from device.screen.layout import Layout, Rect
+from device.screen.rating_pages import draw_rating, draw_reasons, layout_for
 from device.screen.texts import Texts
-from device.screen.widgets import ACCENT, INK, WHITE, Painter
+from device.screen.widgets import INK, MUTED, WHITE, Painter
 
 log = logging.getLogger(__name__)
-MUTED = (96, 104, 118)
-WARNING = (190, 60, 30)
+WARNING = (176, 52, 24)
 PANEL = WHITE
 AVATAR = (200, 206, 216)
+STAFF_PAGES = (Phase.PAUSED, Phase.IDLE)
 
 
 @dataclass(frozen=True)
@@ -36,10 +39,14 @@ class ScreenView:
     rows: tuple[str, ...] = (OVERALL,)
     levels: dict[str, Level] = field(default_factory=dict)
     focus_row: str | None = None
+    focus_index: int = 0  # the row the keypad rates next; its page of rows is on screen
     chosen: Level | None = None
     tags: tuple[Tag, ...] = ()  # offered on the reasons page
     selected_tags: tuple[str, ...] = ()
+    tag_page: int = 0
+    batch_turn: int = 0  # a batch's case numbers turn page by page with this counter
     seconds_left: int | None = None
+    seconds_total: int | None = None
     staff: Staff | None = None
     keypad_connected: bool | None = None  # None: no keypad configured
     clock_synced: bool = True
@@ -55,19 +62,26 @@ class Screen:
     def __init__(
         self,
         surface: pygame.Surface,
-        font: pygame.freetype.Font,
+        font: FontChain,
         texts: Texts,
         large_type: bool = False,
     ) -> None:
         self.surface = surface
         self.texts = texts
-        self.layout = Layout(surface.get_width(), surface.get_height(), large_type)
-        self.paint = Painter(surface, font)
+        self.base_layout = Layout(surface.get_width(), surface.get_height(), large_type)
+        self.paint = Painter(surface, font, self.base_layout)
         self._photo_cache: tuple[bytes, pygame.Surface] | None = None
 
+    @property
+    def layout(self) -> Layout:
+        """The geometry of the page last drawn (touches are hit-tested against it)."""
+        return self.paint.layout
+
     def draw(self, view: ScreenView) -> None:
+        self.paint.layout = layout_for(self.base_layout, self.paint, self.texts, view)
         self.paint.clear()
-        self._status_marks(view)
+        if view.phase in STAFF_PAGES:
+            self._status_marks(view)
         page = {
             Phase.PAUSED: self._paused,
             Phase.IDLE: self._idle,
@@ -83,61 +97,62 @@ class Screen:
     # -- pages ------------------------------------------------------------------------
 
     def _paused(self, view: ScreenView) -> None:
-        t = self.texts
-        self.paint.centred([t.ui("paused_title"), t.ui("paused_hint")], MUTED, self.layout.unit * 2)
+        t, layout = self.texts, self.layout
+        self.paint.centred(
+            [(t.ui("paused_title"), layout.heading), (t.ui("paused_hint"), layout.body)], MUTED
+        )
 
     def _idle(self, view: ScreenView) -> None:
-        t, unit = self.texts, self.layout.unit
+        t, layout = self.texts, self.layout
         if view.mode == Mode.SELF_SERVICE:
-            lines = [t.ui("self_service"), t.ui("idle_hint")]
+            lines = [(t.ui("self_service"), layout.heading), (t.ui("idle_hint"), layout.body)]
             if view.terminal_no:
-                lines.append(f"{t.ui('terminal_no')}：{view.terminal_no}")
-            self.paint.centred(lines, INK, unit * 2)
+                lines.append((f"{t.ui('terminal_no')}：{view.terminal_no}", layout.body))
+            self.paint.centred(lines, INK)
             return
-        centre, room = self.layout.width // 2, self.layout.width - 2 * self.layout.margin
+        m = layout.margin
+        left, room = m * 2, layout.width - 4 * m
         if view.staff is not None:
             self._staff_card(view)
-            centre, room = (
-                self.layout.width * 3 // 4,
-                self.layout.width // 2 - 2 * self.layout.margin,
-            )
-        top = self.layout.height // 3
-        self.paint.text(t.ui("idle_title"), (centre, top), unit * 2, INK, max_width=room)
-        self.paint.text(t.ui("idle_hint"), (centre, top + unit * 3), unit, MUTED, max_width=room)
+            left, room = layout.width // 2 + m, layout.width // 2 - 2 * m
+        y = layout.height // 3
+        y = self.paint.paragraph(t.ui("idle_title"), (left, y), layout.heading, INK, room)
+        self.paint.paragraph(t.ui("idle_hint"), (left, y + m), layout.body, MUTED, room)
 
     def _staff_card(self, view: ScreenView) -> None:
         assert view.staff is not None
-        t, unit, m = self.texts, self.layout.unit, self.layout.margin
-        card = pygame.Rect(
-            m,
-            self.layout.status_bar[3] + m,
-            self.layout.width // 2 - 2 * m,
-            self.layout.height - self.layout.status_bar[3] - 3 * m,
-        )
+        t, layout = self.texts, self.layout
+        m = layout.margin
+        top = layout.status_bar[3] + m
+        card = pygame.Rect(m, top, layout.width // 2 - 2 * m, layout.height - top - m)
         pygame.draw.rect(self.surface, PANEL, card, border_radius=12)
-        photo = self._photo(view.staff.photo, (card.w * 2 // 3, card.h // 3))
+        lines = [
+            (view.staff.name, layout.title, "staff"),
+            (f"{t.ui('staff_no')}：{view.staff.number}", layout.body, "staff"),
+        ]
+        if view.window_no:
+            lines.append((f"{t.ui('window_no')}：{view.window_no}", layout.body, "window"))
+        if view.hall_code:
+            lines.append((f"{t.ui('hall')}：{view.hall_code}", layout.body, "hall"))
+        text_h = sum(layout.pitch(size) for _, size, _ in lines)
+        box = (card.w * 2 // 3, card.h - text_h - 3 * m)
+        photo = self._photo(view.staff.photo, box)
         y = card.y + m
         if photo is not None:
             self.surface.blit(photo, (card.centerx - photo.get_width() // 2, y))
             y += photo.get_height() + m
         else:  # no photo given: a neutral figure, so the card does not look broken
-            r = card.h // 14
+            r = min(box[1] // 5, card.w // 6)
             pygame.draw.circle(self.surface, AVATAR, (card.centerx, y + r), r)
             body = pygame.Rect(0, 0, r * 3, r * 2)
             body.midtop = (card.centerx, y + 2 * r + r // 3)
             pygame.draw.ellipse(self.surface, AVATAR, body)
             y += 4 * r + r // 3 + m
-        lines = [
-            (view.staff.name, int(unit * 1.5)),
-            (f"{t.ui('staff_no')}：{view.staff.number}", unit),
-        ]
-        if view.window_no:
-            lines.append((f"{t.ui('window_no')}：{view.window_no}", unit))
-        if view.hall_code:
-            lines.append((f"{t.ui('hall')}：{view.hall_code}", unit))
-        for text, size in lines:
-            self.paint.text(text, (card.centerx, y), size, INK, anchor="midtop")
-            y += int(size * 1.6)
+        for text, size, role in lines:
+            self.paint.paragraph(
+                text, (card.centerx, y), size, INK, card.w - 2 * m, 1, role, anchor="midtop"
+            )
+            y += layout.pitch(size)
 
     def _photo(self, data: bytes | None, box: tuple[int, int]) -> pygame.Surface | None:
         if not data:
@@ -154,139 +169,39 @@ class Screen:
         return self._photo_cache[1]
 
     def _rating(self, view: ScreenView) -> None:
-        case = view.case
-        if case is None:
-            return
-        t, unit = self.texts, self.layout.unit
-        x, y, w, _ = self.layout.info_box
-        invite = t.ui("invite_intake" if case.intake_only else "invite")
-        self.paint.text(invite, (x, y + 4), int(unit * 1.3), INK, anchor="topleft")
-        if view.seconds_left is not None:
-            self.paint.text(
-                t.ui("seconds_left", n=view.seconds_left),
-                (x + w, y + 4),
-                unit,
-                MUTED,
-                anchor="topright",
-            )
-        lines = self._case_lines(view, case)
-        if len(view.rows) > 1:
-            lines = lines[:1]  # the rows need the room
-        y += int(unit * 2.2)
-        for line in lines:
-            self.paint.text(line, (x, y), unit, INK, anchor="topleft", max_width=w)
-            y += int(unit * 1.45)
-        if len(view.rows) == 1:
-            for level, rect in self.layout.buttons():
-                self.paint.level_button(level, t.level(level), rect, view.chosen, big=True)
-        else:
-            self._rows(view)
-
-    def _case_lines(self, view: ScreenView, case: Case) -> list[str]:
-        t = self.texts
-        lines = [f"{t.ui('task_name')}：{case.task_name}"]
-        if case.theme is not None:
-            lines[0] = f"{t.ui('theme')}：{case.theme.theme_name}"
-        if case.batch_project_nos:
-            shown = "、".join(case.batch_project_nos[:3])
-            more = "…" if len(case.batch_project_nos) > 3 else ""
-            lines.append(f"{t.ui('batch', n=len(case.batch_project_nos))}：{shown}{more}")
-        else:
-            lines.append(f"{t.ui('project_no')}：{case.project_no}")
-        terminal = case.terminal_no or view.terminal_no
-        if view.mode == Mode.SELF_SERVICE and terminal:
-            lines.append(f"{t.ui('terminal_no')}：{terminal}")
-        elif case.pro_manager_no:
-            staff = f"{t.ui('staff_no')}：{case.pro_manager_no}"
-            if case.pro_manager:
-                staff += f"    {t.ui('staff_name')}：{case.pro_manager}"
-            lines.append(staff)
-        return lines
-
-    def _rows(self, view: ScreenView) -> None:
-        t, unit = self.texts, self.layout.unit
-        case = view.case
-        assert case is not None
-        for name, label_rect, buttons in self.layout.rows(view.rows):
-            if name.startswith("item:") and case.theme is not None:
-                label = case.theme.items[int(name[5:])].task_name
-            else:
-                label = t.ui(name)
-            colour = ACCENT if name == view.focus_row else INK
-            lx, ly, lw, lh = label_rect
-            self.paint.text(
-                label,
-                (lx, ly + lh // 2),
-                int(unit * 0.9),
-                colour,
-                anchor="midleft",
-                max_width=lw - 8,
-            )
-            for level, rect in buttons:
-                self.paint.level_button(level, t.level(level), rect, view.levels.get(name))
-        ready = OVERALL in view.levels
-        self.paint.action_button(t.ui("submit"), self.layout.submit_button, enabled=ready)
+        draw_rating(self.paint, self.texts, view)
 
     def _reasons(self, view: ScreenView) -> None:
-        t, unit = self.texts, self.layout.unit
-        x, y, w, _ = self.layout.info_box
-        level = t.level(view.chosen) if view.chosen is not None else ""
-        self.paint.text(
-            t.ui("reasons_title", level=level),
-            (x, y + 4),
-            int(unit * 1.1),
-            INK,
-            anchor="topleft",
-            max_width=w,
-        )
-        self.paint.text(
-            t.ui("reasons_hint"), (x, y + int(unit * 2.2)), unit, MUTED, anchor="topleft"
-        )
-        if view.seconds_left is not None:
-            self.paint.text(
-                t.ui("seconds_left", n=view.seconds_left),
-                (x + w, y + int(unit * 2.2)),
-                unit,
-                MUTED,
-                anchor="topright",
-            )
-        for tag, rect in zip(view.tags, self.layout.tags(len(view.tags)), strict=False):
-            self.paint.toggle(tag.label, rect, tag.code in view.selected_tags)
-        self.paint.action_button(
-            t.ui("submit"), self.layout.submit_button, enabled=bool(view.selected_tags)
-        )
+        draw_reasons(self.paint, self.texts, view)
 
     def _thanks(self, view: ScreenView) -> None:
-        t = self.texts
-        lines = [t.ui("thanks")]
+        t, layout = self.texts, self.layout
+        lines = [(t.ui("thanks"), layout.heading)]
         if view.chosen is not None:
-            lines.append(t.ui("your_rating", level=t.level(view.chosen)))
-        self.paint.centred(lines, INK, self.layout.unit * 2)
+            lines.append((t.ui("your_rating", level=t.level(view.chosen)), layout.title))
+        self.paint.centred(lines, INK)
 
     def _rate_later(self, view: ScreenView) -> None:
-        t, unit = self.texts, self.layout.unit
-        qx, qy, side, _ = self.layout.qr_box
+        t, layout = self.texts, self.layout
+        qx, qy, side, _ = layout.qr_box
         if view.qr_url:
             self._qr(view.qr_url, (qx, qy, side, side))
-        left = qx + side + self.layout.margin * 2
-        width = self.layout.width - left - self.layout.margin
-        self.paint.text(
-            t.ui("rate_later_title"),
-            (left, qy + unit),
-            int(unit * 1.6),
-            INK,
-            anchor="topleft",
-            max_width=width,
+        left = qx + side + layout.margin * 2
+        width = layout.width - left - layout.margin
+        y = self.paint.paragraph(
+            t.ui("rate_later_title"), (left, qy + layout.margin), layout.title, INK, width
         )
-        y = self.paint.paragraph(t.ui("rate_later_hint"), (left, qy + unit * 4), unit, MUTED, width)
+        y = self.paint.paragraph(
+            t.ui("rate_later_hint"), (left, y + layout.gap), layout.body, MUTED, width
+        )
         if view.case is not None:
-            self.paint.text(
+            self.paint.paragraph(
                 f"{t.ui('project_no')}：{view.case.project_no}",
-                (left, y + unit // 2),
-                unit,
+                (left, y + layout.gap),
+                layout.body,
                 INK,
-                anchor="topleft",
-                max_width=width,
+                width,
+                role="case_no",
             )
 
     def _qr(self, url: str, box: Rect) -> None:
@@ -307,14 +222,15 @@ class Screen:
                     )
 
     def _out_of_service(self, view: ScreenView) -> None:
-        t = self.texts
-        lines = [t.ui("out_of_service")]
+        t, layout = self.texts, self.layout
+        lines = [(t.ui("out_of_service"), layout.heading)]
         if view.problem:
-            lines.append(t.ui(view.problem))
-        self.paint.centred(lines, WARNING, self.layout.unit * 2)
+            lines.append((t.ui(view.problem), layout.body))
+        self.paint.centred(lines, WARNING)
 
     def _status_marks(self, view: ScreenView) -> None:
-        t = self.texts
+        """For staff: where the device is, and what needs their attention (bottom right)."""
+        t, layout = self.texts, self.layout
         marks = []
         if view.keypad_connected is False:
             marks.append(t.ui("keypad_lost"))
@@ -322,11 +238,12 @@ class Screen:
             marks.append(t.ui("clock_unsynced"))
         if view.backlog:
             marks.append(t.ui("backlog", n=view.backlog))
-        size = self.layout.unit * 2 // 3
-        x = self.layout.width - 8
+        m, size = layout.margin, layout.body
+        y = layout.height - m - layout.pitch(size)
         for mark in reversed(marks):
-            x = self.paint.text(mark, (x, 6), size, WARNING, anchor="topright")[0] - 16
+            self.paint.text(mark, (layout.width - m, y), size, WARNING, "topright", "mark")
+            y -= layout.pitch(size)
         place = view.terminal_no if view.mode == Mode.SELF_SERVICE else view.window_no
         if place:
             key = "terminal_no" if view.mode == Mode.SELF_SERVICE else "window_no"
-            self.paint.text(f"{t.ui(key)} {place}", (8, 6), size, MUTED, anchor="topleft")
+            self.paint.text(f"{t.ui(key)} {place}", (m, m // 2), size, MUTED, "topleft", "window")

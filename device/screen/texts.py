@@ -9,12 +9,22 @@ from collections.abc import Mapping
 
 from device.record.rating import Level
 
+SOFT_HYPHEN = "\u00ad"
+BREAK = "\u200b"  # a zero-width space: where a Chinese level label breaks on a narrow button
+
 LANGUAGES = ("zh-Hans", "zh-Hant", "en")
 
 _LEVELS: dict[str, tuple[str, str, str, str, str]] = {  # 5 … 1
-    "zh-Hans": ("非常满意", "满意", "基本满意", "不满意", "非常不满意"),
-    "zh-Hant": ("非常滿意", "滿意", "基本滿意", "不滿意", "非常不滿意"),
-    "en": ("Very satisfied", "Satisfied", "Fairly satisfied", "Dissatisfied", "Very dissatisfied"),
+    "zh-Hans": ("非常\u200b满意", "满意", "基本\u200b满意", "不满意", "非常\u200b不满意"),
+    "zh-Hant": ("非常\u200b滿意", "滿意", "基本\u200b滿意", "不滿意", "非常\u200b不滿意"),
+    # a soft hyphen marks where a long word may break on a narrow button
+    "en": (
+        "Very satisfied",
+        "Satisfied",
+        "Fairly satisfied",
+        "Dis\u00adsatisfied",
+        "Very dis\u00adsatisfied",
+    ),
 }
 
 _UI: dict[str, dict[str, str]] = {
@@ -28,7 +38,7 @@ _UI: dict[str, dict[str, str]] = {
         "self_service": "自助服务终端",
         "task_name": "事项名称",
         "project_no": "办件流水号",
-        "batch": "批量办件 {n} 件",
+        "batch": "批量办件 共 {n} 件",
         "theme": "主题服务",
         "staff_no": "工号",
         "staff_name": "姓名",
@@ -53,6 +63,10 @@ _UI: dict[str, dict[str, str]] = {
         "keypad_lost": "评价键盘未连接",
         "clock_unsynced": "时钟未同步",
         "backlog": "待上报 {n}",
+        "previous": "上一页",
+        "next": "下一页",
+        "page": "{i}/{n}",
+        "list_page": "（第 {i}/{n} 页）",
     },
     "zh-Hant": {
         "invite": "請您對本次服務進行評價",
@@ -64,7 +78,7 @@ _UI: dict[str, dict[str, str]] = {
         "self_service": "自助服務終端",
         "task_name": "事項名稱",
         "project_no": "辦件流水號",
-        "batch": "批量辦件 {n} 件",
+        "batch": "批量辦件 共 {n} 件",
         "theme": "主題服務",
         "staff_no": "工號",
         "staff_name": "姓名",
@@ -89,6 +103,10 @@ _UI: dict[str, dict[str, str]] = {
         "keypad_lost": "評價鍵盤未連接",
         "clock_unsynced": "時鐘未同步",
         "backlog": "待上報 {n}",
+        "previous": "上一頁",
+        "next": "下一頁",
+        "page": "{i}/{n}",
+        "list_page": "（第 {i}/{n} 頁）",
     },
     "en": {
         "invite": "Please rate the service you received",
@@ -100,7 +118,7 @@ _UI: dict[str, dict[str, str]] = {
         "self_service": "Self-service terminal",
         "task_name": "Service",
         "project_no": "Case no.",
-        "batch": "Batch of {n} cases",
+        "batch": "Batch: {n} cases in all",
         "theme": "Theme service",
         "staff_no": "Staff no.",
         "staff_name": "Name",
@@ -125,10 +143,14 @@ _UI: dict[str, dict[str, str]] = {
         "keypad_lost": "Keypad disconnected",
         "clock_unsynced": "Clock not synchronised",
         "backlog": "{n} unsent",
+        "previous": "Back",
+        "next": "More",
+        "page": "{i}/{n}",
+        "list_page": "(page {i}/{n})",
     },
 }
 # Characters that may appear in formatted values (numbers, case numbers, countdowns).
-VALUE_CHARACTERS = string.digits + string.ascii_letters + "-_/.:：（）()、…✓ "
+VALUE_CHARACTERS = string.digits + string.ascii_letters + "-_/.:：（）()、…✓〓 "
 
 
 class Texts:
@@ -142,6 +164,11 @@ class Texts:
         self._ui: Mapping[str, str] = _UI[language]
 
     def level(self, level: Level | int) -> str:
+        return self._levels[int(level)].replace(SOFT_HYPHEN, "").replace(BREAK, "")
+
+    def button_label(self, level: Level | int) -> str:
+        """The level as on its button: may hold a soft hyphen or a zero-width space where it
+        can break."""
         return self._levels[int(level)]
 
     def ui(self, key: str, **values: object) -> str:
@@ -149,5 +176,8 @@ class Texts:
 
     def all_strings(self) -> list[str]:
         """Everything this language can put on screen, for the glyph check."""
-        templates = [t.replace("{n}", "").replace("{level}", "") for t in self._ui.values()]
+        templates = [
+            t.replace("{n}", "").replace("{level}", "").replace("{i}", "")
+            for t in self._ui.values()
+        ]
         return [*self._levels.values(), *templates, VALUE_CHARACTERS]

@@ -1,52 +1,142 @@
-"""Drawing primitives of the evaluator: text that fits, level buttons with face icons (never
-colour alone), toggles and action buttons. Text with a glyph the font lacks is logged once.
+"""Drawing primitives of the evaluator: wrapped text at a fixed size, level buttons with face
+icons (never colour alone), toggles and action buttons. Every text drawn is recorded (rect,
+size, colours behind it) so a test can check the page from its own layout.
 """
 
 from __future__ import annotations
 
-import logging
 import math
+from dataclasses import dataclass
 
 import pygame
-import pygame.freetype
 
 from device.record.rating import Level
-from device.screen.layout import Rect
+from device.screen.contrast import Colour
+from device.screen.fonts import BREAK, SOFT_HYPHEN, FontChain
+from device.screen.layout import Layout, Rect
 
-log = logging.getLogger(__name__)
 BACKGROUND = (246, 247, 250)
 INK = (28, 32, 40)
+MUTED = (86, 94, 108)
 WHITE = (255, 255, 255)
-DISABLED = (190, 194, 202)
+DISABLED = (200, 204, 212)
+DISABLED_INK = (60, 64, 72)
 ACCENT = (20, 90, 170)
-LEVEL_COLOURS: dict[Level, tuple[int, int, int]] = {
-    Level.VERY_SATISFIED: (28, 140, 72),
-    Level.SATISFIED: (86, 166, 60),
-    Level.BASICALLY_SATISFIED: (196, 146, 10),
-    Level.DISSATISFIED: (226, 110, 40),
-    Level.VERY_DISSATISFIED: (200, 44, 44),
+TRACK = (214, 219, 228)
+# Green to red, each dark enough for white text at ≥ 4.5:1 (WCAG).
+LEVEL_COLOURS: dict[Level, Colour] = {
+    Level.VERY_SATISFIED: (20, 112, 58),
+    Level.SATISFIED: (62, 112, 30),
+    Level.BASICALLY_SATISFIED: (135, 95, 0),
+    Level.DISSATISFIED: (176, 72, 16),
+    Level.VERY_DISSATISFIED: (180, 32, 32),
 }
-Colour = tuple[int, int, int]
+_NO_BREAK_BEFORE = set("，。、；：？！）」』”’》〉…,.;:?!)%")
+
+
+@dataclass(frozen=True)
+class DrawnText:
+    """One text as drawn: what, where, how big, in which colour, over which colours."""
+
+    text: str
+    rect: Rect
+    size: int
+    fg: Colour
+    bg: tuple[Colour, ...]
+    role: str = ""  # what it shows, for the checks: "case_no", "staff", "level", …
+    box: Rect | None = None  # the shape it must stay inside (a button), None: the page
+
+
+def dimmed(colour: Colour) -> Colour:
+    r, g, b = colour
+    return ((r + 2 * 225) // 3, (g + 2 * 225) // 3, (b + 2 * 225) // 3)
+
+
+def _units(text: str) -> list[str]:
+    """Breakable pieces: each CJK character, each Latin word with its following space, and
+    the halves of a word at a soft hyphen (the first half keeping the hyphen mark)."""
+    if BREAK in text:  # breaks only where marked
+        return [part + BREAK for part in text.split(BREAK)]
+    units: list[str] = []
+    word = ""
+    for char in text:
+        if char == " ":
+            units.append(word + " ")
+            word = ""
+        elif char == SOFT_HYPHEN:
+            units.append(word + SOFT_HYPHEN)
+            word = ""
+        elif ord(char) >= 0x2E80:  # CJK and full-width forms: break anywhere
+            if word:
+                units.append(word)
+                word = ""
+            units.append(char)
+        else:
+            word += char
+    if word:
+        units.append(word)
+    return units
 
 
 class Painter:
-    def __init__(self, surface: pygame.Surface, font: pygame.freetype.Font) -> None:
+    def __init__(self, surface: pygame.Surface, font: FontChain, layout: Layout) -> None:
         self.surface = surface
         self.font = font
-        self._warned: set[str] = set()
+        self.layout = layout
+        self.drawn: list[DrawnText] = []
+
+    @property
+    def missing(self) -> int:
+        """How many distinct characters were drawn as the placeholder so far."""
+        return len(self.font.missing)
 
     def clear(self) -> None:
         self.surface.fill(BACKGROUND)
+        self.drawn = []
 
     def check_glyphs(self, text: str) -> None:
-        chars = [c for c in text if not c.isspace() and c not in self._warned]
-        if not chars:
-            return
-        metrics = self.font.get_metrics("".join(chars), size=16)
-        for char, metric in zip(chars, metrics, strict=True):
-            if metric is None:
-                self._warned.add(char)
-                log.warning("font has no glyph for U+%04X in text from a case", ord(char))
+        self.font.runs(text)
+
+    def width(self, text: str, size: int) -> int:
+        return self.font.width(self._shown(text), size)
+
+    @staticmethod
+    def _shown(line: str) -> str:
+        """A wrapped line as drawn: a soft hyphen ending it shows as "-", others vanish."""
+        if line.endswith(SOFT_HYPHEN):
+            line = line[:-1] + "-"
+        return line.replace(SOFT_HYPHEN, "").replace(BREAK, "").rstrip(" ")
+
+    def wrap(self, text: str, size: int, width: int, max_lines: int = 99) -> list[str]:
+        """*text* in lines of at most *width* px at *size*; the last allowed line ends in …
+        if the text is longer still."""
+        lines: list[str] = []
+        line = ""
+        for piece in _units(text):
+            unit = piece
+            if line and self.width(line + unit, size) > width:
+                if unit[0] in _NO_BREAK_BEFORE and len(line) > 1 and ord(line[-1]) >= 0x2E80:
+                    lines.append(line[:-1])
+                    line = line[-1]
+                else:
+                    lines.append(line)
+                    line = ""
+            while self.width(line + unit, size) > width and len(unit) > 1 and not line:
+                cut = len(unit) - 1  # a single word wider than the line: break it
+                while cut > 1 and self.width(unit[:cut], size) > width:
+                    cut -= 1
+                lines.append(unit[:cut])
+                unit = unit[cut:]
+            line += unit
+        if line:
+            lines.append(line)
+        lines = [self._shown(x) for x in lines] or [""]
+        if len(lines) > max_lines:
+            last = lines[max_lines - 1]
+            while last and self.width(last + "…", size) > width:
+                last = last[:-1]
+            lines = [*lines[: max_lines - 1], last + "…"]
+        return lines
 
     def text(
         self,
@@ -55,119 +145,152 @@ class Painter:
         size: int,
         colour: Colour,
         anchor: str = "center",
-        max_width: int | None = None,
+        role: str = "",
+        box: Rect | None = None,
     ) -> Rect:
-        """Draw *text* anchored at *pos*, shrunk to fit max_width; returns the drawn rect."""
-        self.check_glyphs(text)
-        rect = self.font.get_rect(text, size=size)
-        if max_width is not None and rect.w > max_width and rect.w > 0:
-            size = max(10, int(size * max_width / rect.w))
-            rect = self.font.get_rect(text, size=size)
-        box = pygame.Rect(0, 0, rect.w, rect.h)
-        setattr(box, anchor, pos)
-        drawn = self.font.render_to(self.surface, box.topleft, text, colour, size=size)
-        return (drawn.x, drawn.y, drawn.w, drawn.h)
+        """Draw one line of *text* at its size (never shrunk) anchored at *pos*."""
+        shown = self._shown(text)
+        place = pygame.Rect(0, 0, self.font.width(shown, size), self.font.line_height(size))
+        setattr(place, anchor, pos)
+        behind = self._behind(place)
+        drawn = self.font.render_to(self.surface, place.topleft, shown, colour, size)
+        rect = (drawn.x, drawn.y, drawn.w, drawn.h)
+        as_drawn = "".join(run for _, run in self.font.runs(shown))  # with 〓 where no glyph
+        self.drawn.append(DrawnText(as_drawn, rect, size, colour, behind, role, box))
+        return rect
 
-    def centred(self, lines: list[str], colour: Colour, first_size: int) -> None:
-        width, height = self.surface.get_size()
-        size = first_size
-        y = height // 2 - len(lines) * first_size * 3 // 4
-        for line in lines:
-            if line:
-                self.text(
-                    line, (width // 2, y), size, colour, anchor="midtop", max_width=width - 40
-                )
-            y += int(size * 1.5)
-            size = max(first_size // 2, 18)
+    def _behind(self, place: pygame.Rect) -> tuple[Colour, ...]:
+        clip = place.clip(self.surface.get_rect())
+        if clip.w < 2 or clip.h < 2:
+            return ()
+        found: list[Colour] = []
+        for fx in (0.1, 0.3, 0.5, 0.7, 0.9):
+            for fy in (0.2, 0.5, 0.8):
+                x, y = clip.x + int(clip.w * fx), clip.y + int(clip.h * fy)
+                c = tuple(self.surface.get_at((x, y)))[:3]
+                if c not in found:
+                    found.append(c)  # type: ignore[arg-type]
+        return tuple(found)  # type: ignore[arg-type]
 
     def paragraph(
-        self, text: str, pos: tuple[int, int], size: int, colour: Colour, width: int
-    ) -> None:
-        """Wrap by character (Chinese has no spaces) into lines of at most *width* pixels."""
+        self,
+        text: str,
+        pos: tuple[int, int],
+        size: int,
+        colour: Colour,
+        width: int,
+        max_lines: int = 99,
+        role: str = "",
+        anchor: str = "topleft",
+    ) -> int:
+        """Wrapped lines from *pos* down; returns the y below the last line."""
         x, y = pos
-        line = ""
-        for char in text:
-            if self.font.get_rect(line + char, size=size).w > width and line:
-                self.text(line, (x, y), size, colour, anchor="topleft")
-                y += int(size * 1.4)
-                line = ""
-            line += char
-        if line:
-            self.text(line, (x, y), size, colour, anchor="topleft")
-            y += int(size * 1.4)
+        for line in self.wrap(text, size, width, max_lines):
+            self.text(line, (x, y), size, colour, anchor=anchor, role=role)
+            y += self.layout.pitch(size)
         return y
 
+    def centred(self, lines: list[tuple[str, int]], colour: Colour, top: int | None = None) -> None:
+        """Lines (text, size) wrapped and centred on the page."""
+        width, height = self.surface.get_size()
+        room = width - 4 * self.layout.margin
+        wrapped = [(part, size) for text, size in lines for part in self.wrap(text, size, room)]
+        total = sum(self.layout.pitch(size) for _, size in wrapped)
+        y = (height - total) // 2 if top is None else top
+        for part, size in wrapped:
+            self.text(part, (width // 2, y), size, colour, anchor="midtop")
+            y += self.layout.pitch(size)
+
     def level_button(
-        self, level: Level, label: str, rect: Rect, chosen: Level | None, big: bool = False
+        self,
+        level: Level,
+        label: str,
+        rect: Rect,
+        chosen: Level | None,
+        size: int,
+        face: bool = True,
     ) -> None:
         colour = LEVEL_COLOURS[level]
+        ink = WHITE
         if chosen is not None and chosen != level:
-            colour = tuple((c + 2 * 225) // 3 for c in colour)
+            colour, ink = dimmed(colour), INK
         box = pygame.Rect(rect)
-        radius = max(6, box.w // 10)
+        radius = max(6, min(box.w, box.h) // 8)
         pygame.draw.rect(self.surface, colour, box, border_radius=radius)
         if chosen == level:
             pygame.draw.rect(
-                self.surface, INK, box, width=max(3, box.w // 30), border_radius=radius
+                self.surface, INK, box, width=max(4, box.w // 28), border_radius=radius
             )
-        if big:
-            face_radius = min(box.w, box.h) // 5
-            draw_face(self.surface, (box.centerx, box.y + box.h // 3), face_radius, level)
-            size = min(int(box.w / 5.4), box.h // 6)  # one size for all five labels
-            self.text(
-                label, (box.centerx, box.y + box.h * 2 // 3), size, WHITE, max_width=box.w - 8
-            )
-        else:
-            face_radius = min(box.h // 3, box.w // 6)
-            draw_face(self.surface, (box.x + face_radius + 6, box.centery), face_radius, level)
-            left = box.x + 2 * face_radius + 10
-            self.text(
-                label,
-                (left + (box.right - left) // 2, box.centery),
-                box.h // 3,
-                WHITE,
-                max_width=box.right - left - 4,
-            )
+        pad = max(6, box.w // 20)
+        lines = self.wrap(label, size, box.w - 2 * pad, max_lines=3)
+        pitch = self.layout.pitch(size)
+        block = len(lines) * pitch
+        y = box.y + (box.h - block) // 2
+        if face:
+            face_radius = min(box.w // 5, (box.h - block - 3 * pad) // 2)
+            if face_radius >= 8:
+                free = box.h - block - 2 * face_radius
+                top = box.y + free // 3
+                draw_face(self.surface, (box.centerx, top + face_radius), face_radius, level, ink)
+                y = top + 2 * face_radius + free // 3
+        for line in lines:
+            self.text(line, (box.centerx, y), size, ink, anchor="midtop", role="level", box=rect)
+            y += pitch
 
-    def action_button(self, label: str, rect: Rect, enabled: bool) -> None:
+    def action_button(self, label: str, rect: Rect, enabled: bool, size: int) -> None:
         box = pygame.Rect(rect)
         pygame.draw.rect(self.surface, ACCENT if enabled else DISABLED, box, border_radius=12)
-        self.text(label, box.center, box.h * 2 // 5, WHITE, max_width=box.w - 12)
+        ink = WHITE if enabled else DISABLED_INK
+        self.text(label, box.center, size, ink, role="action", box=rect)
 
-    def toggle(self, label: str, rect: Rect, selected: bool) -> None:
+    def toggle(self, label: str, rect: Rect, selected: bool, size: int) -> None:
         box = pygame.Rect(rect)
         pygame.draw.rect(self.surface, ACCENT if selected else WHITE, box, border_radius=10)
         pygame.draw.rect(self.surface, ACCENT, box, width=3, border_radius=10)
         mark = "✓ " if selected else ""
-        self.text(
-            mark + label,
-            box.center,
-            box.h * 2 // 5,
-            WHITE if selected else INK,
-            max_width=box.w - 12,
-        )
+        lines = self.wrap(mark + label, size, box.w - 16, max_lines=2)
+        pitch = self.layout.pitch(size)
+        y = box.y + (box.h - len(lines) * pitch) // 2
+        for line in lines:
+            ink = WHITE if selected else INK
+            self.text(line, (box.centerx, y), size, ink, anchor="midtop", role="tag", box=rect)
+            y += pitch
+
+    def countdown(
+        self, bar: Rect, left: int, total: int, seconds: str, box: Rect, size: int
+    ) -> None:
+        """A bar that shrinks as the seconds run out, and the seconds as a number."""
+        x, y, w, h = bar
+        pygame.draw.rect(self.surface, TRACK, bar, border_radius=h // 2)
+        filled = round(w * max(0, min(left, total)) / max(1, total))
+        if filled:
+            colour = ACCENT if left > 5 else LEVEL_COLOURS[Level.VERY_DISSATISFIED]
+            pygame.draw.rect(self.surface, colour, (x, y, filled, h), border_radius=h // 2)
+        bx, by, bw, bh = box
+        self.text(seconds, (bx + bw, by + bh // 2), size, INK, anchor="midright", role="seconds")
 
 
-def draw_face(surface: pygame.Surface, centre: tuple[int, int], radius: int, level: Level) -> None:
+def draw_face(
+    surface: pygame.Surface,
+    centre: tuple[int, int],
+    radius: int,
+    level: Level,
+    colour: Colour = WHITE,
+) -> None:
     """A face icon: smile for satisfied, straight for basic, frown for dissatisfied."""
     cx, cy = centre
     width = max(2, radius // 8)
-    pygame.draw.circle(surface, WHITE, centre, radius, width=width)
+    pygame.draw.circle(surface, colour, centre, radius, width=width)
     eye = max(2, radius // 7)
-    pygame.draw.circle(surface, WHITE, (cx - radius // 3, cy - radius // 4), eye)
-    pygame.draw.circle(surface, WHITE, (cx + radius // 3, cy - radius // 4), eye)
+    pygame.draw.circle(surface, colour, (cx - radius // 3, cy - radius // 4), eye)
+    pygame.draw.circle(surface, colour, (cx + radius // 3, cy - radius // 4), eye)
     mouth = pygame.Rect(0, 0, radius, max(4, radius // 2))
     if level == Level.BASICALLY_SATISFIED:
-        pygame.draw.line(
-            surface,
-            WHITE,
-            (cx - radius // 3, cy + radius // 3),
-            (cx + radius // 3, cy + radius // 3),
-            width,
-        )
+        y = cy + radius // 3
+        pygame.draw.line(surface, colour, (cx - radius // 3, y), (cx + radius // 3, y), width)
     elif level == Level.SATISFIED:
         mouth.center = (cx, cy + radius // 6)
-        pygame.draw.arc(surface, WHITE, mouth, 3.5, 5.9, width)
+        pygame.draw.arc(surface, colour, mouth, 3.5, 5.9, width)
     elif level == Level.VERY_SATISFIED:  # an open, laughing mouth
         half = radius // 2
         points = [
@@ -177,22 +300,16 @@ def draw_face(surface: pygame.Surface, centre: tuple[int, int], radius: int, lev
             )
             for a in range(11)
         ]
-        pygame.draw.polygon(surface, WHITE, points)
+        pygame.draw.polygon(surface, colour, points)
     else:
         mouth.center = (cx, cy + radius // 2)
-        pygame.draw.arc(surface, WHITE, mouth, 0.4, 2.75, width)
+        pygame.draw.arc(surface, colour, mouth, 0.4, 2.75, width)
         if level == Level.VERY_DISSATISFIED:
-            pygame.draw.line(
-                surface,
-                WHITE,
-                (cx - radius // 2, cy - radius // 2),
-                (cx - radius // 6, cy - radius // 3),
-                width,
-            )
-            pygame.draw.line(
-                surface,
-                WHITE,
-                (cx + radius // 2, cy - radius // 2),
-                (cx + radius // 6, cy - radius // 3),
-                width,
-            )
+            for sign in (-1, 1):
+                pygame.draw.line(
+                    surface,
+                    colour,
+                    (cx + sign * radius // 2, cy - radius // 2),
+                    (cx + sign * radius // 6, cy - radius // 3),
+                    width,
+                )

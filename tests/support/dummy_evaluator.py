@@ -81,6 +81,7 @@ class DummyEvaluator:
                 "lastSeq": self.rated,
                 "lastEvaluationId": f"dummy-{self.rated}" if self.rated else None,
                 "outOfService": self.out_of_service,
+                "missingGlyphs": 0,
             }
 
     # -- what the rater would do ---------------------------------------------------------

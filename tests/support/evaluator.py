@@ -66,7 +66,15 @@ def make_config(
             "key_id": "k",
         },
         "local_api": {"token": "token-for-tests-0123456789", "port": 0},
-        "display": {"rating_timeout_s": 30, "thanks_s": 3, "rate_later_s": 20, **display},
+        "display": {
+            "width": 800,
+            "height": 480,
+            "fullscreen": False,
+            "rating_timeout_s": 30,
+            "thanks_s": 3,
+            "rate_later_s": 20,
+            **display,
+        },
     }
     if keypad:
         data["keypad"] = {"port": keypad}
