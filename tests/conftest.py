@@ -21,7 +21,7 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 import pygame
 
-from device.daemon.config import DEFAULT_FONT
+from device.daemon.config import DEFAULT_FONT, FALLBACK_FONTS
 from device.keypad.events import KeypadFound
 from device.keypad.link import KeypadLink
 from device.keys.identity_vault import IdentityVault
@@ -29,6 +29,7 @@ from device.keys.signing import DeviceKey
 from device.ledger.store import Ledger
 from device.local_api.server import LocalApi
 from device.screen.fonts import load_font
+from device.screen.texts import Texts
 from simulator.hall import Hall, SimulatedWindow, StandInProvince
 from simulator.province.server import ProvinceServer
 from simulator.province.speed.signature_pool import SignatureChecker
@@ -37,6 +38,7 @@ from simulator.virtual_keypad import VirtualKeypad
 from tests.support.deploy import Installed, install_twice, need_tool
 from tests.support.dummy_evaluator import DummyEvaluator
 from tests.support.evaluator import Driver, make_config
+from tests.support.hostile import Answer, HostileServer
 from tests.support.keypad import FAST, EventLog
 from tests.support.local_api import TOKEN, WANG, Window
 from tests.support.province import EnrolledDevice, fill_officer_page, running_province
@@ -233,6 +235,14 @@ def font() -> Iterator[Any]:
     pygame.display.quit()
 
 
+@pytest.fixture(scope="module")
+def font_chain() -> Iterator[Any]:
+    """The whole font chain (CJK extension fallbacks included) for every UI string."""
+    pygame.display.init()
+    yield load_font(DEFAULT_FONT, Texts().all_strings(), FALLBACK_FONTS)
+    pygame.display.quit()
+
+
 # --- the keypad -----------------------------------------------------------------------------
 
 
@@ -284,3 +294,30 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     if not Path("/usr/bin/python3").exists():
         pytest.skip("no /usr/bin/python3 (Debian's python3) to build the venv with")
     return install_twice(tmp_path_factory.mktemp("pi-root"))
+
+
+# --- a hostile province ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def hostile() -> Iterator[Callable[[Answer], HostileServer]]:
+    """Start hostile servers that answer as told; all closed afterwards."""
+    servers: list[HostileServer] = []
+
+    def start(answer: Answer) -> HostileServer:
+        servers.append(HostileServer(answer))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+@pytest.fixture
+def unsent_device(tmp_path: Path, province: Any) -> Device:
+    """A provisioned device with two ratings waiting, one with personal data."""
+    device = Device(tmp_path, province)
+    device.record(1, identity={"userName": "李建国", "certKey": "9f" * 32})
+    device.record(2)
+    device.close()
+    return device

@@ -10,7 +10,7 @@ import pygame
 import pytest
 
 from device.daemon.config import DEFAULT_FONT, FALLBACK_FONTS, ConfigError, DisplaySection
-from device.flow.presenter import touch_at
+from device.flow.presenter import PageTouched, touch_at
 from device.flow.rating_flow import Phase, RatingFlow, Timing
 from device.record.rating import Level
 from device.screen.fonts import PLACEHOLDER, load_font
@@ -28,13 +28,6 @@ needs_fallbacks = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(scope="module")
-def font():
-    pygame.display.init()
-    yield load_font(DEFAULT_FONT, Texts().all_strings(), FALLBACK_FONTS)
-    pygame.display.quit()
-
-
 def _joined(shots, name: str, role: str) -> str:
     return "".join(
         t.text for s in shots if s.name.split("#")[0] == name for t in s.texts if t.role == role
@@ -45,8 +38,8 @@ def _joined(shots, name: str, role: str) -> str:
 @pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("large", [False, True], ids=["normal", "large"])
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-def test_every_page_is_readable_with_hostile_cases(font, size, large, language):
-    shots = list(render_all(font, size, large, language))
+def test_every_page_is_readable_with_hostile_cases(font_chain, size, large, language):
+    shots = list(render_all(font_chain, size, large, language))
     found = [p for shot in shots for p in problems(shot, size, large)]
     assert not found, "\n".join(found[:20])
     texts = Texts(language)
@@ -75,7 +68,7 @@ def test_every_page_is_readable_with_hostile_cases(font, size, large, language):
     tags = "".join(t.text for s in shots if s.name.startswith("reasons") for t in s.texts)
     assert all(tag.label in tags.replace(" ", "") for tag in TAGS)
     assert "✓" not in tags  # none pre-selected
-    assert font.missing == set()
+    assert font_chain.missing == set()
 
 
 def test_large_type_is_at_least_1_3_times_every_size():
@@ -90,9 +83,9 @@ def test_large_type_is_at_least_1_3_times_every_size():
 
 
 @needs_fallbacks
-def test_the_font_chain_draws_cjk_extensions_a_to_f(font):
-    assert font.coverage() == dict.fromkeys("ABCDEF", True)
-    assert font.width(RARE_NAME, 24) > 0 and font.missing == set()
+def test_the_font_chain_draws_cjk_extensions_a_to_f(font_chain):
+    assert font_chain.coverage() == dict.fromkeys("ABCDEF", True)
+    assert font_chain.width(RARE_NAME, 24) > 0 and font_chain.missing == set()
 
 
 def test_a_character_no_font_has_is_drawn_as_the_placeholder_and_counted():
@@ -190,7 +183,7 @@ def test_touch_turns_the_pages_of_a_theme_and_the_keypad_follows():
     assert layout.row_page_count(len(flow.page.rows)) > 1
     x, y, w, h = layout.next_button
     touch = touch_at(flow, layout, (), x + w // 2, y + h // 2)
-    assert touch is not None and touch.kind == "page" and touch.page == per
+    assert isinstance(touch, PageTouched) and touch.page == per
     flow.show_row(touch.page)
     x, y, w, h = layout.previous_button
     back = touch_at(flow, layout, (), x + w // 2, y + h // 2)
@@ -208,7 +201,7 @@ def test_the_reasons_page_turns_its_tags_and_selects_none_itself():
     assert pages > 1
     x, y, w, h = layout.next_button
     touch = touch_at(flow, layout, TAGS, x + w // 2, y + h // 2)
-    assert touch is not None and touch.kind == "page" and touch.page == 1
+    assert isinstance(touch, PageTouched) and touch.page == 1
     flow.show_tag_page(1)
     tx, ty, tw, th = layout.tags(len(TAGS), 1)[0]
     tap = touch_at(flow, layout, TAGS, tx + tw // 2, ty + th // 2)

@@ -4,15 +4,13 @@ delivered, nothing may reach another host, the sync must neither crash nor swell
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -21,56 +19,8 @@ from device.daemon.config import save
 from device.ledger.store import Ledger
 from sync.answers import server_time
 from tests.support import ROOT
+from tests.support.hostile import Answer
 from tests.support.sync import Device
-
-Answer = Callable[[BaseHTTPRequestHandler], None]
-
-
-class HostileServer:
-    """Answers every request with `answer`; remembers what it was asked."""
-
-    def __init__(self, answer: Answer) -> None:
-        self.requests: list[tuple[str, str]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _any(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                self.rfile.read(length)
-                outer.requests.append((self.command, self.path))
-                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                    answer(self)
-
-            do_GET = do_POST = do_PUT = _any  # noqa: N815
-
-            def log_message(self, *_args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/api/v1"
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-@pytest.fixture
-def hostile() -> Iterator[Callable[[Answer], HostileServer]]:
-    servers: list[HostileServer] = []
-
-    def start(answer: Answer) -> HostileServer:
-        servers.append(HostileServer(answer))
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.close()
 
 
 def _json(status: int, body: str, headers: dict[str, str] | None = None) -> Answer:
@@ -121,17 +71,9 @@ def _nothing_delivered(device: Device, count: int) -> None:
         assert ledger.quarantined() == 0
 
 
-@pytest.fixture
-def device(tmp_path, province) -> Device:
-    device = Device(tmp_path, province)
-    device.record(1, identity={"userName": "李建国", "certKey": "9f" * 32})
-    device.record(2)
-    device.close()
-    return device
-
-
 @pytest.mark.parametrize("status", [301, 302, 307, 308])
-def test_a_redirect_is_never_followed(device, hostile, status):
+def test_a_redirect_is_never_followed(unsent_device, hostile, status):
+    device = unsent_device
     elsewhere = hostile(_json(200, json.dumps({"results": []})))
     redirector = hostile(_json(status, "{}", {"Location": elsewhere.url + "/evaluations:batch"}))
     result, _ = _sync_once(_pointed_at(device, redirector.url))
@@ -147,7 +89,10 @@ def test_a_redirect_is_never_followed(device, hostile, status):
     ["[]", '"a string"', "null", "42", '{"code": 7}', "not json at all", ""],
 )
 @pytest.mark.parametrize("status", [200, 500])
-def test_garbage_answers_are_retried_never_a_crash_or_a_delivery(device, hostile, status, body):
+def test_garbage_answers_are_retried_never_a_crash_or_a_delivery(
+    unsent_device, hostile, status, body
+):
+    device = unsent_device
     server = hostile(_json(status, body))
     result, _ = _sync_once(_pointed_at(device, server.url), timeout_s=3)
     assert result.returncode != 0
@@ -155,7 +100,8 @@ def test_garbage_answers_are_retried_never_a_crash_or_a_delivery(device, hostile
     _nothing_delivered(device, 2)
 
 
-def test_accepted_results_for_other_records_deliver_nothing(device, hostile):
+def test_accepted_results_for_other_records_deliver_nothing(unsent_device, hostile):
+    device = unsent_device
     lie = {"results": [{"evaluationId": "x", "status": "accepted"}] * 2}
     server = hostile(_json(200, json.dumps(lie)))
     result, _ = _sync_once(_pointed_at(device, server.url), timeout_s=3)
@@ -164,7 +110,8 @@ def test_accepted_results_for_other_records_deliver_nothing(device, hostile):
 
 
 @pytest.mark.parametrize("when", ["NaN", "Infinity", "-1", "1e300", '"soon"', "true"])
-def test_an_absurd_server_time_is_refused(device, hostile, when):
+def test_an_absurd_server_time_is_refused(unsent_device, hostile, when):
+    device = unsent_device
     server = hostile(_json(401, f'{{"code": "E_CLOCK", "message": "m", "serverTime": {when}}}'))
     result, _ = _sync_once(_pointed_at(device, server.url), timeout_s=3)
     assert result.returncode != 0
@@ -195,7 +142,9 @@ def _peak_rss_kib(process: subprocess.Popen[bytes], limit_s: float) -> int:
     return peak
 
 
-def test_a_huge_body_does_not_swell_the_sync(device, hostile):
+def test_a_huge_body_does_not_swell_the_sync(unsent_device, hostile):
+    device = unsent_device
+
     def flood(handler: BaseHTTPRequestHandler) -> None:
         handler.send_response(200)
         handler.send_header("Content-Type", "application/json")
@@ -221,7 +170,8 @@ def test_a_huge_body_does_not_swell_the_sync(device, hostile):
     _nothing_delivered(device, 2)
 
 
-def test_a_slow_drip_cannot_hold_the_sync(device, hostile):
+def test_a_slow_drip_cannot_hold_the_sync(unsent_device, hostile):
+    device = unsent_device
     stop = threading.Event()
 
     def drip(handler: BaseHTTPRequestHandler) -> None:
