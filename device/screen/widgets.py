@@ -82,8 +82,9 @@ class Painter:
 
     def paragraph(
         self, text: str, pos: tuple[int, int], size: int, colour: Colour, width: int
-    ) -> None:
-        """Wrap by character (Chinese has no spaces) into lines of at most *width* pixels."""
+    ) -> int:
+        """Wrap by character (Chinese has no spaces) into lines of at most *width* pixels;
+        returns the y just below the last line."""
         x, y = pos
         line = ""
         for char in text:
@@ -100,7 +101,7 @@ class Painter:
     def level_button(
         self, level: Level, label: str, rect: Rect, chosen: Level | None, big: bool = False
     ) -> None:
-        colour = LEVEL_COLOURS[level]
+        colour: tuple[int, ...] = LEVEL_COLOURS[level]
         if chosen is not None and chosen != level:
             colour = tuple((c + 2 * 225) // 3 for c in colour)
         box = pygame.Rect(rect)
