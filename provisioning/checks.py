@@ -81,8 +81,8 @@ def check_ledger(config: Config) -> Outcome:
     if not config.ledger_path.exists():
         return Outcome("ledger", True, "no ratings yet")
     report = verify_ledger(config.ledger_path, IdentityVault.load(config.identity_key_path))
-    if not report.ok:
-        bad = report.first_bad
+    bad = report.first_bad  # None exactly when the report is ok
+    if bad is not None:
         return Outcome(
             "ledger",
             False,

@@ -15,12 +15,13 @@ from pathlib import Path
 import click
 
 from device.daemon.cli_options import DEFAULT_CONFIG, config_option, verbose_option
-from device.daemon.config import load
+from device.daemon.config import Config, load
 from device.daemon.logsetup import configure
 from device.errors import HaochapingError
+from device.flow.mode import Mode
 from device.keys.signing import DeviceKey, KeyFileError
 from device.ledger.store import Ledger, LedgerError
-from provisioning.checks import run_all
+from provisioning.checks import Outcome, run_all
 from provisioning.decommission import decommission
 from provisioning.keypad_check import check_keypad
 from provisioning.label import label_text, write_label
@@ -30,7 +31,7 @@ from provisioning.setup_device import SiteAnswers, provision
 SERVICES = ("haochaping-evaluator", "haochaping-sync")
 
 
-def _config(config_path: Path):  # noqa: ANN202 (click boundary)
+def _config(config_path: Path) -> Config:
     try:
         return load(config_path)
     except HaochapingError as exc:
@@ -117,7 +118,7 @@ def init(
     site = SiteAnswers(
         area_code=area_code,
         dept_code=dept_code,
-        mode=mode,
+        mode=Mode(mode),
         hall_code=hall_code,
         window_no=window_no,
         terminal_no=terminal_no,
@@ -163,7 +164,7 @@ def check(
 ) -> None:
     """Self-test: one PASS/FAIL line per item, with what to do about each failure."""
 
-    def keypad(config):  # noqa: ANN001, ANN202
+    def keypad(config: Config) -> Outcome:
         return check_keypad(config, click.echo, keypad_timeout or 15.0)
 
     failed = 0

@@ -68,7 +68,11 @@ def _wait(
 
 
 def _next_press(events: queue.Queue[KeypadEvent], seconds: float) -> int | None:
-    found: list[int] = []
-    if _wait(events, lambda e: isinstance(e, KeyPressed) and not found.append(e.key), seconds):
-        return found[-1]
-    return None
+    """The next key pressed, or None once no event has come for *seconds*."""
+    try:
+        while True:
+            event = events.get(timeout=seconds)
+            if isinstance(event, KeyPressed):
+                return event.key
+    except queue.Empty:
+        return None

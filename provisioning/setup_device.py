@@ -23,6 +23,7 @@ from device.daemon.config import (
     SiteSection,
     save,
 )
+from device.flow.mode import Mode
 from device.keys.identity_vault import IdentityVault
 from device.keys.signing import DeviceKey
 from provisioning.enroll import enroll
@@ -36,7 +37,7 @@ class SiteAnswers:
 
     area_code: str
     dept_code: str
-    mode: str = "window"
+    mode: Mode = Mode.WINDOW
     hall_code: str | None = None
     window_no: str | None = None
     terminal_no: str | None = None

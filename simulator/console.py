@@ -67,7 +67,6 @@ class Console:
         if not 0 <= index < len(self.hall.windows):
             raise ValueError("no such window")
         window = self.hall.windows[index]
-        assert window.client is not None
         if action == "push":
             return self._push(window, form.get("kind", "window"))
         if action == "key":

@@ -95,9 +95,16 @@ class SimulatedWindow:
         )
         self.keypad = VirtualKeypad(link_path=workdir / "keypad")
         self.config: Config | None = None
-        self.client: EvaluatorClient | None = None
+        self._client: EvaluatorClient | None = None
         self.evaluator: subprocess.Popen[bytes] | None = None
         self.sync: subprocess.Popen[bytes] | None = None
+
+    @property
+    def client(self) -> EvaluatorClient:
+        """The evaluator's local API, once `start` has run."""
+        if self._client is None:
+            raise RuntimeError(f"window {self.window_no} has not been started")
+        return self._client
 
     @property
     def config_path(self) -> Path:
@@ -129,8 +136,8 @@ class SimulatedWindow:
         self.evaluator = processes.start_module("device", args, self.workdir / "evaluator.log", env)
         self.sync = processes.start_module("sync", args, self.workdir / "sync.log", env)
         api = self.config.local_api
-        self.client = EvaluatorClient(f"http://127.0.0.1:{api.port}/api/v1", api.token)
-        self.client.wait_for(
+        self._client = EvaluatorClient(f"http://127.0.0.1:{api.port}/api/v1", api.token)
+        self._client.wait_for(
             lambda s: s["keypadConnected"] is True,
             ready_timeout_s,
             "local API up and keypad connected",
@@ -170,8 +177,8 @@ class SimulatedWindow:
             process = getattr(self, name)
             if process is not None:
                 codes[name] = processes.stop(process)
-        if self.client:
-            self.client.close()
+        if self._client is not None:
+            self._client.close()
         self.keypad.stop()
         return codes
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from device.daemon.config import DEFAULT_FONT, FALLBACK_FONTS
 from device.flow.rating_flow import OVERALL, Phase, Problem, rows_for
-from device.local_api.case_intake import parse_case
+from device.local_api.case_intake import known_mode, parse_case
 from device.record import tag_catalog
 from device.record.rating import Case, Level, Staff
 from device.record.tag_catalog import Tag
@@ -90,7 +90,7 @@ def render(
     if screen not in SCREENS:
         raise ValueError(f"screen must be one of {', '.join(SCREENS)}")
     texts = Texts(language)
-    case = parse_case(case_body, mode) if case_body is not None else None
+    case = parse_case(case_body, known_mode(mode)) if case_body is not None else None
     if case is not None and mode == "window" and case.pro_manager_no is None:
         case = replace(case, pro_manager_no=SAMPLE_STAFF.number, pro_manager=SAMPLE_STAFF.name)
     pygame.display.init()

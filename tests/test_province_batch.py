@@ -10,7 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from device.keys.key_history import certify
 from device.keys.signing import DeviceKey
+from simulator.province.store import KeyRotation
 from tests.support.province import EnrolledDevice, running_province
 
 TOKENS = ("token-a", "token-b")
@@ -348,7 +350,12 @@ def test_hostile_records_never_cause_a_500(province, device, field, value, outco
 def test_any_key_of_the_device_may_sign(province, device):
     old_record = device.record()
     new_key = DeviceKey.generate()
-    province.store.add_key(device.device_id, new_key.public_b64, new_key.key_id, time.time())
+    entry = certify(device.key, new_key, device.device_id, int(time.time()))
+    assert entry.certificate is not None and entry.issued_at is not None
+    rotation = KeyRotation(
+        new_key.key_id, new_key.public_b64, device.key.key_id, entry.issued_at, entry.certificate
+    )
+    province.store.add_key(device.device_id, rotation, time.time())
     rotated = EnrolledDevice(device.url, new_key, device.device_id)
     rotated.seq, rotated.prev_hash = device.seq, device.prev_hash
     assert rotated.statuses([old_record, rotated.record()]) == ["accepted", "accepted"]

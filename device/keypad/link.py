@@ -76,7 +76,7 @@ class KeypadLink:
         self._parser = FrameParser()
         self._rejected: Counter[str] = Counter()  # valid frames the host cannot use
         self._stats_lock = threading.Lock()
-        self._port: serial.SerialBase | None = None
+        self._port: serial.Serial | None = None  # what serial_for_url gives
         self._port_lock = threading.Lock()  # guards writes and opening/closing the port
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

@@ -142,6 +142,7 @@ class Outbox:
         shares the file, never waits long for a key press to be stored."""
         if any(status not in DELIVERED for status in statuses.values()):
             raise ValueError(f"delivery status must be one of {DELIVERED}")
+        keys: list[tuple[int | str, ...]]  # the WHERE parameters of each rating
         if seqs is None:
             mark, purge = MARK_BY_ID, PURGE_BY_ID
             keys = [(eid,) for eid in statuses]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from http import HTTPStatus
@@ -107,9 +108,9 @@ class _LocalApiHandler(JsonHandler):
         refuse_query(self.path)
         body = self._decode(route.body, data)
         path = self.path.partition("?")[0]
-        return route.handle(
-            Request(self.command, path, self.headers, params, data, body, bool(data))
-        )
+        # HTTPMessage reads like a Mapping (get, [], in, keys; case-blind) without declaring it
+        headers = cast("Mapping[str, str]", self.headers)
+        return route.handle(Request(self.command, path, headers, params, data, body, bool(data)))
 
     def _decode(self, kind: Body, data: bytes) -> Any:
         if not data:

@@ -226,7 +226,8 @@ def _latest_table(data: DashboardData) -> str:
     rows = []
     for row in data.latest:
         record = row.record
-        source = SOURCE_LABELS.get(record.get("source"), record.get("source"))
+        raw = record.get("source", "")
+        source = SOURCE_LABELS.get(raw, raw)
         device = _td(record.get("deviceId"), "nw")
         rows.append(_row(*_rating_cells(record), _td(source, "nw"), device))
     headers = ("评价时间", "事项", "办件编号", "工号", "工作人员", "评价", "来源", "设备")

@@ -142,7 +142,9 @@ class RequestHandler(JsonHandler):
 
     def answer(self) -> Reply:
         body = self.read_body(MAX_BODY_BYTES, length_required=self.command in BODY_METHODS)
-        return self.server.app.dispatch(self.command, self.path, self.headers, body)
+        # HTTPMessage reads like a Mapping (get, [], in, keys; case-blind) without declaring it
+        headers = cast("Mapping[str, str]", self.headers)
+        return self.server.app.dispatch(self.command, self.path, headers, body)
 
     def encode_json(self, body: Any) -> bytes:
         return fast_json.dumps(body)

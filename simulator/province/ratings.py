@@ -90,7 +90,10 @@ class RatingTables(SqliteFile):
                 fit = [r for index, r in enumerate(records) if index not in unfit]
                 fit_results, flags = self._store(conn, device_id, fit, now)
                 stored = iter(fit_results)
-                results = [unfit.get(index) or next(stored) for index in range(len(records))]
+                results = [
+                    unfit[index] if index in unfit else next(stored)
+                    for index in range(len(records))
+                ]
         for flag in flags:
             log.info(
                 "audit flag for %s: %s at seq %d: %s", device_id, flag.kind, flag.seq, flag.detail

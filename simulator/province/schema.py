@@ -13,11 +13,11 @@ migrations = Migrations("province")
 
 @migrations(name="001_initial")
 def _initial(db: Database) -> None:
-    db["enrol_tokens"].create(
+    db.table("enrol_tokens").create(
         {"token": str, "expires_at": float, "used_by_public_key": str, "device_id": str},
         pk="token",
     )
-    db["devices"].create(
+    db.table("devices").create(
         {
             "device_id": str,
             "serial": str,
@@ -28,11 +28,11 @@ def _initial(db: Database) -> None:
         },
         pk="device_id",
     )
-    db["device_keys"].create(
+    db.table("device_keys").create(
         {"key_id": str, "device_id": str, "public_key": str, "added_at": float}, pk="key_id"
     )
-    db["device_keys"].create_index(["device_id"])
-    db["evaluations"].create(
+    db.table("device_keys").create_index(["device_id"])
+    db.table("evaluations").create(
         {
             "evaluation_id": str,
             "device_id": str,
@@ -48,14 +48,14 @@ def _initial(db: Database) -> None:
         },
         pk="evaluation_id",
     )
-    db["evaluations"].create_index(["device_id", "seq"])
-    db["rated_cases"].create(
+    db.table("evaluations").create_index(["device_id", "seq"])
+    db.table("rated_cases").create(
         {"project_no": str, "assess_number": int, "evaluation_id": str},
         pk=("project_no", "assess_number"),
     )
-    db["nonces"].create({"nonce": str, "seen_at": float}, pk="nonce")
-    db["nonces"].create_index(["seen_at"])
-    db["audit_flags"].create(
+    db.table("nonces").create({"nonce": str, "seen_at": float}, pk="nonce")
+    db.table("nonces").create_index(["seen_at"])
+    db.table("audit_flags").create(
         {
             "id": int,
             "device_id": str,
@@ -67,22 +67,22 @@ def _initial(db: Database) -> None:
         },
         pk="id",
     )
-    db["audit_flags"].create_index(["device_id"])
+    db.table("audit_flags").create_index(["device_id"])
 
 
 @migrations(name="002_heartbeats_and_tag_lists")
 def _heartbeats_and_tag_lists(db: Database) -> None:
     """The latest heartbeat per device, and every tag list the province has published."""
-    db["heartbeats"].create(
+    db.table("heartbeats").create(
         {"device_id": str, "received_at": float, "body": str, "count": int}, pk="device_id"
     )
-    db["tag_lists"].create({"version": str, "body": str, "published_at": float}, pk="version")
+    db.table("tag_lists").create({"version": str, "body": str, "published_at": float}, pk="version")
 
 
 @migrations(name="003_key_history")
 def _key_history(db: Database) -> None:
     """Version 1.1: each rotated key keeps the previous key's certificate."""
-    keys = db["device_keys"]
+    keys = db.table("device_keys")
     keys.add_column("previous_key_id", str)
     keys.add_column("issued_at", int)
     keys.add_column("certificate", str)

@@ -143,7 +143,8 @@ def assess_time(value: Any, field: str) -> Rejection | None:
     found = ASSESS_TIME.fullmatch(value) if isinstance(value, str) else None
     if found is not None:
         try:
-            datetime(*map(int, found.groups()))
+            year, month, day, hour, minute, second = map(int, found.groups())
+            datetime(year, month, day, hour, minute, second)
         except ValueError:
             pass
         else:

@@ -75,7 +75,7 @@ class VerifierProcess:
         self._jobs, self._verdicts = self.process.stdin, self.process.stdout
         for pipe in (self._jobs, self._verdicts):
             with contextlib.suppress(OSError, AttributeError):  # Linux only; a size, not a must
-                fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)  # type: ignore[attr-defined]
+                fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
 
     def send(self, jobs: list[Job]) -> None:
         frame = pickle.dumps(jobs, protocol=pickle.HIGHEST_PROTOCOL)
