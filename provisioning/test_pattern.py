@@ -8,7 +8,7 @@ import time
 import pygame
 
 from device.daemon.config import Config
-from device.screen.fonts import load_font
+from device.screen.fonts import FontChain, load_font
 from device.screen.panel import open_panel
 from device.screen.texts import Texts
 from device.screen.widgets import LEVEL_COLOURS
@@ -25,7 +25,7 @@ BARS = [
 ]
 
 
-def draw_pattern(surface: pygame.Surface, font: pygame.freetype.Font, texts: Texts) -> None:
+def draw_pattern(surface: pygame.Surface, font: FontChain, texts: Texts) -> None:
     width, height = surface.get_size()
     bar = width // len(BARS)
     for i, colour in enumerate(BARS):

@@ -167,10 +167,10 @@ class Painter:
         for fx in (0.1, 0.3, 0.5, 0.7, 0.9):
             for fy in (0.2, 0.5, 0.8):
                 x, y = clip.x + int(clip.w * fx), clip.y + int(clip.h * fy)
-                c = tuple(self.surface.get_at((x, y)))[:3]
-                if c not in found:
-                    found.append(c)  # type: ignore[arg-type]
-        return tuple(found)  # type: ignore[arg-type]
+                r, g, b, _ = self.surface.get_at((x, y))
+                if (r, g, b) not in found:
+                    found.append((r, g, b))
+        return tuple(found)
 
     def paragraph(
         self,
