@@ -7,6 +7,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 from device.daemon.clock import SystemClock
@@ -20,6 +21,8 @@ from device.screen.fonts import FontError, load_font
 from device.screen.texts import Texts
 from sync.jobs import heartbeat_body
 from sync.province_client import ProvinceClient, ProvinceError
+
+BEIJING = timezone(timedelta(hours=8))
 
 
 @dataclass(frozen=True)
@@ -80,16 +83,49 @@ def check_key(config: Config) -> Outcome:
 def check_ledger(config: Config) -> Outcome:
     if not config.ledger_path.exists():
         return Outcome("ledger", True, "no ratings yet")
-    report = verify_ledger(config.ledger_path, IdentityVault.load(config.identity_key_path))
+    anchor = config.province.enrolled_key_id or None
+    report = verify_ledger(
+        config.ledger_path, IdentityVault.load(config.identity_key_path), expect_key_id=anchor
+    )
     bad = report.first_bad  # None exactly when the report is ok
     if bad is not None:
+        where = f"at seq {bad.seq}: " if bad.seq else ""
+        more = f" (and {len(report.findings) - 1} more)" if len(report.findings) > 1 else ""
         return Outcome(
             "ledger",
             False,
-            f"bad at seq {bad.seq}: {bad.problem}",
+            f"bad {where}{bad.problem}{more}",
             "do not delete anything; keep the file and report it (it is evidence)",
         )
-    return Outcome("ledger", True, f"{report.rows} ratings, signatures and chain intact")
+    anchored = f", keys certified from {anchor}" if anchor else ""
+    return Outcome("ledger", True, f"{report.rows} ratings, signatures and chain intact{anchored}")
+
+
+STUCK_AFTER = timedelta(hours=24)
+
+
+def check_backlog(config: Config, now: datetime | None = None) -> Outcome:
+    """Ratings waiting to leave: a backlog is normal during an outage, one older than a day
+    means deliveries are stuck."""
+    if not config.ledger_path.exists():
+        return Outcome("deliveries", True, "no ratings yet")
+    with Ledger(config.ledger_path) as ledger:
+        waiting = ledger.outbox.backlog()
+        oldest = ledger.outbox.oldest_unsent_assess_time()
+        quarantined = ledger.outbox.quarantined()
+    if waiting == 0 or oldest is None:
+        return Outcome("deliveries", True, f"nothing waiting ({quarantined} quarantined)")
+    since = datetime.strptime(oldest, "%Y-%m-%d %H:%M:%S").replace(tzinfo=BEIJING)
+    stuck = (now or datetime.now(UTC)) - since > STUCK_AFTER
+    detail = f"{waiting} waiting since {oldest} (Beijing time), {quarantined} quarantined"
+    if stuck:
+        return Outcome(
+            "deliveries",
+            False,
+            detail,
+            "haochaping-sync status; check the network and the province",
+        )
+    return Outcome("deliveries", True, detail)
 
 
 def check_province(config: Config) -> Outcome:
@@ -202,6 +238,7 @@ def run_all(
         yield check_province(config)
     else:
         yield Outcome("province", None, "skipped" if key.ok else "needs the key")
+    yield check_backlog(config) if key.ok else Outcome("deliveries", None, "needs the key")
     yield check_clock()
     yield check_disk(config)
     yield check_font(config)

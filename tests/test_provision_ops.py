@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import UTC, datetime
 
 import pytest
 
 from device.daemon.config import load
 from device.keys.signing import DeviceKey
 from device.ledger.verify import verify_ledger
-from provisioning.checks import check_clock
+from provisioning.checks import check_backlog, check_clock
 from provisioning.keypad_check import check_keypad
 from simulator.virtual_keypad import VirtualKeypad
 from sync.cli import build
@@ -42,12 +43,26 @@ def _provision(tmp_path, *args, input_text=None):
 def test_check_passes_on_a_good_device_and_names_each_item(tmp_path, province):
     device = Device(tmp_path, province)
     device.record(1, identity={"userName": "何勇"})
+    assert build(device.config).step() == 0.0  # delivered: nothing stuck
     result = _provision(tmp_path, "check", "--screen", "0.2")
     lines = result.stdout.splitlines()
-    for item in ("configuration", "device key", "ledger", "province", "disk", "CJK font", "screen"):
+    items = ("configuration", "device key", "ledger", "province", "deliveries", "disk", "CJK font")
+    for item in (*items, "screen"):
         assert any(line.startswith("PASS") and item in line for line in lines), result.stdout
     clock_ok = check_clock().ok
     assert result.returncode == (0 if clock_ok else 1)
+
+
+def test_check_names_deliveries_stuck_for_more_than_a_day(tmp_path, province):
+    device = Device(tmp_path, province)
+    device.record(1)  # pressed 2026-11-21 11:04 Beijing time, never delivered
+    fresh = check_backlog(device.config, now=datetime(2026, 11, 21, 12, 0, tzinfo=UTC))
+    assert fresh.ok and "1 waiting since 2026-11-21 11:04:05" in fresh.detail
+    stuck = check_backlog(device.config, now=datetime(2026, 11, 23, 12, 0, tzinfo=UTC))
+    assert stuck.ok is False and "haochaping-sync status" in stuck.fix
+    assert build(device.config).step() == 0.0
+    delivered = check_backlog(device.config, now=datetime(2026, 11, 23, 12, 0, tzinfo=UTC))
+    assert delivered.ok and "nothing waiting" in delivered.detail
 
 
 def test_check_says_what_to_do_when_things_are_wrong(tmp_path, province):
