@@ -7,6 +7,7 @@ Taps are mouse presses at the element's place on screen, so a hidden element can
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import json
 import os
@@ -62,10 +63,8 @@ class Phone:
         self.call("Emulation.setDeviceMetricsOverride", metrics)
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(BrowserError, OSError):
             self._send("Browser.close", timeout=5)
-        except (BrowserError, OSError):
-            pass
         try:
             self._process.wait(10)
         except subprocess.TimeoutExpired:
@@ -89,11 +88,12 @@ class Phone:
 
     def tap(self, selector: str, *, navigates: bool = False) -> None:
         """Press and release at the middle of the first element matching *selector*."""
+        found = f"const e = document.querySelector({json.dumps(selector)});"
         place = self.evaluate(
-            "(() => { const e = document.querySelector(%s); if (!e) return null;"
+            "(() => { " + found + " if (!e) return null;"
             " e.scrollIntoView({block: 'center'}); const r = e.getBoundingClientRect();"
             " return r.width && r.height ? [r.left + r.width / 2, r.top + r.height / 2] : null;"
-            " })()" % json.dumps(selector)
+            " })()"
         )
         if place is None:
             raise BrowserError(f"nothing visible to tap at {selector}")
@@ -115,10 +115,10 @@ class Phone:
         return str(self.evaluate("document.body.innerText"))
 
     def visible(self, selector: str) -> bool:
+        found = f"const e = document.querySelector({json.dumps(selector)});"
         return bool(
             self.evaluate(
-                "(() => { const e = document.querySelector(%s);"
-                " return !!e && e.getClientRects().length > 0; })()" % json.dumps(selector)
+                "(() => { " + found + " return !!e && e.getClientRects().length > 0; })()"
             )
         )
 
