@@ -181,3 +181,17 @@ def test_a_case_the_device_rated_first_cannot_be_rated_on_the_phone(province, de
     reply = requests.get(url, timeout=10)
     assert (reply.status_code, reply.headers["X-Error-Code"]) == (409, "E_ALREADY_RATED")
     assert "已评价" in reply.text
+
+
+def test_the_officer_sees_a_phone_rating_as_a_qr_rating_with_tag_labels(province, device):
+    url = code(province, device, "HD-0006")
+    base, fields = url.split("?", 1)[0], form(url)
+    fields = {k: requests.utils.unquote(v) for k, v in fields.items()}
+    bad = {**fields, "satisfaction": "2", "evalDetail": ["B03", "B06"]}
+    assert requests.post(base, data=bad, timeout=10).status_code == 200
+    page = requests.get(f"{province.root_url}/", timeout=10).text
+    bad_section = page.split('id="bad"')[1].split("</section>")[0]
+    assert "HD-0006" in bad_section
+    assert "多次跑腿（B03）" in bad_section and "排队时间长（B06）" in bad_section
+    assert f"{device.device_id} <span" in bad_section and "（二维码）" in bad_section
+    assert "扫码（手机）" in page.split('id="latest"')[1]
