@@ -1,10 +1,12 @@
-"""Provisioning a device: key generated on the device, enrolled, configuration written last.
+"""Provisioning a device: key generated on the device, enrolled, the province's tag list
+cached, configuration written last.
 
 Nothing half-done is left behind: a failed enrolment removes the new key again.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import pwd
 import secrets
@@ -20,14 +22,18 @@ from device.daemon.config import (
     KeypadSection,
     LocalApiSection,
     ProvinceSection,
+    RateLaterSection,
     SiteSection,
     save,
 )
 from device.flow.mode import Mode
 from device.keys.identity_vault import IdentityVault
 from device.keys.signing import DeviceKey
-from provisioning.enroll import enroll
+from device.record import tag_catalog
+from provisioning.enroll import Enrolment, enroll
+from sync.province_client import ProvinceClient, ProvinceError
 
+log = logging.getLogger(__name__)
 MODEL = "haochaping-evaluator"
 
 
@@ -61,6 +67,7 @@ def provision(
     display: DisplaySection | None = None,
     serial: str | None = None,
     service_user: str | None = "haochaping",
+    rate_later: RateLaterSection | None = None,
 ) -> Config:
     # Build (and so validate) everything that does not depend on the province first.
     draft = Config(
@@ -83,6 +90,7 @@ def provision(
         ),
         keypad=KeypadSection(port=keypad_port),
         display=display or DisplaySection(),
+        rate_later=rate_later or RateLaterSection(),
     )
     for section in (
         draft.device,
@@ -91,6 +99,7 @@ def provision(
         draft.local_api,
         draft.keypad,
         draft.display,
+        draft.rate_later,
     ):
         section.check()
     key = DeviceKey.generate()
@@ -117,6 +126,7 @@ def provision(
         draft.key_path.unlink(missing_ok=True)
         raise
     IdentityVault.load_or_create(draft.identity_key_path)
+    fetch_tags(draft, enrolment, key)
     config = Config(
         device=draft.device,
         site=draft.site,
@@ -130,10 +140,28 @@ def provision(
         local_api=draft.local_api,
         keypad=draft.keypad,
         display=draft.display,
+        rate_later=draft.rate_later,
     )
     save(config, config_path)
     hand_over(config, config_path, service_user)
     return config
+
+
+def fetch_tags(draft: Config, enrolment: Enrolment, key: DeviceKey) -> str | None:
+    """Cache the province's tag list now, so the device never offers codes it does not know;
+    the version kept, or None when the province could not give it (the sync fetches it at
+    its first heartbeat then, and the shipped list, the same vocabulary, serves meanwhile)."""
+    client = ProvinceClient(
+        draft.province.base_url, enrolment.device_id, key, ca_bundle=draft.province.ca_bundle
+    )
+    try:
+        data = client.call("GET", f"/devices/{enrolment.device_id}/tags")
+        return tag_catalog.keep(draft.state_dir, data).version
+    except (ProvinceError, tag_catalog.TagListError) as exc:
+        log.warning("tag list not fetched at enrolment (%s); the sync fetches it later", exc)
+        return None
+    finally:
+        client.close()
 
 
 def hand_over(config: Config, config_path: Path, user: str | None) -> None:
@@ -147,5 +175,8 @@ def hand_over(config: Config, config_path: Path, user: str | None) -> None:
         return  # the user comes with the package's sysusers.d; init may run before it
     for path in (config.state_dir, config.key_path, config.identity_key_path):
         os.chown(path, entry.pw_uid, entry.pw_gid)
+    tags = config.state_dir / tag_catalog.CACHE_NAME
+    if tags.exists():
+        os.chown(tags, entry.pw_uid, entry.pw_gid)
     os.chown(config_path, 0, entry.pw_gid)
     config_path.chmod(0o640)

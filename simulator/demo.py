@@ -1,5 +1,6 @@
-"""The scripted demo: the `demo` scenario (one window, three cases, three key presses) on a
-simulated hall, ending with how many ratings the province verified and accepted.
+"""The scripted demo: the `demo` scenario (one window, three cases, three key presses, one
+case rated later on a phone) on a simulated hall, ending with how many ratings the province
+verified and accepted.
 
 Everything real: pty keypad, evaluator and sync processes, HTTP on 127.0.0.1, SQLite files.
 """
@@ -12,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 from simulator.hall import Hall
+from simulator.province.phone_rating import FIRST_RATING
 from simulator.scenario import Runner, Scenario, Tally, load, parse
 
 
@@ -23,8 +25,8 @@ def demo_scenario() -> Scenario:
 def run_scenario(
     scenario: Scenario, workdir: Path | None, headless: bool, say: Callable[[str], None] = print
 ) -> tuple[Tally, int]:
-    """Run *scenario* on a fresh hall; returns the tally and how many of the stored ratings
-    the province holds (verified and accepted)."""
+    """Run *scenario* on a fresh hall; returns the tally and how many of the ratings (stored on
+    a device, or made on a phone) the province holds."""
     with tempfile.TemporaryDirectory(prefix="haochaping-sim-") as tmp:
         root = workdir or Path(tmp)
         root.mkdir(parents=True, exist_ok=True)
@@ -49,6 +51,9 @@ def run_scenario(
                     )
             held = set(hall.province.store.evaluation_ids())
             accepted = sum(1 for eid in tally.stored.values() if eid in held)
+            accepted += sum(
+                1 for p in tally.rated_later if hall.province.store.is_rated(p, FIRST_RATING)
+            )
         say("stopped: " + ", ".join(f"{k} exit {v}" for k, v in hall.stop_codes.items()))
     return tally, accepted
 
@@ -56,8 +61,12 @@ def run_scenario(
 def run_demo(workdir: Path | None, headless: bool, say: Callable[[str], None] = print) -> bool:
     """Run the demo; True only when the province verified and accepted every rating."""
     tally, accepted = run_scenario(demo_scenario(), workdir, headless, say)
-    say(f"demo: {len(tally.stored)} rated, {accepted} accepted by province")
-    return accepted == len(tally.stored) == len(tally.pressed) > 0
+    later = len(tally.rated_later)
+    say(
+        f"demo: {len(tally.stored)} rated, {later} rated later on a phone, "
+        f"{accepted} accepted by province"
+    )
+    return accepted == len(tally.stored) + later and len(tally.stored) == len(tally.pressed) > 0
 
 
 def run_file(
@@ -69,4 +78,4 @@ def run_file(
         f"{scenario.name}: {len(tally.pressed)} pressed, {len(tally.stored)} stored, "
         f"{accepted} accepted by province"
     )
-    return accepted == len(tally.stored)
+    return accepted == len(tally.stored) + len(tally.rated_later)

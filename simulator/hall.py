@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from device.daemon.config import Config, DisplaySection
+from device.daemon.config import Config, DisplaySection, RateLaterSection
 from provisioning.setup_device import SiteAnswers, provision
 from simulator import processes
 from simulator.local_client import EvaluatorClient
@@ -23,6 +23,7 @@ from simulator.virtual_keypad import VirtualKeypad
 
 DEMO_AREA = "640104"
 DEMO_DEPT = "11640100MB1234567X"
+PHONE_QUERY = "/m/rate?p={projectNo}&d={deviceId}&t={issuedAt}&k={keyId}&s={signature}"
 
 
 def free_port() -> int:
@@ -123,6 +124,7 @@ class SimulatedWindow:
             local_api_port=free_port(),
             display=self.display,
             serial=f"SIM-{self.window_no}",
+            rate_later=RateLaterSection(url_template=self.province.url + PHONE_QUERY),
         )
         return self.config
 

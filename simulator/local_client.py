@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 import requests
 
@@ -41,6 +42,15 @@ class EvaluatorClient:
             f"{self.base_url}/cases/{project_no}", timeout=self.timeout_s
         )
         return response.status_code == 200
+
+    def rate_later(self, project_no: str) -> dict[str, Any]:
+        """The case's rate-later link for the receipt: `{"projectNo", "url", "issuedAt"}`."""
+        path = quote(project_no, safe="")
+        response = self.session.get(
+            f"{self.base_url}/cases/{path}/rate-later", timeout=self.timeout_s
+        )
+        response.raise_for_status()
+        return response.json()
 
     def status(self) -> dict[str, Any]:
         response = self.session.get(f"{self.base_url}/status", timeout=self.timeout_s)

@@ -12,6 +12,8 @@ one action and optionally `window = N` (1-based, default 1). Actions:
     wait = "phase" or {phase, timeout}       sleep = seconds
     expect = {province = N, timeout}  (ratings from this window at the province)
     expect = {ledger = N} / {outcomes = N}   (in this window's ledger)
+    rate_later = {projectNo, satisfaction, evalDetail = [codes], writingEvaluation}
+        (the receipt's code fetched through the local API, the phone's form posted to it)
 
 `push` waits until the rating page shows the case; `press` waits until the rating is stored
 (or the reasons page opens), so scripts read as what a person does.
@@ -25,6 +27,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import requests
 
 from device.errors import HaochapingError
 from device.ledger.counts import read_counts
@@ -45,6 +50,7 @@ ACTIONS = (
     "wait",
     "sleep",
     "expect",
+    "rate_later",
 )
 
 
@@ -104,6 +110,7 @@ class Tally:
 
     pressed: dict[str, int] = field(default_factory=dict)  # projectNo -> key
     stored: dict[str, str] = field(default_factory=dict)  # projectNo -> evaluationId
+    rated_later: list[str] = field(default_factory=list)  # projectNo rated on a phone
 
 
 class Runner:
@@ -230,6 +237,28 @@ class Runner:
                 if got != expected[what]:
                     raise AssertionError(f"expected {what} {expected[what]}, found {got}")
                 self.say(f"window {w.window_no}: {what} holds {got}")
+
+    def _rate_later(self, w: SimulatedWindow, rating: dict[str, Any]) -> None:
+        """The rater takes the receipt home and rates on a phone: the code as the business
+        system gets it for the receipt, the form posted as a phone's browser posts it."""
+        code = w.client.rate_later(rating["projectNo"])
+        url = code["url"]
+        query = parse_qs(urlsplit(url).query)
+        form: list[tuple[str, str]] = [(k, query[k][0]) for k in ("p", "d", "t", "k", "s")]
+        form.append(("satisfaction", str(rating["satisfaction"])))
+        form += [("evalDetail", tag) for tag in rating.get("evalDetail", [])]
+        form.append(("writingEvaluation", rating.get("writingEvaluation", "")))
+        page = requests.get(url, timeout=10)
+        if page.status_code != 200:
+            raise AssertionError(f"the phone page answered {page.status_code}")
+        sent = requests.post(url.split("?", 1)[0], data=form, timeout=10)
+        if sent.status_code != 200 or "感谢您的评价" not in sent.text:
+            raise AssertionError(f"the phone rating answered {sent.status_code}")
+        self.tally.rated_later.append(rating["projectNo"])
+        self.say(
+            f"phone: case {rating['projectNo']} rated {rating['satisfaction']} "
+            "later by its receipt's QR code"
+        )
 
     def _counter(self, w: SimulatedWindow, what: str) -> Callable[[], int]:
         assert w.config is not None

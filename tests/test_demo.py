@@ -13,7 +13,7 @@ from device.ledger.verify import verify_ledger
 
 
 @pytest.mark.slow
-def test_demo_rates_three_cases_and_the_province_accepts_all(tmp_path):
+def test_demo_rates_three_cases_one_later_on_a_phone_and_the_province_accepts_all(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     result = subprocess.run(
         [sys.executable, "-m", "simulator.cli", "demo", "--headless", "--workdir", str(tmp_path)],
@@ -26,7 +26,7 @@ def test_demo_rates_three_cases_and_the_province_accepts_all(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
-    assert "demo: 3 rated, 3 accepted by province" in lines
+    assert "demo: 3 rated, 1 rated later on a phone, 4 accepted by province" in lines
     assert sum("-> stored as seq" in line for line in lines) == 3
 
     shots = sorted(p.name for p in (tmp_path / "window-1" / "screens").glob("*.png"))
@@ -44,5 +44,10 @@ def test_demo_rates_three_cases_and_the_province_accepts_all(tmp_path):
     conn.close()
     assert rows == [(5, "keypad", "accepted"), (4, "keypad", "accepted"), (3, "keypad", "accepted")]
     province = sqlite3.connect(tmp_path / "province.db")
-    assert province.execute("SELECT count(*) FROM evaluations").fetchone()[0] == 3
+    assert province.execute("SELECT count(*) FROM evaluations").fetchone()[0] == 4
+    (phone,) = province.execute(
+        "SELECT json_extract(canonical, '$.source'), satisfaction, project_no FROM evaluations"
+        " WHERE device_id IS NULL"
+    ).fetchall()
+    assert phone == ("qr", 2, "HD20261121000104")
     province.close()

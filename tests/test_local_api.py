@@ -195,6 +195,8 @@ def test_the_document_describes_every_route_and_the_same_text_rule():
     assert described == {
         ("POST", "/cases"),
         ("DELETE", "/cases/{projectNo}"),
+        ("GET", "/cases/{projectNo}/rate-later"),
+        ("GET", "/cases/{projectNo}/rate-later.png"),
         ("POST", "/staff/sign-in"),
         ("POST", "/staff/sign-out"),
         ("GET", "/status"),

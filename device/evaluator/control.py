@@ -10,10 +10,12 @@ from collections.abc import Callable
 from typing import Any
 
 from device.evaluator.messages import CancelCase, Message, PushCase, SignIn, SignOut
+from device.evaluator.rate_later_codes import NoSigningKeyError, RateLaterCodes
 from device.flow.mode import Mode
 from device.flow.presenter import Status
 from device.flow.rating_flow import Phase
 from device.local_api.server import Refusal
+from device.record.rate_later import RateLaterCode
 from device.record.rating import Case, Staff
 
 Post = Callable[[Message], None]
@@ -38,8 +40,9 @@ def starting_json(mode: Mode) -> dict[str, Any]:
 
 
 class EvaluatorInbox:
-    def __init__(self, post: Post, mode: Mode) -> None:
+    def __init__(self, post: Post, mode: Mode, codes: RateLaterCodes | None = None) -> None:
         self._post = post
+        self.codes = codes  # rate-later codes for receipts; None: none handed out
         self._lock = threading.Lock()
         self._status: Status | None = None  # None: starting
         self._staff: Staff | None = None
@@ -78,7 +81,24 @@ class EvaluatorInbox:
         if self.mode.needs_staff and case.pro_manager_no is None and staff is not None:
             case = dataclasses.replace(case, pro_manager_no=staff.number, pro_manager=staff.name)
         self._post(PushCase(case))
+        if self.codes is not None:
+            self.codes.case_pushed(case.project_no)
         return None
+
+    def rate_later_code(self, project_no: str) -> RateLaterCode | Refusal | None:
+        """The case's rate-later code for the receipt; None for a case this device was not
+        pushed, a Refusal when no code can be signed now."""
+        if self.codes is None:
+            return None
+        try:
+            return self.codes.code_for(project_no)
+        except NoSigningKeyError:
+            return Refusal.out_of_service("the device key is not open")
+
+    def rate_later_handed_out(self, project_no: str) -> bool:
+        """Whether a rate-later code went out for this case through the local API (for the
+        case event's `rateLater`, together with the code the rate-later page showed)."""
+        return self.codes is not None and self.codes.handed_out(project_no)
 
     def cancel_case(self, project_no: str) -> bool:
         with self._lock:

@@ -21,6 +21,7 @@ from device.daemon.sdnotify import Watchdog, notify
 from device.evaluator.control import EvaluatorInbox
 from device.evaluator.health import Health
 from device.evaluator.messages import CancelCase, Message, PushCase, SignIn, SignOut
+from device.evaluator.rate_later_codes import RateLaterCodes
 from device.evaluator.snapshots import Snapshots
 from device.evaluator.storage import Storage
 from device.evaluator.voice import Voice
@@ -41,6 +42,7 @@ from device.flow.rating_flow import Choice, NotRated, Phase, Problem, RatingFlow
 from device.flow.service import Verdict, after_health_check
 from device.keypad.events import KeypadFound, KeypadLost, KeyPressed
 from device.keypad.link import KeypadLink
+from device.keys.signing import DeviceKey
 from device.ledger.store import QUIET_CHECKPOINT_EVERY, LedgerError
 from device.record import tag_catalog
 from device.record.rate_later import rate_later_url
@@ -70,7 +72,10 @@ class MainLoop:
         self._open_storage = open_storage
         self.flow = new_flow()
         self.tags = tag_catalog.load(config.state_dir)
-        self.inbox = EvaluatorInbox(self.post, self.mode)
+        codes = RateLaterCodes(
+            config.rate_later.url_template, config.province.device_id, self._signing_key
+        )
+        self.inbox = EvaluatorInbox(self.post, self.mode, codes)
         self.storage = self._storage()
         self.screen: Screen | None = None
         self.panel: Panel | None = None
@@ -94,6 +99,11 @@ class MainLoop:
         self._dirty = True
         self._queue: queue.SimpleQueue[Message] = queue.SimpleQueue()
         self._wake = threading.Event()
+
+    def _signing_key(self) -> DeviceKey | None:
+        """The device key while the storage is open (read from the local API's threads)."""
+        storage: Storage | None = getattr(self, "storage", None)
+        return storage.key if storage is not None else None
 
     def _storage(self) -> Storage | None:
         """Key and ledger, or the flow out of service saying which is missing."""

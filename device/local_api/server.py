@@ -6,6 +6,7 @@ Routes only; `device.local_api.http` does the HTTP. The contract is `openapi.jso
 
 from __future__ import annotations
 
+import io
 import logging
 import threading
 from collections.abc import Callable
@@ -13,6 +14,8 @@ from enum import StrEnum
 from http import HTTPStatus
 from importlib import resources
 from typing import Any, Protocol
+
+import segno
 
 from device.flow.mode import Mode
 from device.local_api.case_intake import (
@@ -32,6 +35,7 @@ from device.local_api.http import (
     handler_for,
 )
 from device.local_api.staff_intake import parse_staff
+from device.record.rate_later import RateLaterCode
 from device.record.rating import Case, Staff
 
 log = logging.getLogger(__name__)
@@ -39,6 +43,8 @@ log = logging.getLogger(__name__)
 BASE = "/api/v1"
 OPENAPI_FILE = "openapi.json"
 MAX_SIGN_IN_BODY = 400 * 1024  # room for a 256 KiB photo in base64 and the names
+PNG_TYPE = "image/png"
+QR_SCALE = 8  # pixels per module: about 3 cm wide at a receipt printer's 203 dpi
 
 
 class RefusalCode(StrEnum):
@@ -90,6 +96,10 @@ class EvaluatorControl(Protocol):
         """The status object of the OpenAPI document (`Status`)."""
         ...
 
+    def rate_later_code(self, project_no: str) -> RateLaterCode | Refusal | None:
+        """The case's rate-later code (the same each time); None = not a case pushed here."""
+        ...
+
 
 def openapi_document() -> bytes:
     """The API's OpenAPI 3.0 document, served as it is stored."""
@@ -131,6 +141,8 @@ class LocalApi:
             Route("POST", f"{BASE}/staff/sign-in", self._sign_in, Body.JSON, MAX_SIGN_IN_BODY),
             Route("POST", f"{BASE}/staff/sign-out", self._sign_out, Body.OPTIONAL_JSON),
             Route("GET", f"{BASE}/status", self._status),
+            Route("GET", f"{BASE}/cases/{{projectNo}}/rate-later", self._rate_later),
+            Route("GET", f"{BASE}/cases/{{projectNo}}/rate-later.png", self._rate_later_png),
             Route("GET", f"{BASE}/openapi.json", self._openapi_json, public=True),
         ]
 
@@ -172,6 +184,32 @@ class LocalApi:
 
     def _status(self, _request: Request) -> Reply:
         return Reply(HTTPStatus.OK, self.control.status())
+
+    def _rate_later(self, request: Request) -> Reply:
+        code = self._code(request)
+        body = {"projectNo": code.project_no, "url": code.url, "issuedAt": code.issued_at}
+        return Reply(HTTPStatus.OK, body)
+
+    def _rate_later_png(self, request: Request) -> Reply:
+        code = self._code(request)
+        image = io.BytesIO()
+        segno.make(code.url, error="m").save(image, kind="png", scale=QR_SCALE, border=4)
+        return Reply(HTTPStatus.OK, image.getvalue(), content_type=PNG_TYPE)
+
+    def _code(self, request: Request) -> RateLaterCode:
+        """The rate-later code of a case pushed to this device, or why there is none."""
+        project_no = _valid(
+            text, request.params["projectNo"], "projectNo", TEXT_LIMITS["projectNo"]
+        )
+        code = self.control.rate_later_code(project_no)
+        if code is None:
+            raise ApiError(
+                HTTPStatus.NOT_FOUND, "E_NOT_FOUND", "no such case was pushed to this device"
+            )
+        if isinstance(code, Refusal):
+            raise _refused(code)
+        log.info("local api: rate-later code handed out for a case")
+        return code
 
     def _openapi_json(self, _request: Request) -> Reply:
         return Reply(HTTPStatus.OK, self._openapi)

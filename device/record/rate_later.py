@@ -9,6 +9,7 @@ without padding; issuedAt is Unix seconds by the device clock (the province appl
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 from urllib.parse import quote
 
 from device.keys.signing import DeviceKey
@@ -32,3 +33,13 @@ def rate_later_url(
         keyId=key.key_id,
         signature=signature,
     )
+
+
+@dataclass(frozen=True)
+class RateLaterCode:
+    """A code handed out for one case: its signed link and when it was issued (Unix seconds,
+    device clock); the province counts its 7 days from `issued_at`."""
+
+    project_no: str
+    url: str
+    issued_at: int

@@ -1,5 +1,8 @@
 """The province's reason tags per level: shipped default until the first list arrives, then
 the last list received (cached in the state folder), never hard-coded in the screens.
+
+The shipped default is the stand-in province's list, byte for byte (one vocabulary: a test
+holds the two files equal); provisioning caches the province's own list right after enrolment.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from device.errors import HaochapingError
+from device.keys.private_file import write_private
 
 log = logging.getLogger(__name__)
 CACHE_NAME = "tags.json"
@@ -83,3 +87,14 @@ def load(state_dir: Path) -> TagCatalog:
     except (OSError, ValueError) as exc:
         log.warning("cached tag list %s unusable (%s); using the shipped default", path, exc)
         return shipped_default()
+
+
+def keep(state_dir: Path, data: Any) -> TagCatalog:
+    """Check a list from the province and cache it where `load` finds it (world-readable:
+    the evaluator and the sync run as the same service user, the technician's tools read it).
+    Raises TagListError, writing nothing, when the list does not have the province's shape."""
+    catalog = parse(data)
+    path = state_dir / CACHE_NAME
+    write_private(path, json.dumps(data, ensure_ascii=False).encode("utf-8"))
+    path.chmod(0o644)
+    return catalog

@@ -13,7 +13,7 @@ from simulator.province.devices import beijing_time
 from simulator.province.reports import DeviceRow, RatingRow, Reports, Satisfaction
 
 LEVEL_LABELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
-SOURCE_LABELS = {"keypad": "按键", "touch": "触屏"}
+SOURCE_LABELS = {"keypad": "按键", "touch": "触屏", "web": "网页", "qr": "扫码（手机）"}
 LATEST_LIMIT = 50
 STALE_HEARTBEATS = 3  # a device is shown as silent after this many missed heartbeats
 
@@ -228,8 +228,7 @@ def _latest_table(data: DashboardData) -> str:
         record = row.record
         raw = record.get("source", "")
         source = SOURCE_LABELS.get(raw, raw)
-        device = _td(record.get("deviceId"), "nw")
-        rows.append(_row(*_rating_cells(record), _td(source, "nw"), device))
+        rows.append(_row(*_rating_cells(record), _td(source, "nw"), _device_cell(record)))
     headers = ("评价时间", "事项", "办件编号", "工号", "工作人员", "评价", "来源", "设备")
     return _table(headers, rows, "尚未收到评价")
 
@@ -248,10 +247,18 @@ def _bad_table(data: DashboardData) -> str:
         record = row.record
         tags = _tags(record.get("evalDetail") or [], label_of)
         text = _td(record.get("writingEvaluation") or "")
-        device = _td(record.get("deviceId"), "nw")
-        rows.append(_row(*_rating_cells(record), _raw_td(tags), text, device))
+        rows.append(_row(*_rating_cells(record), _raw_td(tags), text, _device_cell(record)))
     headers = ("评价时间", "事项", "办件编号", "工号", "工作人员", "评价", "标签", "文字评价")
     return _table((*headers, "设备"), rows, "暂无差评")
+
+
+def _device_cell(record: Mapping[str, Any]) -> str:
+    """The device that signed the rating; for a QR rating (made at the province, signed by no
+    device) the device whose code the rater scanned."""
+    code = record.get("rateLaterCode")
+    if record.get("source") == "qr" and isinstance(code, Mapping):
+        return _raw_td(f'{esc(code.get("deviceId"))} <span class="muted">（二维码）</span>', "nw")
+    return _td(record.get("deviceId"), "nw")
 
 
 def _satisfaction_table(groups: list[Satisfaction], key_name: str, name_name: str) -> str:

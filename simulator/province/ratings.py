@@ -36,6 +36,19 @@ class CheckedRecord:
 
 
 StoreResult = Literal["accepted", "duplicate"] | Rejection
+PROVINCE_MADE = "province"  # key_id of a rating the province made itself: no device signed it
+
+
+@dataclass(frozen=True)
+class ProvinceRating:
+    """A rating made at the province (a phone's rate-later form), in no device's chain."""
+
+    evaluation_id: str
+    project_no: str
+    assess_number: int
+    satisfaction: int
+    canonical: str  # canonical JSON of the record the province made
+    record_hash: str
 
 
 def decide(
@@ -191,6 +204,47 @@ class RatingTables(SqliteFile):
             "VALUES (?, ?, ?, ?, ?, ?)",
             [(device_id, f.kind, f.seq, f.evaluation_id, f.detail, now) for f in flags],
         )
+
+    # --- ratings the province makes itself (a phone, from a device's rate-later code) ---
+
+    def store_province_rating(self, rating: ProvinceRating, now: float) -> bool:
+        """Store a rating made at the province (no device signature, no device chain);
+        False, storing nothing, when its case already has a rating with that assessNumber."""
+        with self._transaction() as conn:
+            taken = conn.execute(
+                "SELECT 1 FROM rated_cases WHERE project_no = ? AND assess_number = ?",
+                (rating.project_no, rating.assess_number),
+            ).fetchone()
+            if taken is not None:
+                return False
+            conn.execute(
+                "INSERT INTO evaluations (evaluation_id, device_id, key_id, seq, prev_hash, "
+                "record_hash, project_no, assess_number, satisfaction, canonical, received_at) "
+                "VALUES (?, NULL, ?, NULL, NULL, ?, ?, ?, ?, ?, ?)",
+                (
+                    rating.evaluation_id,
+                    PROVINCE_MADE,
+                    rating.record_hash,
+                    rating.project_no,
+                    rating.assess_number,
+                    rating.satisfaction,
+                    rating.canonical,
+                    now,
+                ),
+            )
+            conn.execute(
+                "INSERT INTO rated_cases (project_no, assess_number, evaluation_id) "
+                "VALUES (?, ?, ?)",
+                (rating.project_no, rating.assess_number, rating.evaluation_id),
+            )
+        return True
+
+    def is_rated(self, project_no: str, assess_number: int) -> bool:
+        rows = self.query(
+            "SELECT 1 FROM rated_cases WHERE project_no = ? AND assess_number = ?",
+            (project_no, assess_number),
+        )
+        return bool(rows)
 
     # --- inspection --------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from simulator.province.http_server import (
     Route,
     retry_later,
 )
+from simulator.province.phone_rating import PHONE_PATH, PhoneRating
 from simulator.province.reports import Reports
 from simulator.province.signatures import CLOCK_WINDOW_SECONDS, authenticate
 from simulator.province.speed.signature_pool import SignatureChecker
@@ -113,6 +114,7 @@ class ProvinceServer:
         self.router.add("GET", "/devices/{deviceId}/tags", devices.tags)
         self.router.add("GET", "/devices/{deviceId}/audit", devices.audit)
         self.admin_router = AdminEndpoints(self).router
+        self.phone = PhoneRating(self)
         self.page_router = DeviceRouter()
         for method in ("GET", "HEAD"):
             self.page_router.add(method, "/", self._page, signed=False)
@@ -196,6 +198,8 @@ class ProvinceServer:
             if path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/"):
                 check_admin_token(headers, self.admin_token)
                 return self._route(self.admin_router, method, path, ADMIN_PREFIX, headers, body)
+            if path == self.base_path + PHONE_PATH:
+                return self._phone_call(method, target, body)
             if path.startswith(self.base_path + "/"):
                 return self._device_call(method, path, headers, body)
             return self._route(self.page_router, method, path, "", headers, body)
@@ -253,6 +257,11 @@ class ProvinceServer:
             log.exception("province store failed on %s %s", method, path)
             reply = store_unavailable()
         return Reply.dropped() if plan.drop_after_commit else reply
+
+    # --- the rate-later page for phones (not a device call: no faults, not counted) ----
+
+    def _phone_call(self, method: str, target: str, body: bytes) -> Reply:
+        return self.phone.answer(method, target, body)
 
     # --- GET / -------------------------------------------------------------------------
 

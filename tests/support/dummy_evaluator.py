@@ -9,7 +9,10 @@ import dataclasses
 import threading
 from typing import Any
 
+from device.evaluator.rate_later_codes import RateLaterCodes
+from device.keys.signing import DeviceKey
 from device.local_api.server import Refusal
+from device.record.rate_later import DEFAULT_TEMPLATE, RateLaterCode
 from device.record.rating import Case, Staff
 
 
@@ -17,6 +20,7 @@ class DummyEvaluator:
     def __init__(self, mode: str = "window", staff: Staff | None = None) -> None:
         self.mode = mode
         self._lock = threading.Lock()
+        self.key = DeviceKey.generate()
         self.reset(staff)
 
     def reset(self, staff: Staff | None = None) -> None:
@@ -28,6 +32,7 @@ class DummyEvaluator:
         self.cancelled: list[str] = []
         self.rated = 0
         self.out_of_service: str | None = None
+        self.codes = RateLaterCodes(DEFAULT_TEMPLATE, "hcp-dummy", lambda: self.key)
 
     # -- EvaluatorControl ---------------------------------------------------------------
 
@@ -42,6 +47,7 @@ class DummyEvaluator:
                     case, pro_manager_no=self.staff.number, pro_manager=self.staff.name
                 )
             self.pushed.append(case)
+            self.codes.case_pushed(case.project_no)
             if self.on_screen is None:
                 self.on_screen = case
             else:
@@ -55,6 +61,11 @@ class DummyEvaluator:
             self.cancelled.append(project_no)
             self._next()
             return True
+
+    def rate_later_code(self, project_no: str) -> RateLaterCode | Refusal | None:
+        if self.out_of_service:
+            return Refusal.out_of_service(self.out_of_service)
+        return self.codes.code_for(project_no)
 
     def sign_in(self, staff: Staff) -> None:
         with self._lock:
