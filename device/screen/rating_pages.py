@@ -236,7 +236,7 @@ def draw_reasons(paint: Painter, texts: Texts, view: ScreenView) -> None:
     lines = layout.reasons_header_lines
     level = texts.level(view.chosen) if view.chosen is not None else ""
     draw_header(paint, texts, view, texts.ui("reasons_title", level=level), lines)
-    keys = view.mode.takes_keys
+    keys = Mode(view.mode).takes_keys
     x, y, w, h = layout.hint_box
     if view.asked_for_reason:
         pygame.draw.rect(paint.surface, WARNING, (x, y, w, h), width=3, border_radius=8)
