@@ -310,7 +310,7 @@ class MainLoop:
             case ReasonAction.NEXT_GROUP:
                 self.flow.next_tag_group(group_count(len(offered)))
             case ReasonAction.SUBMIT:
-                return self._level(self.flow.submit(at)) and self._light_keys()
+                return self._level(self.flow.submit(at))
         self._light_keys()
         return True
 
@@ -331,7 +331,7 @@ class MainLoop:
                 self._light_keys()
                 return True
             case SubmitTouched():
-                return self._level(self.flow.submit(now)) and self._light_keys()
+                return self._level(self.flow.submit(now))
             case PageTouched(page):
                 if self.flow.phase is Phase.RATING:
                     self.flow.show_row(page)
@@ -350,7 +350,7 @@ class MainLoop:
     def _level(self, choice: Choice | None) -> bool:
         """After a press: store a finished rating, or just redraw the page."""
         if choice is None:
-            return True
+            return self._light_keys() if self.flow.phase is Phase.REASONS else True
         assert self.storage is not None
         try:
             stored = self.storage.recorder.rating(choice)
