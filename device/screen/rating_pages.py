@@ -241,7 +241,8 @@ def draw_reasons(paint: Painter, texts: Texts, view: ScreenView) -> None:
     if view.asked_for_reason:
         pygame.draw.rect(paint.surface, WARNING, (x, y, w, h), width=3, border_radius=8)
         hint, colour, room = texts.ui("need_reason"), WARNING, w - 2 * layout.gap
-        x += layout.gap
+        shown = len(paint.wrap(hint, layout.body, room, REASONS_HINT_LINES))
+        x, y = x + layout.gap, y + (h - shown * layout.pitch(layout.body)) // 2
     else:
         hint, colour, room = texts.ui("reasons_how" if keys else "reasons_hint"), INK, w
     paint.paragraph(hint, (x, y), layout.body, colour, room, REASONS_HINT_LINES, role="hint")
