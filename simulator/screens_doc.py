@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
+from device.record import tag_catalog
+from device.record.rating import Level
 from simulator.screenshot import load_case, render
 
 # (picture, screen, case file, mode, size, language, large type, what it shows)
@@ -211,6 +214,75 @@ SHOTS = [
 ]
 
 
+# The keypad-only rater, step by step: (picture, screen, what the view shows, what happened)
+_LEVEL1 = tag_catalog.shipped_default().for_level(1)
+WALKTHROUGH: list[tuple[str, str, dict[str, Any], str]] = [
+    ("keys-1-rating", "rating", {}, "A case is on screen; all five keys are lit."),
+    (
+        "keys-2-reasons",
+        "reasons",
+        {"chosen": Level.VERY_DISSATISFIED, "tags": _LEVEL1},
+        "Key 5 (非常不满意) pressed: the reasons page shows the first group of two reasons on "
+        "keys 2 and 3; key 1 is 重新选择, key 4 换一组, key 5 提交. Keys 1–4 are lit; 5 is dark "
+        "until a reason is chosen.",
+    ),
+    (
+        "keys-3-asked",
+        "reasons",
+        {"chosen": Level.VERY_DISSATISFIED, "tags": _LEVEL1, "asked_for_reason": True},
+        "Key 5 pressed with no reason chosen: nothing is stored; the page says to choose one "
+        "first, in the warning colour.",
+    ),
+    (
+        "keys-4-ticked",
+        "reasons",
+        {
+            "chosen": Level.VERY_DISSATISFIED,
+            "tags": _LEVEL1,
+            "selected_tags": (_LEVEL1[1].code,),
+        },
+        "Key 3 ticks the second reason; 提交 lights up (on the screen and on the keypad).",
+    ),
+    (
+        "keys-5-second-group",
+        "reasons",
+        {
+            "chosen": Level.VERY_DISSATISFIED,
+            "tags": _LEVEL1,
+            "selected_tags": (_LEVEL1[1].code, _LEVEL1[2].code),
+            "tag_page": 1,
+        },
+        "Key 4 turns to the second group (after the last group the first comes again); key 2 "
+        "ticks its first reason. Key 5 now stores the rating with exactly these two reasons, "
+        "`source` keypad.",
+    ),
+    (
+        "keys-6-rate-later",
+        "rate_later",
+        {},
+        "Had the rater pressed nothing for 60 s, the case would end as `no_reason` (no rating) "
+        "and this rate-later code would show for 20 s. Had they pressed key 1 (重新选择), the "
+        "bad level would end as `changed` and the rating page of step 1 would come back.",
+    ),
+]
+
+
+def walkthrough(docs: Path) -> list[str]:
+    """The keypad-only rater's steps, rendered, as markdown lines."""
+    lines = [
+        "## Keypad-only rater: a bad rating finished with the five keys",
+        "",
+        "Keys are physical, 1–5 from the left, whatever level they give on the rating page.",
+        "",
+    ]
+    for n, (name, screen, changes, caption) in enumerate(WALKTHROUGH, 1):
+        body = load_case(docs / "cases" / "window.json")
+        out = docs / "screens" / f"{name}.png"
+        render(screen, body, out, size=(800, 480), changes=changes)
+        lines += [f"{n}. {caption}", "", f"   ![{name}](screens/{name}.png)", ""]
+    return lines
+
+
 def generate(docs: Path) -> Path:
     pictures = docs / "screens"
     lines = [
@@ -244,6 +316,7 @@ def generate(docs: Path) -> Path:
         )
         source = f" (case `{case_file}`)" if case_file else ""
         lines += [f"## {name}", "", f"{caption}{source}", "", f"![{name}](screens/{name}.png)", ""]
+    lines += walkthrough(docs)
     out = docs / "screens.md"
     out.write_text("\n".join(lines), encoding="utf-8")
     return out

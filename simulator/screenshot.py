@@ -80,6 +80,7 @@ def render(
     language: str = "zh-Hans",
     large_type: bool = False,
     font_path: str = DEFAULT_FONT,
+    changes: dict[str, Any] | None = None,
 ) -> Path:
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     import pygame  # noqa: PLC0415 (after the video driver is chosen)
@@ -98,7 +99,8 @@ def render(
         strings = [*texts.all_strings(), *tag_catalog.shipped_default().labels()]
         font = load_font(font_path, strings, FALLBACK_FONTS)
         surface = pygame.Surface(size)
-        Screen(surface, font, texts, large_type).draw(view_for(screen, case, mode, texts))
+        view = replace(view_for(screen, case, mode, texts), **(changes or {}))
+        Screen(surface, font, texts, large_type).draw(view)
         out.parent.mkdir(parents=True, exist_ok=True)
         pygame.image.save(surface, str(out))
     finally:

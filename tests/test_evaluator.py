@@ -80,7 +80,8 @@ def test_a_bad_rating_takes_the_raters_own_reasons(window):
     window.tap_rect(layout.submit_button)  # nothing chosen: nothing happens
     assert window.phase == "reasons"
     tags = shipped_default().for_level(2)
-    window.tap_rect(layout.tags(len(tags))[2])
+    window.tap_rect(layout.next_group_button)  # 换一组: the third reason is in the second
+    window.tap_rect(layout.tags(len(tags), 1)[0])
     window.tap_rect(layout.submit_button)
     window.until(lambda: window.phase == "thanks", "thanks")
     (record,) = window.ratings()
@@ -94,7 +95,9 @@ def test_leaving_without_a_reason_stores_no_rating_and_says_so(window):
     window.key(5)  # 非常不满意
     window.until(lambda: window.phase == "reasons", "reasons page")
     window.clock.advance(61)
-    window.until(lambda: window.phase == "idle", "reasons page timed out")
+    window.until(lambda: window.phase == "rate_later", "reasons page timed out: the QR code")
+    window.clock.advance(21)
+    window.until(lambda: window.phase == "idle", "rate-later page over")
     assert window.ratings() == []
     (outcome,) = window.outcomes()
     assert (outcome["outcome"], outcome["levelPressed"], outcome["projectNo"]) == (

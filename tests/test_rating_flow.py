@@ -126,6 +126,9 @@ def test_leaving_the_reasons_page_records_no_rating_but_keeps_the_press():
     flow.press(Level.VERY_DISSATISFIED, "touch", 2.0)
     ended = flow.tick(62.0)
     assert [(e.reason, e.level) for e in ended] == [("no_reason", Level.VERY_DISSATISFIED)]
+    assert flow.phase is Phase.RATE_LATER  # the rate-later code, as after no press at all
+    assert flow.case == CASE_A and flow.submit(63.0) is None
+    assert flow.tick(62.0 + TIMING.rate_later_s) == []  # nothing ends twice
     assert flow.phase is Phase.IDLE
     assert flow.tags == ()
 

@@ -18,7 +18,16 @@ from device.screen.layout import Layout
 from device.screen.pages import Screen, ScreenView
 from device.screen.panel import glass_to_page, open_panel, page_size
 from device.screen.texts import LANGUAGES, Texts
-from tests.support.screen_audit import BATCH, KINDS, RARE_NAME, TAGS, THEME, problems, render_all
+from tests.support.screen_audit import (
+    BATCH,
+    KINDS,
+    RARE_NAME,
+    TAGS,
+    THEME,
+    badge_problems,
+    problems,
+    render_all,
+)
 
 SIZES = [(800, 480), (1024, 600)]
 CITIZEN_PAGES = ("rating", "reasons", "thanks", "rate-later")
@@ -59,13 +68,19 @@ def test_every_page_is_readable_with_hostile_cases(font_chain, size, large, lang
                 assert RARE_NAME in line, f"{page}: staff name missing"
             labels = [t for t in shot.texts if t.role == "level"]
             assert len({t.box for t in labels}) % 5 == 0 and labels, page
+        if page.startswith("reasons"):
+            assert not badge_problems(shot), badge_problems(shot)
+            hints = "".join(t.text for t in shot.texts if t.role == "hint")
+            asked = texts.ui("need_reason")[:4]
+            assert (asked in hints) == shot.view.asked_for_reason, f"{page}: {hints}"
     # everything reachable over the pages: theme items, batch numbers, reason tags
     rows = _joined(shots, "rating-theme", "row")
     assert all(item.task_name in rows for item in THEME.items)
     numbers = _joined(shots, "rating-batch", "case_no")
     assert all(n in numbers for n in BATCH)
     assert texts.ui("batch", n=len(BATCH)).split("：")[0] in numbers or "10" in numbers
-    tags = "".join(t.text for s in shots if s.name.startswith("reasons") for t in s.texts)
+    unticked = [s for s in shots if s.name.startswith("reasons") and not s.view.selected_tags]
+    tags = "".join(t.text for s in unticked for t in s.texts)
     assert all(tag.label in tags.replace(" ", "") for tag in TAGS)
     assert "✓" not in tags  # none pre-selected
     assert font_chain.missing == set()
@@ -199,9 +214,12 @@ def test_the_reasons_page_turns_its_tags_and_selects_none_itself():
     assert flow.phase is Phase.REASONS and flow.tags == ()
     pages = layout.tag_page_count(len(TAGS))
     assert pages > 1
-    x, y, w, h = layout.next_button
+    x, y, w, h = layout.next_group_button  # 换一组
     touch = touch_at(flow, layout, TAGS, x + w // 2, y + h // 2)
     assert isinstance(touch, PageTouched) and touch.page == 1
+    flow.show_tag_page(pages - 1)
+    wrap = touch_at(flow, layout, TAGS, x + w // 2, y + h // 2)
+    assert isinstance(wrap, PageTouched) and wrap.page == 0  # after the last, the first
     flow.show_tag_page(1)
     tx, ty, tw, th = layout.tags(len(TAGS), 1)[0]
     tap = touch_at(flow, layout, TAGS, tx + tw // 2, ty + th // 2)

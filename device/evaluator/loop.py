@@ -26,8 +26,9 @@ from device.evaluator.snapshots import Snapshots
 from device.evaluator.storage import Storage
 from device.evaluator.voice import Voice
 from device.flow import pace
-from device.flow.keypad_keys import level_for_key, lights_for
+from device.flow.keypad_keys import level_for_key, lights_for, lights_on_reasons
 from device.flow.presenter import (
+    ChooseAgainTouched,
     Facts,
     LevelTouched,
     PageTouched,
@@ -39,6 +40,7 @@ from device.flow.presenter import (
     touch_at,
 )
 from device.flow.rating_flow import Choice, NotRated, Phase, Problem, RatingFlow
+from device.flow.reason_keys import ReasonAction, group_count, reason_key
 from device.flow.service import Verdict, after_health_check
 from device.keypad.events import KeypadFound, KeypadLost, KeyPressed
 from device.keypad.link import KeypadLink
@@ -299,7 +301,33 @@ class MainLoop:
         level = level_for_key(key, self.config.keypad.key_levels, self.mode)
         if level is None:
             return False  # touch only
+        if self.flow.phase is Phase.REASONS:
+            return self._reason_key(key, at)
         return self._level(self.flow.press(level, Source.KEYPAD, at))
+
+    def _reason_key(self, key: int, at: float) -> bool:
+        """A key on the reasons page: 重新选择, a reason of the group shown, 换一组, 提交."""
+        offered = offered_tags(self.flow, self.tags.for_level)
+        meaning = reason_key(key, len(offered), self.flow.tag_page)
+        if meaning is None:
+            return False
+        match meaning.action:
+            case ReasonAction.CHOOSE_AGAIN:
+                self._choose_again(at)
+            case ReasonAction.TOGGLE:
+                assert meaning.tag is not None
+                self.flow.toggle_tag(offered[meaning.tag].code)
+            case ReasonAction.NEXT_GROUP:
+                self.flow.next_tag_group(group_count(len(offered)))
+            case ReasonAction.SUBMIT:
+                return self._level(self.flow.submit(at))
+        self._light_keys()
+        return True
+
+    def _choose_again(self, now: float) -> None:
+        """重新选择: the bad level ends as `changed`; the rating page again."""
+        self._ended(self.flow.choose_again(now))
+        self._light_keys()
 
     def _touch(self, x: int, y: int) -> bool:
         assert self.screen is not None
@@ -310,6 +338,7 @@ class MainLoop:
                 return self._level(self.flow.press(level, Source.TOUCH, now, row=row))
             case TagTouched(tag):
                 self.flow.toggle_tag(tag)
+                self._light_keys()
                 return True
             case SubmitTouched():
                 return self._level(self.flow.submit(now))
@@ -318,6 +347,10 @@ class MainLoop:
                     self.flow.show_row(page)
                 else:
                     self.flow.show_tag_page(page)
+                    self._light_keys()
+                return True
+            case ChooseAgainTouched():
+                self._choose_again(now)
                 return True
             case None:
                 return False
@@ -327,7 +360,7 @@ class MainLoop:
     def _level(self, choice: Choice | None) -> bool:
         """After a press: store a finished rating, or just redraw the page."""
         if choice is None:
-            return True
+            return self._light_keys() if self.flow.phase is Phase.REASONS else True
         assert self.storage is not None
         try:
             stored = self.storage.recorder.rating(choice)
@@ -355,15 +388,22 @@ class MainLoop:
         if ended:
             self._light_keys()
 
-    def _light_keys(self) -> None:
+    def _light_keys(self) -> bool:
+        """Light the keys the page on screen takes; True, so a handler can end with it."""
         if self.keypad is None:
-            return
+            return True
         flow = self.flow
         lights = lights_for(flow.phase, self.mode, flow.chosen, self.config.keypad.key_levels)
+        if flow.phase is Phase.REASONS:
+            count = len(offered_tags(flow, self.tags.for_level))
+            lights = lights_on_reasons(self.mode, count, flow.tag_page, bool(flow.tags))
         if lights.every:
             self.keypad.light_all()
+        elif lights.keys:
+            self.keypad.light_keys(lights.keys)
         else:
             self.keypad.light(lights.key)
+        return True
 
     def _facts(self) -> Facts:
         site = self.config.site

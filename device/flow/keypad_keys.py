@@ -10,15 +10,18 @@ from dataclasses import dataclass
 
 from device.flow.mode import Mode
 from device.flow.rating_flow import Phase
+from device.flow.reason_keys import lit_reason_keys
 from device.record.rating import Level
 
 
 @dataclass(frozen=True)
 class Lights:
-    """What the keypad shows: every key lit (inviting a press), one key lit, or all dark."""
+    """What the keypad shows: every key lit (inviting a press), one key lit, the keys named
+    in `keys` lit, or all dark."""
 
     every: bool = False
     key: int | None = None  # 1 = leftmost
+    keys: tuple[int, ...] = ()  # on the reasons page: the keys that do something
 
 
 INVITING = Lights(every=True)
@@ -40,3 +43,11 @@ def lights_for(phase: Phase, mode: Mode, chosen: Level | None, key_levels: Seque
     if phase is Phase.THANKS and chosen is not None:
         return Lights(key=list(key_levels).index(int(chosen)) + 1)
     return DARK
+
+
+def lights_on_reasons(mode: Mode, tags: int, group: int, any_chosen: bool) -> Lights:
+    """On the reasons page the keys that do something are lit (none on a touch-only
+    terminal)."""
+    if not mode.takes_keys:
+        return DARK
+    return Lights(keys=lit_reason_keys(tags, group, any_chosen))

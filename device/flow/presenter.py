@@ -12,6 +12,7 @@ from typing import Any
 from device.evaluator.health import Health
 from device.flow.mode import Mode
 from device.flow.rating_flow import OVERALL, Phase, Problem, RatingFlow
+from device.flow.reason_keys import group_count
 from device.record.rating import Level, Staff
 from device.record.tag_catalog import Tag
 from device.screen.layout import Layout, inside
@@ -57,12 +58,18 @@ class SubmitTouched:
 
 @dataclass(frozen=True)
 class PageTouched:
-    """上一页/下一页: the first row (rating page) or the tag page (reasons) to show."""
+    """上一页/下一页 (the first row of the rating page to show) or 换一组 (the group of
+    reasons to show)."""
 
     page: int
 
 
-Touch = LevelTouched | TagTouched | SubmitTouched | PageTouched
+@dataclass(frozen=True)
+class ChooseAgainTouched:
+    """重新选择 on the reasons page: back to the rating page."""
+
+
+Touch = LevelTouched | TagTouched | SubmitTouched | PageTouched | ChooseAgainTouched
 
 BATCH_TURN_S = 5.0  # a batch's case numbers that do not fit turn to the next page this often
 
@@ -125,13 +132,25 @@ def touch_at(
         if turn is not None:
             return PageTouched(turn * per)
     if flow.phase is Phase.REASONS:
-        shown = min(flow.tag_page, layout.tag_page_count(len(offered)) - 1)
-        index = layout.tag_at(len(offered), x, y, shown)
-        if index is not None:
-            return TagTouched(offered[index].code)
-        turn = _turn(layout, shown, layout.tag_page_count(len(offered)), x, y)
-        if turn is not None:
-            return PageTouched(turn)
+        return _reasons_touch(flow, layout, offered, x, y)
+    if inside(layout.submit_button, x, y):
+        return SubmitTouched()
+    return None
+
+
+def _reasons_touch(
+    flow: RatingFlow, layout: Layout, offered: tuple[Tag, ...], x: int, y: int
+) -> Touch | None:
+    """A tag, 重新选择, 换一组 (turning to the next group, the first after the last) or 提交."""
+    groups = group_count(len(offered))
+    shown = min(flow.tag_page, groups - 1)
+    index = layout.tag_at(len(offered), x, y, shown)
+    if index is not None:
+        return TagTouched(offered[index].code)
+    if inside(layout.choose_again_button, x, y):
+        return ChooseAgainTouched()
+    if groups > 1 and inside(layout.next_group_button, x, y):
+        return PageTouched((shown + 1) % groups)
     if inside(layout.submit_button, x, y):
         return SubmitTouched()
     return None
@@ -163,6 +182,7 @@ def screen_view(
         focus_row=focus,
         focus_index=page.focus if page else 0,
         tag_page=flow.tag_page,
+        asked_for_reason=flow.asked_for_reason,
         batch_turn=int((now - page.shown_at) // BATCH_TURN_S) if page else 0,
         seconds_total=int(total[flow.phase]) if flow.phase in total else None,
         chosen=flow.chosen,

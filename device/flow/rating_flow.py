@@ -63,7 +63,7 @@ class NotRated:
     """A case that left the screen without a rating, and why."""
 
     case: Case
-    reason: str  # replaced, timeout, cancelled, no_reason, staff_signed_out, paused, …
+    reason: str  # replaced, timeout, cancelled, no_reason, changed, staff_signed_out, …
     level: Level | None = None  # an overall level pressed but never completed, as evidence
 
 
@@ -86,7 +86,8 @@ class _Page:
     focus: int = 0  # the row the next keypad press rates
     overall_press: tuple[Source, int, float] | None = None  # source, reaction ms, at
     tags: list[str] = field(default_factory=list)
-    tag_page: int = 0  # the page of reason tags on screen
+    tag_page: int = 0  # the group of reason tags on screen
+    asked_for_reason: bool = False  # 提交 was pressed with no reason chosen
 
     @property
     def multi_row(self) -> bool:
@@ -204,12 +205,19 @@ class RatingFlow:
             return self._finish(now)
         if self.phase is Phase.REASONS and page.tags:
             return self._choice(page)
+        if self.phase is Phase.REASONS:
+            page.asked_for_reason = True  # the page says to choose one first
         return None
 
     def toggle_tag(self, code: str) -> None:
         if self.phase is Phase.REASONS and self.page is not None:
             tags = self.page.tags
             tags.remove(code) if code in tags else tags.append(code)
+            self.page.asked_for_reason = False
+
+    @property
+    def asked_for_reason(self) -> bool:
+        return self.page.asked_for_reason if self.page else False
 
     @property
     def tags(self) -> tuple[str, ...]:
@@ -228,9 +236,36 @@ class RatingFlow:
         if self.phase is Phase.REASONS and self.page is not None and number >= 0:
             self.page.tag_page = number
 
+    def next_tag_group(self, groups: int) -> None:
+        """换一组: the next of *groups* groups of reasons, the first again after the last."""
+        if self.phase is Phase.REASONS and self.page is not None and groups > 0:
+            self.page.tag_page = (self.page.tag_page + 1) % groups
+
     @property
     def tag_page(self) -> int:
         return self.page.tag_page if self.page else 0
+
+    # -- 重新选择: back from the reasons page to the rating page ---------------------------
+
+    def choose_again(self, now: float) -> list[NotRated]:
+        """The rater takes the bad level back: it ends as `changed` (with the level pressed,
+        as evidence) and the rating page is shown again, unrated, for the time the case had
+        left (at most the rating page's own time)."""
+        page = self.page
+        if self.phase is not Phase.REASONS or page is None or self._deadline is None:
+            return []
+        ended = [NotRated(page.case, "changed", page.levels.get(OVERALL))]
+        left = min(self._deadline - now, self.timing.rating_s)
+        page.levels.pop(OVERALL, None)
+        page.overall_press = None
+        page.focus = page.rows.index(OVERALL)
+        page.tags.clear()
+        page.tag_page = 0
+        page.asked_for_reason = False
+        self.chosen = None
+        self.phase = Phase.RATING
+        self._deadline = now + max(0.0, left)
+        return ended
 
     def _finish(self, now: float) -> Choice | None:
         page = self.page
@@ -304,13 +339,19 @@ class RatingFlow:
             self._deadline = now + self.timing.rate_later_s
             return ended
         if self.phase is Phase.REASONS:
-            ended = self._end_page("no_reason")
-            self._to_rest()
-            return ended
+            return self._reasons_timed_out(now)
         if self.phase in (Phase.THANKS, Phase.RATE_LATER):
             self.page = None
             self._to_rest()
         return []
+
+    def _reasons_timed_out(self, now: float) -> list[NotRated]:
+        """No reason in time: the case ends as `no_reason` and the rate-later code is shown,
+        as after a rating page with no press."""
+        ended = self._end_page("no_reason")
+        self.phase = Phase.RATE_LATER
+        self._deadline = now + self.timing.rate_later_s
+        return ended
 
     # -- helpers ----------------------------------------------------------------------
 

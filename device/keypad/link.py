@@ -131,6 +131,13 @@ class KeypadLink:
         lights = "".join("1" if n == key else "0" for n in range(1, PROTOCOL_KEYS + 1))
         return self._send("L", lights)
 
+    def light_keys(self, keys: tuple[int, ...]) -> bool:
+        """Light exactly the keys in `keys` that are in use (1 = leftmost). False if the port
+        is gone."""
+        lit = [n in keys and n <= self._key_count for n in range(1, PROTOCOL_KEYS + 1)]
+        lights = "".join("1" if on else "0" for on in lit)
+        return self._send("L", lights)
+
     def light_all(self) -> bool:
         """Light every key in use (the keypad invites a press)."""
         lights = "".join("1" if n <= self._key_count else "0" for n in range(1, PROTOCOL_KEYS + 1))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from device.flow.reason_keys import TAGS_PER_GROUP
 from device.record.rating import Level
 
 Rect = tuple[int, int, int, int]  # x, y, width, height
@@ -21,7 +22,8 @@ BUTTON_ORDER = (
     Level.DISSATISFIED,
     Level.VERY_DISSATISFIED,
 )
-TAG_COLUMNS = 3
+TAG_COLUMNS = TAGS_PER_GROUP  # the reasons page shows one group: its tags side by side
+REASONS_HINT_LINES = 2  # how to choose by key and by touch, or that a reason is needed
 BODY_PX, LABEL_PX, TITLE_PX, HEADING_PX = 22, 26, 28, 36  # at 800×480, normal type
 LARGE = 1.3
 INFO_LINES_MULTI_ROW = 4  # item/theme name (≤ 2 lines), case number, staff line
@@ -160,10 +162,35 @@ class Layout:
         return (self.margin, self.height - self.margin - h, self.width - 2 * self.margin, h)
 
     @property
+    def footer_slot(self) -> int:
+        """The width of the footer's action buttons: a third of the footer."""
+        _, _, w, _ = self.footer
+        return max((w - 2 * self.gap) // 3, self.label * 5)
+
+    @property
     def submit_button(self) -> Rect:
         x, y, w, h = self.footer
-        bw = max(w // 4, self.label * 5)
+        bw = self.footer_slot
         return (x + w - bw, y, bw, h)
+
+    @property
+    def choose_again_button(self) -> Rect:
+        """重新选择 on the reasons page: leftmost, like key 1."""
+        x, y, _, h = self.footer
+        return (x, y, self.footer_slot, h)
+
+    @property
+    def next_group_button(self) -> Rect:
+        """换一组 on the reasons page: left of 提交, like key 4 left of key 5."""
+        x, y, w, h = self.footer
+        bw = self.footer_slot
+        return (x + w - 2 * bw - self.gap, y, bw, h)
+
+    def badge(self, rect: Rect) -> Rect:
+        """The key-number badge at the left of *rect*, its number at the label size."""
+        x, y, _, h = rect
+        side = min(h - self.gap, self.pitch(self.label) + self.gap // 2)
+        return (x + self.gap, y + (h - side) // 2, side, side)
 
     @property
     def previous_button(self) -> Rect:
@@ -227,22 +254,28 @@ class Layout:
                     return name, level
         return None
 
-    # -- the reasons page: a grid of tags over pages ---------------------------------------
+    # -- the reasons page: one group of tags at a time, side by side ----------------------
+
+    @property
+    def hint_box(self) -> Rect:
+        top = self.content_top(self.reasons_header_lines)
+        w = self.width - 2 * self.margin
+        return (self.margin, top, w, REASONS_HINT_LINES * self.pitch(self.body))
 
     @property
     def tags_area(self) -> Rect:
-        top = self.content_top(self.reasons_header_lines) + self.pitch(self.body) + self.gap
+        _, hint_top, _, hint_h = self.hint_box
+        top = hint_top + hint_h + self.gap
         bottom = self.footer[1] - self.gap
         return (self.margin, top, self.width - 2 * self.margin, bottom - top)
 
     @property
     def tag_height(self) -> int:
-        return 2 * self.pitch(self.body) + self.gap
+        return self.tags_area[3]
 
     @property
     def tags_per_page(self) -> int:
-        rows = max(1, (self.tags_area[3] + self.gap) // (self.tag_height + self.gap))
-        return rows * TAG_COLUMNS
+        return TAGS_PER_GROUP
 
     def tag_page_count(self, count: int) -> int:
         return pages_of(count, self.tags_per_page)

@@ -22,10 +22,9 @@ from device.screen.fonts import FontChain
 from device.screen.layout import Layout, Rect
 from device.screen.rating_pages import draw_rating, draw_reasons, layout_for
 from device.screen.texts import Texts
-from device.screen.widgets import INK, MUTED, WHITE, Painter
+from device.screen.widgets import INK, MUTED, WARNING, WHITE, Painter
 
 log = logging.getLogger(__name__)
-WARNING = (176, 52, 24)
 PANEL = WHITE
 AVATAR = (200, 206, 216)
 STAFF_PAGES = (Phase.PAUSED, Phase.IDLE)
@@ -43,7 +42,8 @@ class ScreenView:
     chosen: Level | None = None
     tags: tuple[Tag, ...] = ()  # offered on the reasons page
     selected_tags: tuple[str, ...] = ()
-    tag_page: int = 0
+    tag_page: int = 0  # the group of reasons on screen
+    asked_for_reason: bool = False  # 提交 came with no reason chosen: the page says so
     batch_turn: int = 0  # a batch's case numbers turn page by page with this counter
     seconds_left: int | None = None
     seconds_total: int | None = None

@@ -7,12 +7,22 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+import pygame
+
 from device.flow.mode import Mode
 from device.flow.rating_flow import Phase
+from device.flow.reason_keys import (
+    CHOOSE_AGAIN_KEY,
+    FIRST_TAG_KEY,
+    NEXT_GROUP_KEY,
+    SUBMIT_KEY,
+    TAGS_PER_GROUP,
+    group_count,
+)
 from device.record.rating import Case
-from device.screen.layout import Layout, pages_of
+from device.screen.layout import REASONS_HINT_LINES, Layout, pages_of
 from device.screen.texts import Texts
-from device.screen.widgets import ACCENT, INK, Painter
+from device.screen.widgets import ACCENT, INK, WARNING, Painter
 
 if TYPE_CHECKING:
     from device.screen.pages import ScreenView
@@ -220,20 +230,47 @@ def footer(paint: Painter, texts: Texts, page: int, pages: int) -> None:
 
 
 def draw_reasons(paint: Painter, texts: Texts, view: ScreenView) -> None:
+    """One group of reasons side by side, each with the key that ticks it; 重新选择, 换一组
+    and 提交 below, in the order of their keys (1, 4, 5) on a keypad terminal."""
     layout = paint.layout
     lines = layout.reasons_header_lines
     level = texts.level(view.chosen) if view.chosen is not None else ""
     draw_header(paint, texts, view, texts.ui("reasons_title", level=level), lines)
-    x, _, w, _ = layout.tags_area
-    hint_y = layout.content_top(lines)
-    paint.paragraph(texts.ui("reasons_hint"), (x, hint_y), layout.body, INK, w, 1, role="hint")
-    pages = layout.tag_page_count(len(view.tags))
-    page = min(view.tag_page, pages - 1)
-    per = layout.tags_per_page
-    shown = view.tags[page * per : (page + 1) * per]
-    for tag, rect in zip(shown, layout.tags(len(view.tags), page), strict=True):
-        paint.toggle(tag.label, rect, tag.code in view.selected_tags, layout.body)
-    footer(paint, texts, page, pages)
+    keys = Mode(view.mode).takes_keys
+    x, y, w, h = layout.hint_box
+    if view.asked_for_reason:
+        pygame.draw.rect(paint.surface, WARNING, (x, y, w, h), width=3, border_radius=8)
+        hint, colour, room = texts.ui("need_reason"), WARNING, w - 2 * layout.gap
+        shown = len(paint.wrap(hint, layout.body, room, REASONS_HINT_LINES))
+        x, y = x + layout.gap, y + (h - shown * layout.pitch(layout.body)) // 2
+    else:
+        hint, colour, room = texts.ui("reasons_how" if keys else "reasons_hint"), INK, w
+    paint.paragraph(hint, (x, y), layout.body, colour, room, REASONS_HINT_LINES, role="hint")
+    groups = group_count(len(view.tags))
+    group = min(view.tag_page, groups - 1)
+    shown = view.tags[group * TAGS_PER_GROUP : (group + 1) * TAGS_PER_GROUP]
+    for slot, (tag, rect) in enumerate(zip(shown, layout.tags(len(view.tags), group), strict=True)):
+        key = FIRST_TAG_KEY + slot if keys else None
+        paint.toggle(tag.label, rect, tag.code in view.selected_tags, layout.body, key)
     paint.action_button(
-        texts.ui("submit"), layout.submit_button, bool(view.selected_tags), layout.label
+        texts.ui("choose_again"),
+        layout.choose_again_button,
+        True,
+        layout.label,
+        CHOOSE_AGAIN_KEY if keys else None,
+    )
+    if groups > 1:
+        paint.action_button(
+            texts.ui("next_group", i=group + 1, n=groups),
+            layout.next_group_button,
+            True,
+            layout.label,
+            NEXT_GROUP_KEY if keys else None,
+        )
+    paint.action_button(
+        texts.ui("submit"),
+        layout.submit_button,
+        bool(view.selected_tags),
+        layout.label,
+        SUBMIT_KEY if keys else None,
     )

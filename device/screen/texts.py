@@ -54,6 +54,12 @@ _UI: dict[str, dict[str, str]] = {
         "your_rating": "您的评价：{level}",
         "reasons_title": "您选择了“{level}”，请选择原因（可多选）",
         "reasons_hint": "请在屏幕上点选原因后提交",
+        "reasons_how": (
+            "按 2、3 键选原因，4 键换一组，5 键提交；按错了按 1 键重新选择。也可直接点屏幕"
+        ),
+        "need_reason": "请先选择至少一个原因，再按 5 键或点“提交”",
+        "choose_again": "重新选择",
+        "next_group": "换一组 {i}/{n}",
         "rate_later_title": "扫码稍后评价",
         "rate_later_hint": "用手机扫描二维码，7日内可对本次服务进行评价",
         "out_of_service": "暂停评价服务",
@@ -94,6 +100,12 @@ _UI: dict[str, dict[str, str]] = {
         "your_rating": "您的評價：{level}",
         "reasons_title": "您選擇了「{level}」，請選擇原因（可多選）",
         "reasons_hint": "請在螢幕上點選原因後提交",
+        "reasons_how": (
+            "按 2、3 鍵選原因，4 鍵換一組，5 鍵提交；按錯了按 1 鍵重新選擇。也可直接點螢幕"
+        ),
+        "need_reason": "請先選擇至少一個原因，再按 5 鍵或點「提交」",
+        "choose_again": "重新選擇",
+        "next_group": "換一組 {i}/{n}",
         "rate_later_title": "掃碼稍後評價",
         "rate_later_hint": "用手機掃描二維碼，7日內可對本次服務進行評價",
         "out_of_service": "暫停評價服務",
@@ -134,6 +146,11 @@ _UI: dict[str, dict[str, str]] = {
         "your_rating": "Your rating: {level}",
         "reasons_title": "You chose \u201c{level}\u201d. Please pick the reasons",
         "reasons_hint": "Tap the reasons on the screen, then submit",
+        "reasons_how": "Keys 2 and 3 pick a reason, 4 shows more, 5 submits; pressed by "
+        "mistake? Key 1 goes back. Or tap the screen",
+        "need_reason": "Please pick at least one reason first, then press 5 or tap Submit",
+        "choose_again": "Go back",
+        "next_group": "More {i}/{n}",
         "rate_later_title": "Rate later",
         "rate_later_hint": "Scan the code with your phone to rate within 7 days",
         "out_of_service": "Rating unavailable",

@@ -22,6 +22,7 @@ WHITE = (255, 255, 255)
 DISABLED = (200, 204, 212)
 DISABLED_INK = (60, 64, 72)
 ACCENT = (20, 90, 170)
+WARNING = (176, 52, 24)
 TRACK = (214, 219, 228)
 # Green to red, each dark enough for white text at ≥ 4.5:1 (WCAG).
 LEVEL_COLOURS: dict[Level, Colour] = {
@@ -237,23 +238,50 @@ class Painter:
             self.text(line, (box.centerx, y), size, ink, anchor="midtop", role="level", box=rect)
             y += pitch
 
-    def action_button(self, label: str, rect: Rect, enabled: bool, size: int) -> None:
+    def action_button(
+        self, label: str, rect: Rect, enabled: bool, size: int, key: int | None = None
+    ) -> None:
+        """A button; with *key*, the number of the physical key that does the same."""
         box = pygame.Rect(rect)
         pygame.draw.rect(self.surface, ACCENT if enabled else DISABLED, box, border_radius=12)
         ink = WHITE if enabled else DISABLED_INK
-        self.text(label, box.center, size, ink, role="action", box=rect)
+        if key is None:
+            self.text(label, box.center, size, ink, role="action", box=rect)
+            return
+        bx, _, bw, _ = self.key_badge(key, rect, size, inverse=True)
+        rest = pygame.Rect(bx + bw, box.y, box.right - bx - bw, box.h)
+        self.text(label, rest.center, size, ink, role="action", box=rect)
 
-    def toggle(self, label: str, rect: Rect, selected: bool, size: int) -> None:
+    def key_badge(self, key: int, rect: Rect, size: int, inverse: bool = False) -> Rect:
+        """A key number in a high-contrast square at the left of *rect*: dark on white over
+        a coloured button (*inverse*), white on dark elsewhere."""
+        badge = self.layout.badge(rect)
+        back, ink = (WHITE, INK) if inverse else (INK, WHITE)
+        pygame.draw.rect(self.surface, back, badge, border_radius=6)
+        centre = pygame.Rect(badge).center
+        self.text(str(key), centre, size, ink, role="badge", box=badge)
+        return badge
+
+    def toggle(
+        self, label: str, rect: Rect, selected: bool, size: int, key: int | None = None
+    ) -> None:
+        """A reason to tick; with *key*, the number of the key that ticks it, at *size* ≥
+        the label size for the badge."""
         box = pygame.Rect(rect)
         pygame.draw.rect(self.surface, ACCENT if selected else WHITE, box, border_radius=10)
         pygame.draw.rect(self.surface, ACCENT, box, width=3, border_radius=10)
+        text_box = box.inflate(-16, 0)
+        if key is not None:
+            bx, _, bw, _ = self.key_badge(key, rect, self.layout.label, inverse=selected)
+            text_box = pygame.Rect(bx + bw + 8, box.y, box.right - bx - bw - 16, box.h)
         mark = "✓ " if selected else ""
-        lines = self.wrap(mark + label, size, box.w - 16, max_lines=2)
         pitch = self.layout.pitch(size)
+        room = max(1, (box.h - 8) // pitch)
+        lines = self.wrap(mark + label, size, text_box.w, max_lines=min(4, room))
         y = box.y + (box.h - len(lines) * pitch) // 2
         for line in lines:
             ink = WHITE if selected else INK
-            self.text(line, (box.centerx, y), size, ink, anchor="midtop", role="tag", box=rect)
+            self.text(line, (text_box.centerx, y), size, ink, anchor="midtop", role="tag", box=rect)
             y += pitch
 
     def countdown(

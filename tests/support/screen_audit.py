@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 
 import pygame
 
+from device.flow.mode import Mode
 from device.flow.rating_flow import Phase, rows_for
 from device.record.rating import Case, Level, Staff, Theme, ThemeItem
 from device.record.tag_catalog import Tag
@@ -123,6 +124,45 @@ def views() -> Iterator[tuple[str, ScreenView]]:
             **common,
         ),
     )
+    yield (  # a reason ticked on the group shown, 提交 lit
+        "reasons-chosen",
+        ScreenView(
+            Phase.REASONS,
+            case=case,
+            chosen=Level.VERY_DISSATISFIED,
+            tags=TAGS,
+            selected_tags=(TAGS[1].code,),
+            seconds_left=40,
+            seconds_total=60,
+            **common,
+        ),
+    )
+    yield (  # 提交 pressed with none chosen: the page says to choose first
+        "reasons-asked",
+        ScreenView(
+            Phase.REASONS,
+            case=case,
+            chosen=Level.DISSATISFIED,
+            tags=TAGS,
+            asked_for_reason=True,
+            seconds_left=31,
+            seconds_total=60,
+            **common,
+        ),
+    )
+    yield (  # a touch-only terminal: no key badges, the touch hint
+        "reasons-touch-only",
+        ScreenView(
+            Phase.REASONS,
+            mode="self_service",
+            case=case,
+            chosen=Level.VERY_DISSATISFIED,
+            tags=TAGS,
+            seconds_left=52,
+            seconds_total=60,
+            **common,
+        ),
+    )
     yield "thanks", ScreenView(Phase.THANKS, case=case, chosen=Level.SATISFIED, **common)
     yield (
         "rate-later",
@@ -180,7 +220,7 @@ def problems(shot: Shot, size: tuple[int, int], large: bool) -> list[str]:
     found = []
     page = (0, 0, *size)
     for t in shot.texts:
-        least = label if t.role == "level" else body
+        least = label if t.role in ("level", "badge") else body
         if t.size < least:
             found.append(f"{t.text!r} is {t.size} px (< {least})")
         if not _within(t.rect, page):
@@ -200,3 +240,24 @@ def problems(shot: Shot, size: tuple[int, int], large: bool) -> list[str]:
     if len(levels) > 1:
         found.append(f"level labels in several sizes: {sorted(levels)}")
     return [f"{shot.name}: {p}" for p in found]
+
+
+def badge_problems(shot: Shot) -> list[str]:
+    """On a keypad terminal's reasons page: a key badge for 重新选择 (1), each reason shown
+    (2, 3), 换一组 (4) when there are more and 提交 (5), left to right like the keys; none on
+    a touch-only terminal."""
+    badges = [t for t in shot.texts if t.role == "badge"]
+    if not Mode(shot.view.mode).takes_keys:
+        return [f"{shot.name}: key badges on a touch-only terminal"] if badges else []
+    found = [t.text for t in sorted(badges, key=lambda t: (t.rect[1] > 0, t.rect[0]))]
+    numbers = sorted(int(n) for n in found)
+    if numbers[0] != 1 or numbers[-1] != 5 or not {2}.issubset(numbers):
+        return [f"{shot.name}: key badges {found}"]
+    tags = sorted((t for t in badges if t.text in "23"), key=lambda t: t.rect[0])
+    actions = sorted((t for t in badges if t.text in "145"), key=lambda t: t.rect[0])
+    order = [t.text for t in tags] + [t.text for t in actions]
+    if [t.text for t in tags] != sorted(t.text for t in tags) or [
+        t.text for t in actions
+    ] != sorted(t.text for t in actions):
+        return [f"{shot.name}: key badges out of left-to-right order {order}"]
+    return []
