@@ -248,8 +248,9 @@ def draw_reasons(paint: Painter, texts: Texts, view: ScreenView) -> None:
     paint.paragraph(hint, (x, y), layout.body, colour, room, REASONS_HINT_LINES, role="hint")
     groups = group_count(len(view.tags))
     group = min(view.tag_page, groups - 1)
-    shown = view.tags[group * TAGS_PER_GROUP : (group + 1) * TAGS_PER_GROUP]
-    for slot, (tag, rect) in enumerate(zip(shown, layout.tags(len(view.tags), group), strict=True)):
+    on_screen = view.tags[group * TAGS_PER_GROUP : (group + 1) * TAGS_PER_GROUP]
+    slots = zip(on_screen, layout.tags(len(view.tags), group), strict=True)
+    for slot, (tag, rect) in enumerate(slots):
         key = FIRST_TAG_KEY + slot if keys else None
         paint.toggle(tag.label, rect, tag.code in view.selected_tags, layout.body, key)
     paint.action_button(
