@@ -46,11 +46,22 @@ def run(config_path: Path) -> None:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Identity key, to re-check ratings whose personal data is still held.",
 )
-def verify_ledger_cmd(ledger: Path, expect_key_id: str | None, identity_key: Path | None) -> None:
-    """Re-check the keys, every seal, signature and chain link of LEDGER; name every bad row."""
+@click.option(
+    "--province-key",
+    metavar="B64",
+    help="The province's public key (province_key in the configuration, or from the "
+    "province): every delivered rating must carry a receipt that verifies under it.",
+)
+def verify_ledger_cmd(
+    ledger: Path, expect_key_id: str | None, identity_key: Path | None, province_key: str | None
+) -> None:
+    """Re-check the keys, every seal, signature and chain link of LEDGER, and the province's
+    receipts; name every bad row."""
     try:
         vault = IdentityVault.load(identity_key) if identity_key else None
-        report = verify_ledger(ledger, vault, expect_key_id=expect_key_id)
+        report = verify_ledger(
+            ledger, vault, expect_key_id=expect_key_id, province_key=province_key
+        )
     except (FileNotFoundError, HaochapingError) as exc:
         raise click.ClickException(str(exc)) from exc
     anchor = (
@@ -58,6 +69,12 @@ def verify_ledger_cmd(ledger: Path, expect_key_id: str | None, identity_key: Pat
         if expect_key_id
         else "only self-consistent: without --expect-key-id a ledger forged and re-signed "
         "with another key would pass too"
+    )
+    anchor += (
+        "; every delivered rating's receipt checked under the province key"
+        if report.receipts_checked
+        else "; receipts not checked (no --province-key): a delivered mark set by hand "
+        "would pass too"
     )
     if report.ok:
         click.echo(

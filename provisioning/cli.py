@@ -219,6 +219,12 @@ def show(config_path: Path, qr_path: Path | None) -> None:
         f"{site.hall_code or '-'}, {place} (pf {site.pf})"
     )
     click.echo(f"province:     {config.province.base_url}")
+    pinned = config.province.province_key_id
+    click.echo(
+        f"province key: {pinned} (pinned at enrolment; receipts checked)"
+        if pinned
+        else "province key: none (version-1 province: deliveries unproven)"
+    )
     api = config.local_api
     click.echo(f"local API:    {api.bind}:{api.port}, token ********")
     click.echo(f"ratings:      {backlog}")

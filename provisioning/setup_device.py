@@ -136,6 +136,8 @@ def provision(
             key_id=enrolment.key_id,
             ca_bundle=ca_bundle,
             enrolled_key_id=enrolment.key_id,
+            province_key=enrolment.province_key,
+            province_key_id=enrolment.province_key_id,
         ),
         local_api=draft.local_api,
         keypad=draft.keypad,

@@ -20,6 +20,9 @@ class DeliveryStatus(StrEnum):
     DUPLICATE = "duplicate"  # the province (or the export file) holds it already
     EXPORTED = "exported"
     REJECTED = "rejected"  # never delivered as it is: quarantine
+    # said accepted without a receipt that verifies: neither delivered nor quarantined, sent
+    # again (never written to the ledger)
+    UNPROVEN = "unproven"
 
 
 DELIVERED = frozenset({DeliveryStatus.ACCEPTED, DeliveryStatus.DUPLICATE, DeliveryStatus.EXPORTED})
@@ -31,14 +34,17 @@ class OutgoingRecord:
 
     evaluation_id: str
     canonical: bytes
+    seq: int | None = None  # the record's seq, as the ledger holds it (None: read the bytes)
 
 
 @dataclass(frozen=True)
 class Delivery:
     evaluation_id: str
     status: DeliveryStatus
-    code: str | None = None  # why it was rejected
+    code: str | None = None  # why it was rejected (or why the receipt is not good)
     message: str | None = None
+    receipt: str | None = None  # the province's signature, verified under the pinned key
+    received_at: str | None = None  # when the province first stored it, its clock
 
     @property
     def delivered(self) -> bool:

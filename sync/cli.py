@@ -40,7 +40,7 @@ def adapter_for(config: Config, key: DeviceKey) -> Adapter:
         connect_timeout_s=config.sync.connect_timeout_s,
         read_timeout_s=config.sync.read_timeout_s,
     )
-    return ProvinceAdapter(client)
+    return ProvinceAdapter(client, config.province.pinned_key)
 
 
 def build(config: Config) -> SyncDaemon:
@@ -127,9 +127,10 @@ def once(config_path: Path, timeout: float) -> None:
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object instead of text.")
 def status(config_path: Path, as_json: bool) -> None:
-    """Backlog, oldest unsent, last success and error, quarantined count."""
-    with _ledger(_load(config_path)) as ledger:
-        figures = sync_status(ledger, datetime.now(UTC))
+    """Backlog, oldest unsent, last success and error, quarantined count, receipts."""
+    config = _load(config_path)
+    with _ledger(config) as ledger:
+        figures = sync_status(ledger, datetime.now(UTC), config.province.province_key_id)
     click.echo(json.dumps(figures, ensure_ascii=False) if as_json else render_text(figures))
 
 

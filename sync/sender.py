@@ -1,8 +1,9 @@
 """One delivery round: the oldest unsent ratings out through the adapter, its answers recorded.
 
-Delivered ratings (accepted, duplicate, exported) are marked and lose their personal data in
-the same transaction; rejected ones go to quarantine with the code and message, never resent
-blindly and never deleted.
+Delivered ratings (accepted, duplicate, exported) are marked, with the province's receipt,
+and lose their personal data in the same transaction; rejected ones go to quarantine with the
+code and message, never resent blindly and never deleted. An acknowledgement without a
+receipt that verifies is neither: the round fails (retryable) and the rating is sent again.
 
 While a backlog drains, rounds overlap: the next batch is read while the province works on
 one, leaves as soon as the answer is in, and that answer is recorded while the province
@@ -20,7 +21,8 @@ from datetime import UTC, datetime
 
 from device.keys.identity_vault import IdentityVault
 from device.ledger.store import Ledger, LedgerError, UnsentRating
-from sync.adapter import Adapter, Delivery, OutgoingRecord
+from sync.adapter import Adapter, Delivery, DeliveryStatus, OutgoingRecord
+from sync.province_client import RetryableError
 
 log = logging.getLogger(__name__)
 ENVELOPE_BYTES = 4096  # room for {"deviceId": …, "records": [ … ]}
@@ -83,9 +85,18 @@ class Sender:
             flight = self._launch(batch)
         following = self._following(flight.batch[-1].seq)
         results = flight.answer.result()
-        if following:
+        unproven = [d for d in results if d.status is DeliveryStatus.UNPROVEN]
+        if following and not unproven:
             self._flight = self._launch(following)
-        return self._record(flight.batch, results)
+        outcome = self._record(flight.batch, results)
+        if unproven:
+            first = unproven[0]
+            raise RetryableError(
+                f"{len(unproven)} of {len(results)} ratings acknowledged without a valid "
+                f"receipt; not marked delivered, sent again ({first.message})",
+                first.code,
+            )
+        return outcome
 
     def _unsent(self, after_seq: int = 0) -> list[UnsentRating]:
         return self.ledger.unsent(
@@ -119,7 +130,7 @@ class Sender:
         """Through the adapter, as the ledger's canonical bytes."""
         started = time.perf_counter()
         results = self.adapter.deliver(
-            [OutgoingRecord(r.evaluation_id, r.canonical) for r in batch]
+            [OutgoingRecord(r.evaluation_id, r.canonical, r.seq) for r in batch]
         )
         elapsed_ms = (time.perf_counter() - started) * 1000
         log.debug("batch of %d: round trip %.1f ms", len(batch), elapsed_ms)
@@ -127,17 +138,26 @@ class Sender:
 
     def _record(self, batch: list[UnsentRating], results: list[Delivery]) -> RoundResult:
         delivered: dict[str, str] = {d.evaluation_id: d.status for d in results if d.delivered}
+        receipts = {
+            d.evaluation_id: (d.receipt, d.received_at or "")
+            for d in results
+            if d.delivered and d.receipt is not None
+        }
         rejected = {
             d.evaluation_id: (d.code or "E_UNKNOWN", d.message or "")
             for d in results
-            if not d.delivered
+            if d.status is DeliveryStatus.REJECTED
         }
         for eid, (code, _) in rejected.items():
             log.warning("rating %s rejected: %s", eid, code)
-        self.ledger.mark_delivered(
+        for d in results:
+            if d.status is DeliveryStatus.UNPROVEN:
+                log.warning("rating %s not delivered: %s", d.evaluation_id, d.message)
+        self.ledger.outbox.mark_delivered(
             delivered,
             self.now().isoformat(timespec="seconds"),
             seqs={r.evaluation_id: r.seq for r in batch},
+            receipts=receipts,
         )
         if rejected:
             self.ledger.quarantine(rejected)

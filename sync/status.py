@@ -1,5 +1,6 @@
 """`haochaping-sync status`: backlog, age of the oldest unsent rating, last success, last
-error, quarantined count — read from the ledger, so it works whether the daemon runs or not."""
+error, quarantined count and whether deliveries are proven by receipts — read from the
+ledger, so it works whether the daemon runs or not."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from device.ledger.store import Ledger
 from device.record.rating import BEIJING
 
 
-def sync_status(ledger: Ledger, now: datetime) -> dict[str, Any]:
+def sync_status(ledger: Ledger, now: datetime, province_key_id: str = "") -> dict[str, Any]:
+    """*province_key_id*: the province key pinned at enrolment; "" for a version-1 province,
+    whose deliveries are unproven (it gives no receipts)."""
     oldest = ledger.outbox.oldest_unsent_assess_time()
     age = None
     if oldest is not None:
@@ -24,6 +27,9 @@ def sync_status(ledger: Ledger, now: datetime) -> dict[str, Any]:
         "lastSuccessAt": state.last_success_at,
         "lastError": state.last_error,
         "lastErrorAt": state.last_error_at,
+        "receipts": "checked" if province_key_id else "unproven",
+        "provinceKeyId": province_key_id or None,
+        "unprovenDeliveries": ledger.outbox.unproven(),
     }
 
 
@@ -36,8 +42,20 @@ def render_text(status: dict[str, Any]) -> str:
         f"last success:   {status['lastSuccessAt'] or 'never'}",
         f"last error:     {status['lastError'] or '-'}"
         + (f" (at {status['lastErrorAt']})" if status["lastError"] else ""),
+        f"receipts:       {_receipts(status)}",
     ]
     return "\n".join(lines)
+
+
+def _receipts(status: dict[str, Any]) -> str:
+    unproven = status["unprovenDeliveries"]
+    if status["receipts"] == "unproven":
+        return (
+            f"none (version-1 province): deliveries are unproven, "
+            f"{unproven} delivered without a receipt"
+        )
+    text = f"checked under province key {status['provinceKeyId']}"
+    return text + (f"; {unproven} delivered without a receipt (unproven)" if unproven else "")
 
 
 def _duration(seconds: int) -> str:

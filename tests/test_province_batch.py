@@ -30,10 +30,11 @@ def test_a_batch_is_accepted_and_stored_as_sent(province, device):
 def test_results_carry_the_evaluation_ids_in_order(device):
     records = device.records(2)
     results = device.send_batch(records).json()["results"]
-    assert results == [
+    assert [{k: r[k] for k in ("evaluationId", "status")} for r in results] == [
         {"evaluationId": records[0]["evaluationId"], "status": "accepted"},
         {"evaluationId": records[1]["evaluationId"], "status": "accepted"},
     ]
+    assert all(set(r) == {"evaluationId", "status", "receivedAt", "receipt"} for r in results)
 
 
 def test_a_resent_batch_is_duplicate_and_stored_once(province, device):

@@ -5,6 +5,7 @@ Every error names the section and the option so a technician can fix the file.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import shutil
 import tomllib
@@ -20,6 +21,7 @@ import tomli_w
 from device.errors import HaochapingError
 from device.flow.mode import Mode
 from device.keys.private_file import write_private
+from device.keys.signing import key_id_of
 from device.record.rate_later import DEFAULT_TEMPLATE
 from device.screen.texts import LANGUAGES
 
@@ -82,12 +84,39 @@ class ProvinceSection:
     # The key the province enrolled: the anchor of `verify-ledger --expect-key-id`. Stays the
     # same when the key is rotated ("" in configurations written before it was kept).
     enrolled_key_id: str = ""
+    # The province's key pinned at enrolment (spec v1.1): receipts must verify under it.
+    # Both "" for a version-1 province (no receipts: deliveries are unproven).
+    province_key: str = ""
+    province_key_id: str = ""
 
     def check(self) -> None:
         if not self.base_url.startswith(("https://", "http://")):
             raise ConfigError(
                 "[province] base_url must start with https:// (or http:// on loopback)"
             )
+        problem = province_key_problem(self.province_key, self.province_key_id)
+        if problem:
+            raise ConfigError(f"[province] {problem}")
+
+    @property
+    def pinned_key(self) -> str | None:
+        """The province key receipts are checked by; None for a version-1 province."""
+        return self.province_key or None
+
+
+def province_key_problem(key_b64: str, key_id: str) -> str | None:
+    """Why a province key and its id cannot be pinned; None when they can (or both are "")."""
+    if not key_b64 and not key_id:
+        return None
+    try:
+        raw = base64.b64decode(key_b64, validate=True)
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        return "province_key must be the base64 of a 32-byte Ed25519 public key"
+    if key_id != key_id_of(raw):
+        return "province_key_id does not match province_key"
+    return None
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """The outbox: the ledger's ratings as the sync sees them — unsent ones in seq order, the
 province's acknowledgements and rejections recorded, and the figures status and health show.
 
-Delivered ratings lose their personal data in the transaction that marks them; rejected ones
-are quarantined with the province's code, never resent blindly and never deleted.
+Delivered ratings lose their personal data in the transaction that marks them, which also
+stores the province's receipt; rejected ones are quarantined with the province's code, never
+resent blindly and never deleted.
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ if TYPE_CHECKING:
 DELIVERED = ("accepted", "duplicate", "exported")
 MARK_CHUNK = 100  # deliveries per transaction: the evaluator's commits never wait long
 MARK_BY_ID = (
-    "UPDATE ratings SET delivery = ?, delivered_at = ? WHERE evaluation_id = ? AND delivery IS NULL"
+    "UPDATE ratings SET delivery = ?, delivered_at = ?, receipt = ?, received_at = ?"
+    " WHERE evaluation_id = ? AND delivery IS NULL"
 )
 PURGE_BY_ID = (
     "DELETE FROM rater_identities WHERE seq = (SELECT seq FROM ratings WHERE evaluation_id = ?)"
 )
 MARK_BY_SEQ = (
-    "UPDATE ratings SET delivery = ?, delivered_at = ?"
+    "UPDATE ratings SET delivery = ?, delivered_at = ?, receipt = ?, received_at = ?"
     " WHERE seq = ? AND evaluation_id = ? AND delivery IS NULL"
 )
 PURGE_BY_SEQ = (
@@ -132,10 +134,12 @@ class Outbox:
         delivered_at: str,
         *,
         seqs: Mapping[str, int] | None = None,
+        receipts: Mapping[str, tuple[str, str]] | None = None,
     ) -> int:
         """Record the province's acknowledgements and delete the delivered personal data;
         returns how many ratings became delivered. *seqs* (evaluationId → seq, as unsent()
-        gave them) spares looking each rating up by its evaluationId.
+        gave them) spares looking each rating up by its evaluationId. *receipts*
+        (evaluationId → (receipt, receivedAt)) are stored with the marks they prove.
 
         A rating's mark and the deletion of its personal data share one transaction. A big
         batch is recorded in transactions of MARK_CHUNK ratings, so that the evaluator, which
@@ -149,9 +153,10 @@ class Outbox:
         else:  # the row by its seq (rowid), and only if it is that rating
             mark, purge = MARK_BY_SEQ, PURGE_BY_SEQ
             keys = [(seqs[eid], eid) for eid in statuses]
+        proofs = receipts or {}
         marks = [
-            (status, delivered_at, *key)
-            for status, key in zip(statuses.values(), keys, strict=True)
+            (status, delivered_at, *proofs.get(eid, (None, None)), *key)
+            for (eid, status), key in zip(statuses.items(), keys, strict=True)
         ]
         changed = 0
         for start in range(0, len(keys), MARK_CHUNK):
@@ -214,6 +219,14 @@ class Outbox:
     def quarantined(self) -> int:
         return self.conn.execute(
             "SELECT count(*) FROM ratings WHERE quarantine_code IS NOT NULL"
+        ).fetchone()[0]
+
+    def unproven(self) -> int:
+        """Ratings marked delivered to the province without a receipt (a version-1 province,
+        or delivered before receipts were kept)."""
+        return self.conn.execute(
+            "SELECT count(*) FROM ratings"
+            " WHERE delivery IN ('accepted', 'duplicate') AND receipt IS NULL"
         ).fetchone()[0]
 
     def oldest_unsent_assess_time(self) -> str | None:

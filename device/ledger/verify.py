@@ -1,7 +1,9 @@
 """Re-check a ledger: its keys, every seal and signature, the seq order and the prevHash chain.
 
 Anchored (`expect_key_id`): only keys certified in a chain from the enrolled key are trusted.
-`check_rows` is pure and reports every bad row; `verify_ledger` reads the file read-only.
+With the province key, every row marked delivered to the province must carry a receipt that
+verifies under it. `check_rows` is pure and reports every bad row; `verify_ledger` reads the
+file read-only.
 """
 
 from __future__ import annotations
@@ -23,6 +25,15 @@ from device.ledger.retention import base_bytes
 from device.ledger.store import seal_bytes
 from device.record.canonical import ZERO_HASH, canonical_json, record_hash
 from device.record.rating import join_identity
+from device.record.receipt import Acknowledged, Receipt, RecordKind
+
+NO_RECEIPT = "delivered without a valid receipt"
+ROWS = (
+    "SELECT r.seq, r.evaluation_id, r.record, r.record_hash, r.has_identity, r.seal,"
+    " i.sealed, r.delivery, r.receipt, r.received_at"
+    " FROM ratings r LEFT JOIN rater_identities i ON i.seq = r.seq ORDER BY r.seq"
+)
+ROWS_BEFORE_RECEIPTS = ROWS.replace("r.receipt, r.received_at", "NULL, NULL")  # older files
 
 
 @dataclass(frozen=True)
@@ -34,6 +45,9 @@ class LedgerRow:
     has_identity: bool
     seal: str
     sealed_identity: bytes | None
+    delivery: str | None = None  # accepted, duplicate, exported; None before delivery
+    receipt: str | None = None  # the province's signature over what it acknowledged
+    received_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -48,6 +62,7 @@ class Report:
     fully_verified: int  # rows whose wire signature could be re-checked too
     findings: tuple[Finding, ...] = ()
     anchored: bool = False  # keys checked against a key id given from outside the file
+    receipts_checked: bool = False  # delivered rows' receipts checked under the province key
 
     @property
     def first_bad(self) -> Finding | None:
@@ -111,6 +126,28 @@ def _check_signed(
     return None, True
 
 
+def receipt_problem(row: LedgerRow, province_key: str) -> str | None:
+    """A row marked delivered to the province (accepted or duplicate) must carry the
+    province key's receipt for exactly this record; None when it does or is not delivered."""
+    if row.delivery not in tuple(Acknowledged):
+        return None
+    try:
+        device_id = json.loads(row.record_text).get("deviceId")
+    except (ValueError, AttributeError):
+        device_id = None
+    receipt = Receipt(
+        RecordKind.RATING,
+        str(device_id),
+        row.evaluation_id,
+        row.seq,
+        row.record_hash,
+        Acknowledged(row.delivery),
+        row.received_at or "",
+        row.receipt or "",
+    )
+    return None if receipt.verifies(province_key) else NO_RECEIPT
+
+
 def check_rows(
     rows: Iterable[LedgerRow],
     keys: dict[str, str],
@@ -118,9 +155,11 @@ def check_rows(
     base: tuple[int, str] = (0, ZERO_HASH),
     *,
     device_id: str | None = None,
+    province_key: str | None = None,
 ) -> Report:
     """Check rows in seq order and report every bad one; *base* is (seq, hash) of the last
-    row retention removed. After a bad row the chain is followed on from that row."""
+    row retention removed. After a bad row the chain is followed on from that row. With
+    *province_key*, a delivered row without a valid receipt is a finding too."""
     count = full = 0
     findings: list[Finding] = []
     expected, prev_hash = base[0] + 1, base[1]
@@ -132,9 +171,11 @@ def check_rows(
             problem, checked = f"row cannot be checked: {type(exc).__name__}", False
         if problem:
             findings.append(Finding(row.seq, problem))
+        if province_key is not None and receipt_problem(row, province_key):
+            findings.append(Finding(row.seq, NO_RECEIPT))
         full += checked
         expected, prev_hash = row.seq + 1, row.record_hash
-    return Report(count, full, tuple(findings))
+    return Report(count, full, tuple(findings), receipts_checked=province_key is not None)
 
 
 def _base(conn: sqlite3.Connection, keys: dict[str, str]) -> tuple[int, str] | Finding:
@@ -199,11 +240,16 @@ def _integrity(conn: sqlite3.Connection) -> list[Finding]:
 
 
 def verify_ledger(
-    path: Path, vault: IdentityVault | None = None, *, expect_key_id: str | None = None
+    path: Path,
+    vault: IdentityVault | None = None,
+    *,
+    expect_key_id: str | None = None,
+    province_key: str | None = None,
 ) -> Report:
     """Re-check the whole file. With `expect_key_id` (the enrolled key, known from outside the
     file) only keys certified in a chain from it are trusted; without it the result only says
-    the file is consistent with itself."""
+    the file is consistent with itself. With `province_key` (base64, pinned at enrolment or
+    asked of the province) every delivered row's receipt is checked; without it, none is."""
     if not path.exists():
         raise FileNotFoundError(f"no ledger at {path}")
     try:
@@ -211,7 +257,7 @@ def verify_ledger(
     except sqlite3.DatabaseError as exc:
         return Report(0, 0, (Finding(0, f"ledger unreadable: {exc}"),))
     try:
-        return _verify(conn, vault, expect_key_id)
+        return _verify(conn, vault, expect_key_id, province_key)
     except sqlite3.DatabaseError as exc:
         return Report(0, 0, (Finding(0, f"ledger unreadable: {exc}"),))
     finally:
@@ -219,7 +265,10 @@ def verify_ledger(
 
 
 def _verify(
-    conn: sqlite3.Connection, vault: IdentityVault | None, expect_key_id: str | None
+    conn: sqlite3.Connection,
+    vault: IdentityVault | None,
+    expect_key_id: str | None,
+    province_key: str | None,
 ) -> Report:
     findings = _integrity(conn)
     try:
@@ -236,19 +285,19 @@ def _verify(
     base = _base(conn, keys)
     if isinstance(base, Finding):
         return Report(0, 0, (*findings, base), expect_key_id is not None)
-    cursor = conn.execute(
-        "SELECT r.seq, r.evaluation_id, r.record, r.record_hash, r.has_identity, r.seal,"
-        " i.sealed FROM ratings r LEFT JOIN rater_identities i ON i.seq = r.seq"
-        " ORDER BY r.seq"
-    )
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(ratings)")}
+    cursor = conn.execute(ROWS if "receipt" in columns else ROWS_BEFORE_RECEIPTS)
     rows = (
-        LedgerRow(seq, eid, text, h, bool(has), seal, sealed)
-        for seq, eid, text, h, has, seal, sealed in cursor
+        LedgerRow(seq, eid, text, h, bool(has), seal, sealed, delivery, receipt, received)
+        for seq, eid, text, h, has, seal, sealed, delivery, receipt, received in cursor
     )
-    report = check_rows(rows, keys, vault, base, device_id=device_id or None)
+    report = check_rows(
+        rows, keys, vault, base, device_id=device_id or None, province_key=province_key
+    )
     return Report(
         report.rows,
         report.fully_verified,
         (*findings, *report.findings),
         expect_key_id is not None,
+        report.receipts_checked,
     )

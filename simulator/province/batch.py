@@ -1,6 +1,7 @@
 """POST /evaluations:batch at the stand-in province: validate, verify, store, answer per record.
 
 A batch is stored in one transaction: every accepted record of it, or (on any error) none.
+A version-1.1 province signs a receipt for every accepted or duplicate record.
 """
 
 from __future__ import annotations
@@ -10,8 +11,11 @@ from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 from device.record.canonical import sha256_hex
+from device.record.receipt import Acknowledged, Receipt, RecordKind
+from simulator.province.devices import beijing_time
 from simulator.province.faults import NO_FAULTS, FaultPlan
 from simulator.province.http_server import ApiError, Reply, Request, auth_error, json_body
+from simulator.province.receipts import ProvinceKey, WrongReceipt, receipt_fields
 from simulator.province.speed import fast_json
 from simulator.province.speed.signature_pool import SignatureChecker, SignatureStream
 from simulator.province.store import CheckedRecord, ProvinceStore, StoreResult
@@ -28,11 +32,17 @@ class BatchEndpoint:
     """Takes one device's batch; a request's fault plan may reject chosen records."""
 
     def __init__(
-        self, store: ProvinceStore, checker: SignatureChecker, clock: Callable[[], float]
+        self,
+        store: ProvinceStore,
+        checker: SignatureChecker,
+        clock: Callable[[], float],
+        receipt_key: Callable[[], ProvinceKey | None] = lambda: None,
     ) -> None:
+        """*receipt_key* gives the key that signs receipts now, or None (a version-1 province)."""
         self.store = store
         self.checker = checker
         self.clock = clock
+        self.receipt_key = receipt_key
 
     def __call__(self, request: Request) -> Reply:
         """Validate the batch while its signatures are verified on other cores, write the
@@ -56,6 +66,9 @@ class BatchEndpoint:
         results = [
             _result(record, outcome) for record, outcome in zip(records, outcomes, strict=True)
         ]
+        key = self.receipt_key()
+        if key is not None:
+            self._add_receipts(device_id, results, verdicts, key, plan.wrong_receipt)
         log.debug(
             "batch from %s: %d records, %d accepted",
             device_id,
@@ -63,6 +76,36 @@ class BatchEndpoint:
             sum(r["status"] == "accepted" for r in results),
         )
         return Reply(200, {"results": results})
+
+    def _add_receipts(
+        self,
+        device_id: str,
+        results: list[dict[str, Any]],
+        verdicts: list[CheckedRecord | Rejection],
+        key: ProvinceKey,
+        wrong: WrongReceipt | None,
+    ) -> None:
+        """`receivedAt` (when first stored, so a duplicate repeats it) and the signed receipt
+        on every accepted or duplicate result."""
+        taken = [
+            (result, verdict)
+            for result, verdict in zip(results, verdicts, strict=True)
+            if result["status"] in ("accepted", "duplicate") and isinstance(verdict, CheckedRecord)
+        ]
+        if not taken:
+            return
+        times = self.store.received_times([v.evaluation_id for _, v in taken])
+        for result, record in taken:
+            receipt = Receipt(
+                RecordKind.RATING,
+                device_id,
+                record.evaluation_id,
+                record.seq,
+                record.record_hash,
+                Acknowledged(result["status"]),
+                beijing_time(times[record.evaluation_id]),
+            )
+            result.update(receipt_fields(key, receipt, wrong))
 
     def check_records(
         self, device_id: str, records: list[Any], plan: FaultPlan = NO_FAULTS

@@ -18,6 +18,7 @@ from typing import Any
 from device.errors import HaochapingError
 from simulator.province.admin_client import AdminClient
 from simulator.province.faults import DOWN_MODES, KINDS
+from simulator.province.receipts import ApiVersion, ProvinceKey, WrongReceipt
 from simulator.province.server import ProvinceServer
 from simulator.province.store import ProvinceStore
 from simulator.province.tags import TagList
@@ -75,6 +76,18 @@ def _add_serve(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--tags", type=Path, metavar="FILE", help="publish this tag list at start")
     parser.add_argument("--fault-seed", type=int, help="seed the fault draws (repeatable chaos)")
+    parser.add_argument(
+        "--api-version",
+        choices=[v.value for v in ApiVersion],
+        default=ApiVersion.V1_1.value,
+        help="1: no province key at enrolment, no receipts (default 1.1)",
+    )
+    parser.add_argument(
+        "--province-key",
+        type=Path,
+        metavar="PEM",
+        help="sign receipts with this Ed25519 key (default: the one kept in --db)",
+    )
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
 
 
@@ -93,6 +106,9 @@ def _add_fault_set(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fraction", type=float, help="reject: share of records, 0–1")
     parser.add_argument("--code", help="reject: the rejection code (E_FIELD)")
     parser.add_argument("--field", help="reject: the field E_FIELD names")
+    parser.add_argument(
+        "--receipt", choices=list(WrongReceipt), help="bad_receipt: what to send (missing)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,7 +142,16 @@ def _admin_command(client: AdminClient, args: argparse.Namespace) -> Any:
 
 
 def _fault_params(args: argparse.Namespace) -> dict[str, Any]:
-    names = ("probability", "retry_after", "delay_ms", "mode", "fraction", "code", "field")
+    names = (
+        "probability",
+        "retry_after",
+        "delay_ms",
+        "mode",
+        "fraction",
+        "code",
+        "field",
+        "receipt",
+    )
     params = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
     if args.ids is not None:
         params["evaluation_ids"] = [i.strip() for i in args.ids.split(",") if i.strip()]
@@ -137,6 +162,11 @@ def serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    try:
+        key = ProvinceKey.load(args.province_key) if args.province_key else None
+    except HaochapingError as error:
+        print(f"province: {error}", file=sys.stderr)
+        return 2
     store = ProvinceStore(args.db)
     for token in args.token:
         store.add_token(token, args.token_ttl)
@@ -148,6 +178,8 @@ def serve(args: argparse.Namespace) -> int:
         base_path=args.base_path,
         admin_token=admin_token,
         fault_seed=args.fault_seed,
+        api_version=ApiVersion(args.api_version),
+        province_key=key,
     )
     if args.tags is not None and not _publish_file(server, args.tags):
         store.close()

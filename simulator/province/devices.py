@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from device.keys.key_history import certificate_bytes
 from device.keys.signing import key_id_of, public_key_from_b64, verify
 from simulator.province.http_server import ApiError, Reply, Request, json_body
+from simulator.province.receipts import ProvinceKey
 from simulator.province.store import Enrolment, EnrolOutcome, KeyRotation, ProvinceStore
 from simulator.province.tags import TagList
 from simulator.province.validation import (
@@ -50,6 +51,10 @@ class Province(Protocol):
 
     @property
     def tags(self) -> TagList: ...
+
+    def receipt_key(self) -> ProvinceKey | None:
+        """The key that signs receipts, or None for a version-1 province."""
+        ...
 
 
 class DeviceEndpoints:
@@ -95,6 +100,10 @@ class DeviceEndpoints:
                 "heartbeatSeconds": self.province.heartbeat_seconds,
                 "tagsVersion": self.province.tags.version,
             }
+            key = self.province.receipt_key()
+            if key is not None:  # version 1.1: the device pins the key its receipts verify by
+                body["provinceKey"] = key.public_b64
+                body["provinceKeyId"] = key.key_id
             return Reply(201, body)
         status, code, message = ENROL_REFUSALS[outcome.status]
         extra = {"field": "publicKey"} if code == "E_FIELD" else None

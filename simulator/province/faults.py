@@ -15,9 +15,19 @@ from typing import Any
 
 from device.errors import HaochapingError
 from simulator.province.http_server import Reply, retry_later
+from simulator.province.receipts import WrongReceipt
 from simulator.province.validation import Rejection, is_int
 
-KINDS = ("down", "slow", "error500", "rate", "unavailable", "drop_after_commit", "reject")
+KINDS = (
+    "down",
+    "slow",
+    "error500",
+    "rate",
+    "unavailable",
+    "drop_after_commit",
+    "reject",
+    "bad_receipt",
+)
 PARAMS: dict[str, tuple[str, ...]] = {  # the parameters that mean something for each kind
     "down": ("mode", "retry_after"),
     "slow": ("delay_ms",),
@@ -26,6 +36,7 @@ PARAMS: dict[str, tuple[str, ...]] = {  # the parameters that mean something for
     "unavailable": ("retry_after",),
     "drop_after_commit": (),
     "reject": ("evaluation_ids", "fraction", "code", "field"),
+    "bad_receipt": ("receipt",),
 }
 DOWN_MODES = ("503", "close")
 MAX_RETRY_AFTER = 86_400
@@ -61,9 +72,11 @@ class Fault:
     fraction: float | None = None  # … and/or this share of records (all, if neither is set)
     code: str = "E_FIELD"  # reject: the rejection code
     field: str | None = None  # reject: the field named by E_FIELD (default "record")
+    receipt: str = WrongReceipt.MISSING  # bad_receipt: what the receipts are instead
 
     def __post_init__(self) -> None:
-        for check in (_check_kind, _check_probability, _check_timing, _check_reject):
+        checks = (_check_kind, _check_probability, _check_timing, _check_reject, _check_receipt)
+        for check in checks:
             check(self)
 
     @classmethod
@@ -140,10 +153,16 @@ def _check_reject(fault: Fault) -> None:
         raise FaultError("field", "must be a string or null")
 
 
+def _check_receipt(fault: Fault) -> None:
+    if fault.receipt not in WrongReceipt.__members__.values():
+        raise FaultError("receipt", f"must be one of {', '.join(WrongReceipt)}")
+
+
 @dataclass(frozen=True)
 class FaultPlan:
     """The faults one device call drew, applied by the server in this order:
-    down, slow, unavailable, rate, error500, then reject per record and drop after commit.
+    down, slow, unavailable, rate, error500, then reject per record, wrong receipts and drop
+    after commit.
     """
 
     fired: Mapping[str, Fault] = field(default_factory=dict)
@@ -172,6 +191,12 @@ class FaultPlan:
         if reject.code == "E_FIELD":
             return Rejection(reject.code, message, reject.field or "record")
         return Rejection(reject.code, message)
+
+    @property
+    def wrong_receipt(self) -> WrongReceipt | None:
+        """What accepted and duplicate results carry instead of a valid receipt, if anything."""
+        fault = self.fired.get("bad_receipt")
+        return None if fault is None else WrongReceipt(fault.receipt)
 
     @property
     def drop_after_commit(self) -> bool:

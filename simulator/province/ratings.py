@@ -78,6 +78,13 @@ class RatingTables(SqliteFile):
         with self._lock:
             return self._stored_canonical(self._db.conn, evaluation_ids)
 
+    def received_times(self, evaluation_ids: list[str]) -> dict[str, float]:
+        """When each of *evaluation_ids* was first stored (Unix seconds): what a receipt says,
+        for a duplicate too."""
+        sql = "SELECT evaluation_id, received_at FROM evaluations WHERE evaluation_id IN ({})"
+        with self._lock:
+            return dict(select_in(self._db.conn, sql, evaluation_ids))
+
     def store_batch(
         self,
         device_id: str,

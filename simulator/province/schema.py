@@ -86,3 +86,12 @@ def _key_history(db: Database) -> None:
     keys.add_column("previous_key_id", str)
     keys.add_column("issued_at", int)
     keys.add_column("certificate", str)
+
+
+@migrations(name="004_province_key")
+def _province_key(db: Database) -> None:
+    """Version 1.1: the province's own Ed25519 key, which signs every receipt. The time a
+    rating was first stored is `evaluations.received_at` already (a duplicate repeats it)."""
+    db["province_keys"].create(
+        {"key_id": str, "private_pem": str, "created_at": float}, pk="key_id"
+    )

@@ -30,6 +30,7 @@ from simulator.province.http_server import (
     retry_later,
 )
 from simulator.province.phone_rating import PHONE_PATH, PhoneRating
+from simulator.province.receipts import ApiVersion, ProvinceKey
 from simulator.province.reports import Reports
 from simulator.province.signatures import CLOCK_WINDOW_SECONDS, authenticate
 from simulator.province.speed.signature_pool import SignatureChecker
@@ -45,6 +46,7 @@ __all__ = [
     "RETRY_AFTER_SECONDS",
     "TAGS_VERSION",
     "ApiError",
+    "ApiVersion",
     "DeviceRouter",
     "ProvinceServer",
     "Reply",
@@ -76,6 +78,8 @@ class ProvinceServer:
     """The stand-in province on 127.0.0.1: `start()`, then talk to `url`, then `stop()`.
 
     `faults` switches failures on and off at run time; `stats()` counts device calls.
+    `api_version` 1 makes it a version-1 province: no province key at enrolment, no receipts.
+    The province key is *province_key* if given, else the one kept in the store.
     """
 
     def __init__(
@@ -89,8 +93,12 @@ class ProvinceServer:
         admin_token: str | None = None,
         fault_seed: int | None = None,
         tls: ssl.SSLContext | None = None,
+        api_version: ApiVersion = ApiVersion.V1_1,
+        province_key: ProvinceKey | None = None,
     ) -> None:
         self.store = store
+        self.api_version = ApiVersion(api_version)
+        self.province_key = province_key or store.province_key(clock())
         self.tls = tls  # serve HTTPS with this context, as a real province does
         self.host = host
         self.port = port
@@ -107,7 +115,8 @@ class ProvinceServer:
         self.router = DeviceRouter()
         devices = DeviceEndpoints(self)
         self.router.add("POST", "/devices/enroll", devices.enroll, signed=False)
-        self.router.add("POST", "/evaluations:batch", BatchEndpoint(store, self._checker, clock))
+        batches = BatchEndpoint(store, self._checker, clock, self.receipt_key)
+        self.router.add("POST", "/evaluations:batch", batches)
         self.router.add("POST", "/devices/{deviceId}/heartbeat", devices.heartbeat)
         self.router.add("POST", "/devices/{deviceId}/keys", devices.add_key)
         self.router.add("GET", "/devices/{deviceId}/keys", devices.key_history, signed=False)
@@ -156,6 +165,10 @@ class ProvinceServer:
             self._thread.join(timeout=5)
         self._checker.close()
         self._httpd = self._thread = None
+
+    def receipt_key(self) -> ProvinceKey | None:
+        """The key that signs receipts now; None while the stand-in speaks version 1."""
+        return None if self.api_version == ApiVersion.V1 else self.province_key
 
     # --- tags and statistics -----------------------------------------------------------
 

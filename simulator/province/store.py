@@ -12,8 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from simulator.province.audit import AuditFlag, ChainView
 from simulator.province.ratings import CheckedRecord, RatingTables, StoreResult, decide
+from simulator.province.receipts import ProvinceKey
 from simulator.province.schema import migrations
 
 __all__ = [
@@ -203,6 +207,31 @@ class ProvinceStore(RatingTables):
             "SELECT device_id, public_key FROM device_keys WHERE key_id = ?", (key_id,)
         )
         return (rows[0][0], rows[0][1]) if rows else None
+
+    # --- the province's own key (v1.1 receipts) ----------------------------------------
+
+    def province_key(self, now: float) -> ProvinceKey:
+        """The key that signs receipts: the one kept in this file, made at first use."""
+        with self._transaction() as conn:
+            row = conn.execute(
+                "SELECT private_pem FROM province_keys ORDER BY created_at, rowid LIMIT 1"
+            ).fetchone()
+            if row is not None:
+                private = serialization.load_pem_private_key(row[0].encode("ascii"), None)
+                if not isinstance(private, Ed25519PrivateKey):
+                    raise ValueError("the stored province key is not Ed25519")
+                return ProvinceKey(private)
+            key = ProvinceKey.generate()
+            pem = key.private.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+            conn.execute(
+                "INSERT INTO province_keys (key_id, private_pem, created_at) VALUES (?, ?, ?)",
+                (key.key_id, pem.decode("ascii"), now),
+            )
+            return key
 
     # --- request nonces ----------------------------------------------------------------
 

@@ -54,7 +54,7 @@ class Device:
         """The province adapter the sync would use, speaking for this device's key."""
         province = self.config.province
         client = ProvinceClient(province.base_url, province.device_id, self.key, **client_kwargs)
-        return ProvinceAdapter(client)
+        return ProvinceAdapter(client, province.pinned_key)
 
     def sync_process(self, *args: str, log: Path | None = None) -> subprocess.Popen[bytes]:
         out = log.open("ab") if log else subprocess.DEVNULL
