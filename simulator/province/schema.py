@@ -92,6 +92,6 @@ def _key_history(db: Database) -> None:
 def _province_key(db: Database) -> None:
     """Version 1.1: the province's own Ed25519 key, which signs every receipt. The time a
     rating was first stored is `evaluations.received_at` already (a duplicate repeats it)."""
-    db["province_keys"].create(
+    db.table("province_keys").create(
         {"key_id": str, "private_pem": str, "created_at": float}, pk="key_id"
     )
