@@ -1,4 +1,5 @@
-"""Provisioning a device: key generated on the device, enrolled, configuration written last.
+"""Provisioning a device: key generated on the device, enrolled, the local API's certificate
+made, configuration written last.
 
 Nothing half-done is left behind: a failed enrolment removes the new key again.
 """
@@ -25,6 +26,8 @@ from device.daemon.config import (
 )
 from device.keys.identity_vault import IdentityVault
 from device.keys.signing import DeviceKey
+from device.local_api.tls import certificate_key_path, certificate_path
+from provisioning.certificate import make_certificate
 from provisioning.enroll import enroll
 
 MODEL = "haochaping-evaluator"
@@ -116,6 +119,7 @@ def provision(
         draft.key_path.unlink(missing_ok=True)
         raise
     IdentityVault.load_or_create(draft.identity_key_path)
+    make_certificate(state_dir, enrolment.device_id)
     config = Config(
         device=draft.device,
         site=draft.site,
@@ -144,7 +148,14 @@ def hand_over(config: Config, config_path: Path, user: str | None) -> None:
         entry = pwd.getpwnam(user)
     except KeyError:
         return  # the user comes with the package's sysusers.d; init may run before it
-    for path in (config.state_dir, config.key_path, config.identity_key_path):
+    state = config.state_dir
+    for path in (
+        state,
+        config.key_path,
+        config.identity_key_path,
+        certificate_path(state),
+        certificate_key_path(state),
+    ):
         os.chown(path, entry.pw_uid, entry.pw_gid)
     os.chown(config_path, 0, entry.pw_gid)
     config_path.chmod(0o640)

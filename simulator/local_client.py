@@ -1,4 +1,5 @@
-"""A client of the evaluator's local API, as the counter's business system would use it."""
+"""A client of the evaluator's local API, as the counter's business system would use it:
+plain HTTP on loopback, or HTTPS pinning the device certificate's SHA-256 fingerprint."""
 
 from __future__ import annotations
 
@@ -7,12 +8,32 @@ from collections.abc import Callable
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
+
+
+class PinnedAdapter(HTTPAdapter):
+    """HTTPS that trusts one certificate, named by its SHA-256 fingerprint (`AB:CD:…`), and
+    no certificate authority: the device certificate is self-signed."""
+
+    def __init__(self, fingerprint: str) -> None:
+        self.fingerprint = fingerprint.replace(":", "").replace(" ", "").lower()
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["assert_fingerprint"] = self.fingerprint
+        super().init_poolmanager(*args, **kwargs)
 
 
 class EvaluatorClient:
-    def __init__(self, base_url: str, token: str, timeout_s: float = 5.0) -> None:
+    def __init__(
+        self, base_url: str, token: str, timeout_s: float = 5.0, *, pin: str | None = None
+    ) -> None:
+        """*pin*: the certificate fingerprint (`haochaping-provision show`) for an https URL."""
         self.base_url = base_url.rstrip("/")
         self.session = requests.Session()
+        if pin is not None:
+            self.session.mount("https://", PinnedAdapter(pin))
+            self.session.verify = False  # no CA checks the self-signed certificate: the pin does
         self.session.headers["Authorization"] = f"Bearer {token}"
         self.timeout_s = timeout_s
 
