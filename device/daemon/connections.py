@@ -168,11 +168,15 @@ class Slots:
             if slot.dropped:
                 cut(sock)
 
-    def enter(self, sock: socket.socket, phase: Phase) -> None:
+    def enter(self, sock: socket.socket, phase: Phase) -> bool:
+        """The connection moves on to *phase*; False if it was cut meanwhile (what it read
+        may be a fragment: nothing to answer)."""
         with self._lock:
             slot = self._open.get(id(sock))
-            if slot is not None:
-                slot.phase, slot.since = phase, self.clock()
+            if slot is None:
+                return True  # not a connection of this table (a test's own socket pair)
+            slot.phase, slot.since = phase, self.clock()
+            return not slot.dropped
 
     def release(self, slot: Slot) -> None:
         with self._lock:

@@ -336,7 +336,9 @@ class JsonHandler(BaseHTTPRequestHandler):
         super().handle_one_request()
 
     def serve(self) -> None:
-        self.server.slots.enter(self.request, Phase.ANSWERING)
+        if not self.server.slots.enter(self.request, Phase.ANSWERING):
+            self.close_connection = True  # cut mid-headers: what came is no request
+            return
         self._unread = "Transfer-Encoding" in self.headers or bool(self.content_length())
         try:
             reply = self.answer()
@@ -437,6 +439,8 @@ class JsonHandler(BaseHTTPRequestHandler):
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Protocol errors (garbage, oversized request line or headers) as JSON, then close."""
         self.close_connection = True
+        if not self.server.slots.enter(self.request, Phase.ANSWERING):
+            return  # cut mid-request by the server: the fragment gets no answer
         self.logger.debug("%s: protocol error %d from %s", self.label, code, self.client_address[0])
         if code != HTTPStatus.REQUEST_TIMEOUT:
             self.server.dropped(Drop.MALFORMED)
