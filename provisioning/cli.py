@@ -21,12 +21,13 @@ from device.errors import HaochapingError
 from device.flow.mode import Mode
 from device.keys.signing import DeviceKey, KeyFileError
 from device.ledger.store import Ledger, LedgerError
+from provisioning.certificate import certificate_fingerprint, make_certificate
 from provisioning.checks import Outcome, run_all
 from provisioning.decommission import decommission
 from provisioning.keypad_check import check_keypad
 from provisioning.label import label_text, write_label
 from provisioning.rotate import rotate_key
-from provisioning.setup_device import SiteAnswers, provision
+from provisioning.setup_device import SiteAnswers, hand_over, provision
 
 SERVICES = ("haochaping-evaluator", "haochaping-sync")
 
@@ -140,6 +141,7 @@ def init(
         f"enrolled as {config.province.device_id} (key {config.province.key_id}); "
         f"configuration written to {config_path}"
     )
+    click.echo(f"local API certificate SHA-256: {certificate_fingerprint(config.state_dir)}")
 
 
 @main.command()
@@ -226,11 +228,31 @@ def show(config_path: Path, qr_path: Path | None) -> None:
         else "province key: none (version-1 province: deliveries unproven)"
     )
     api = config.local_api
-    click.echo(f"local API:    {api.bind}:{api.port}, token ********")
+    scheme = "https" if api.serves_tls else "http (loopback only)"
+    click.echo(f"local API:    {api.bind}:{api.port}, {scheme}, token ********")
+    pin = certificate_fingerprint(config.state_dir)
+    pin = f"SHA-256 {pin}" if pin else "none: make one with `haochaping-provision certificate`"
+    click.echo(f"certificate:  {pin}")
     click.echo(f"ratings:      {backlog}")
     if qr_path:
         write_label(config, qr_path)
         click.echo(f"label:        {qr_path} ({label_text(config)})")
+
+
+@main.command("certificate")
+@config_option
+@click.option("--renew", is_flag=True, help="Replace the certificate there is (clients re-pin).")
+def certificate_cmd(config_path: Path, renew: bool) -> None:
+    """Make the local API's HTTPS certificate (devices provisioned without one)."""
+    config = _config(config_path)
+    pin = certificate_fingerprint(config.state_dir)
+    if pin is not None and not renew:
+        click.echo(f"certificate there already (--renew replaces it); SHA-256: {pin}")
+        return
+    pin = make_certificate(config.state_dir, config.province.device_id)
+    hand_over(config, config_path, "haochaping")
+    click.echo(f"local API certificate SHA-256: {pin}")
+    click.echo("pin this fingerprint in the business system; restart the evaluator to use it")
 
 
 @main.command("rotate-key")

@@ -1,5 +1,5 @@
 """Provisioning a device: key generated on the device, enrolled, the province's tag list
-cached, configuration written last.
+cached, the local API's certificate made, configuration written last.
 
 Nothing half-done is left behind: a failed enrolment removes the new key again.
 """
@@ -29,7 +29,9 @@ from device.daemon.config import (
 from device.flow.mode import Mode
 from device.keys.identity_vault import IdentityVault
 from device.keys.signing import DeviceKey
+from device.local_api.tls import certificate_key_path, certificate_path
 from device.record import tag_catalog
+from provisioning.certificate import make_certificate
 from provisioning.enroll import Enrolment, enroll
 from sync.province_client import ProvinceClient, ProvinceError
 
@@ -127,6 +129,7 @@ def provision(
         raise
     IdentityVault.load_or_create(draft.identity_key_path)
     fetch_tags(draft, enrolment, key)
+    make_certificate(state_dir, enrolment.device_id)
     config = Config(
         device=draft.device,
         site=draft.site,
@@ -175,7 +178,14 @@ def hand_over(config: Config, config_path: Path, user: str | None) -> None:
         entry = pwd.getpwnam(user)
     except KeyError:
         return  # the user comes with the package's sysusers.d; init may run before it
-    for path in (config.state_dir, config.key_path, config.identity_key_path):
+    state = config.state_dir
+    for path in (
+        state,
+        config.key_path,
+        config.identity_key_path,
+        certificate_path(state),
+        certificate_key_path(state),
+    ):
         os.chown(path, entry.pw_uid, entry.pw_gid)
     tags = config.state_dir / tag_catalog.CACHE_NAME
     if tags.exists():

@@ -1,4 +1,5 @@
-"""A client of the evaluator's local API, as the counter's business system would use it."""
+"""A client of the evaluator's local API, as the counter's business system would use it:
+plain HTTP on loopback, or HTTPS pinning the device certificate's SHA-256 fingerprint."""
 
 from __future__ import annotations
 
@@ -8,12 +9,36 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
+from requests import PreparedRequest, Response
+from requests.adapters import HTTPAdapter
+
+
+class PinnedAdapter(HTTPAdapter):
+    """HTTPS that trusts one certificate, named by its SHA-256 fingerprint (`AB:CD:…`), and
+    no certificate authority: the device certificate is self-signed."""
+
+    def __init__(self, fingerprint: str) -> None:
+        self.fingerprint = fingerprint.replace(":", "").replace(" ", "").lower()
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["assert_fingerprint"] = self.fingerprint
+        super().init_poolmanager(*args, **kwargs)
+
+    def send(self, request: PreparedRequest, **kwargs: Any) -> Response:  # type: ignore[override]
+        kwargs["verify"] = False  # no CA vouches for it (whatever REQUESTS_CA_BUNDLE says)
+        return super().send(request, **kwargs)
 
 
 class EvaluatorClient:
-    def __init__(self, base_url: str, token: str, timeout_s: float = 5.0) -> None:
+    def __init__(
+        self, base_url: str, token: str, timeout_s: float = 5.0, *, pin: str | None = None
+    ) -> None:
+        """*pin*: the certificate fingerprint (`haochaping-provision show`) for an https URL."""
         self.base_url = base_url.rstrip("/")
         self.session = requests.Session()
+        if pin is not None:
+            self.session.mount("https://", PinnedAdapter(pin))
         self.session.headers["Authorization"] = f"Bearer {token}"
         self.timeout_s = timeout_s
 

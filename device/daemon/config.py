@@ -18,6 +18,11 @@ from typing import Any
 
 import tomli_w
 
+from device.daemon.addresses import (
+    local_api_serves_tls,
+    plain_http_refused,
+    province_url_problem,
+)
 from device.errors import HaochapingError
 from device.flow.mode import Mode
 from device.keys.private_file import write_private
@@ -90,10 +95,9 @@ class ProvinceSection:
     province_key_id: str = ""
 
     def check(self) -> None:
-        if not self.base_url.startswith(("https://", "http://")):
-            raise ConfigError(
-                "[province] base_url must start with https:// (or http:// on loopback)"
-            )
+        problem = province_url_problem(self.base_url)
+        if problem is not None:
+            raise ConfigError(f"[province] base_url {problem}")
         problem = province_key_problem(self.province_key, self.province_key_id)
         if problem:
             raise ConfigError(f"[province] {problem}")
@@ -134,12 +138,25 @@ class LocalApiSection:
     token: str = field(repr=False)  # a secret: never in a repr, a log line or `show`
     bind: str = "127.0.0.1"
     port: int = 8470
+    # Off loopback the API serves HTTPS only (the device certificate made at provisioning);
+    # true: HTTPS on loopback too; false: plain HTTP, refused unless bind is loopback.
+    tls: bool | None = None
 
     def check(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ConfigError("[local_api] port must be 0-65535")
         if len(self.token) < 16:
             raise ConfigError("[local_api] token must be at least 16 characters")
+        if plain_http_refused(self.bind, self.tls):
+            raise ConfigError(
+                f"[local_api] tls = false: plain HTTP is refused on bind = {self.bind!r}, "
+                "which is not a loopback address (the token would cross the network in "
+                "clear); remove tls to serve HTTPS, or bind to 127.0.0.1"
+            )
+
+    @property
+    def serves_tls(self) -> bool:
+        return local_api_serves_tls(self.bind, self.tls)
 
 
 @dataclass(frozen=True)

@@ -7,17 +7,18 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any, ClassVar
 from urllib.parse import unquote
 
+from device.daemon.connections import Drop, DropTally, Limits, Phase, Slot, Slots
 from device.errors import HaochapingError
 
 JSON_TYPE = "application/json; charset=utf-8"
@@ -193,13 +194,13 @@ class Framing(Enum):
     TOO_LARGE = "too_large"  # over the route's limit
 
 
-class HttpServer(ThreadingHTTPServer):
-    """One thread per connection; open connections are remembered so `close_connections()`
-    can drop them. `tls` serves HTTPS. The place for later limits: `process_request` (a bounded
-    pool of connections) and the handler's `timeout` (idle and header timeouts)."""
+class HttpServer(HTTPServer):
+    """A thread per open connection, at most `limits.connections` of them: when all are
+    taken the connection waiting longest for a request gives way, or the new one is closed.
+    A connection slow with its headers, its body or idle too long is closed (`Limits`);
+    dropped connections are counted into one log line a minute, never a traceback each.
+    `tls` serves HTTPS, the handshake on the connection's own thread within `header_s`."""
 
-    daemon_threads = True
-    block_on_close = False
     request_queue_size = 64  # socketserver's 5 drops a burst of connects for a second
 
     def __init__(
@@ -207,35 +208,81 @@ class HttpServer(ThreadingHTTPServer):
         address: tuple[str, int],
         handler: type[BaseHTTPRequestHandler],
         *,
+        limits: Limits,
         tls: ssl.SSLContext | None = None,
+        label: str = "http",
     ) -> None:
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
+        self.limits = limits
+        self.tls = tls
+        self.drops = DropTally(label)
+        self._drops_lock = threading.Lock()
+        self.slots = Slots(limits, self.dropped)
         super().__init__(address, handler)
-        if tls is not None:
-            self.socket = tls.wrap_socket(self.socket, server_side=True)
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        with self._connections_lock:
-            self._connections.add(request)
-        super().process_request(request, client_address)
+        slot = self.slots.admit(request, Phase.HANDSHAKE if self.tls else Phase.HEADERS)
+        if slot is None:
+            self.dropped(Drop.FULL)
+            self.shutdown_request(request)
+            return
+        thread = threading.Thread(
+            target=self._serve_connection, args=(slot, client_address), daemon=True
+        )
+        try:
+            thread.start()
+        except RuntimeError:  # no thread to be had: the connection is refused, not the server
+            self.slots.release(slot)
+            self.dropped(Drop.FULL)
+            self.shutdown_request(request)
 
-    def shutdown_request(self, request: Any) -> None:
-        with self._connections_lock:
-            self._connections.discard(request)
-        super().shutdown_request(request)
+    def _serve_connection(self, slot: Slot, client_address: Any) -> None:
+        try:
+            if self.tls is not None and not self._handshake(slot):
+                return
+            self.finish_request(slot.sock, client_address)
+        except Exception:  # reset, timed out or cut mid-request: counted, no traceback
+            logging.getLogger(__name__).debug("connection failed", exc_info=True)
+            if not slot.dropped:
+                self.dropped(Drop.BROKEN)
+        finally:
+            self.slots.release(slot)
+            self.shutdown_request(slot.sock)
+
+    def _handshake(self, slot: Slot) -> bool:
+        assert self.tls is not None
+        slot.sock.settimeout(self.limits.header_s)
+        wrapped = self.tls.wrap_socket(slot.sock, server_side=True, do_handshake_on_connect=False)
+        self.slots.rebind(slot, wrapped)
+        try:
+            wrapped.do_handshake()
+        except (OSError, ValueError):  # plain HTTP, a wrong client, too slow, or cut
+            if not slot.dropped:
+                self.dropped(Drop.HANDSHAKE)
+            return False
+        self.slots.enter(wrapped, Phase.HEADERS)
+        return True
+
+    def service_actions(self) -> None:
+        """Between accepts (every poll interval at least): close overdue connections, and
+        log the dropped ones when a line is due."""
+        self.slots.sweep()
+        self._log_drops(None)
+
+    def dropped(self, drop: Drop | None) -> None:
+        self._log_drops(drop)
+
+    def _log_drops(self, drop: Drop | None) -> None:
+        now = time.monotonic()
+        with self._drops_lock:
+            line = self.drops.due(now) if drop is None else self.drops.note(drop, now)
+        if line is not None:
+            logging.getLogger(__name__).warning("%s", line)
 
     def close_connections(self) -> None:
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
+        self.slots.cut_all()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        logging.getLogger(__name__).info(
-            "connection from %s failed", client_address[0], exc_info=True
-        )
+        self.dropped(Drop.BROKEN)
 
 
 class JsonHandler(BaseHTTPRequestHandler):
@@ -250,6 +297,8 @@ class JsonHandler(BaseHTTPRequestHandler):
     discard_limit = 0  # a refused body up to this size is read and dropped before closing
     error_log_level = logging.DEBUG
     _unread = False  # the request announced a body that was not read: close after answering
+    _requests = 0  # requests begun on this connection
+    server: HttpServer
 
     def __getattr__(self, name: str) -> Any:
         """`do_<METHOD>` for the methods served; others get 501 from the base class."""
@@ -278,7 +327,18 @@ class JsonHandler(BaseHTTPRequestHandler):
     def protocol_error(self, status: HTTPStatus, message: str | None) -> Reply:
         return Reply(status, {"code": "E_HTTP", "message": message or status.phrase}, close=True)
 
+    def handle_one_request(self) -> None:
+        """Each request under its deadline: the first's headers within `header_s` of the
+        accept, a kept-alive connection's next within `idle_s`."""
+        if self._requests:
+            self.server.slots.enter(self.request, Phase.IDLE)
+        self._requests += 1
+        super().handle_one_request()
+
     def serve(self) -> None:
+        if not self.server.slots.enter(self.request, Phase.ANSWERING):
+            self.close_connection = True  # cut mid-headers: what came is no request
+            return
         self._unread = "Transfer-Encoding" in self.headers or bool(self.content_length())
         try:
             reply = self.answer()
@@ -336,10 +396,13 @@ class JsonHandler(BaseHTTPRequestHandler):
             raise self.framing_error(Framing.BAD_LENGTH, limit)
         if length > limit:
             raise self.framing_error(Framing.TOO_LARGE, limit)
+        self.server.slots.enter(self.request, Phase.BODY)
         try:
             data = self.rfile.read(length)
         except OSError as exc:  # timed out or reset
             raise HangupError from exc
+        finally:
+            self.server.slots.enter(self.request, Phase.ANSWERING)
         if len(data) < length:
             raise HangupError
         self._unread = False
@@ -376,7 +439,11 @@ class JsonHandler(BaseHTTPRequestHandler):
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Protocol errors (garbage, oversized request line or headers) as JSON, then close."""
         self.close_connection = True
-        self.logger.info("%s: protocol error %d from %s", self.label, code, self.client_address[0])
+        if not self.server.slots.enter(self.request, Phase.ANSWERING):
+            return  # cut mid-request by the server: the fragment gets no answer
+        self.logger.debug("%s: protocol error %d from %s", self.label, code, self.client_address[0])
+        if code != HTTPStatus.REQUEST_TIMEOUT:
+            self.server.dropped(Drop.MALFORMED)
         self.send_reply(self.protocol_error(HTTPStatus(code), message))
         self.close_connection = True
 

@@ -25,6 +25,7 @@ from device.flow.rating_flow import RatingFlow, Timing
 from device.keypad.link import KeypadLink
 from device.ledger.store import Ledger
 from device.local_api.server import LocalApi
+from device.local_api.tls import server_context
 from device.record.rating import Site
 from device.record.tag_catalog import TagCatalog
 from device.screen.fonts import load_font
@@ -141,7 +142,8 @@ class Evaluator:
             self.keypad = KeypadLink(self.config.keypad.port, self.loop.post)
             self.keypad.start()
         cfg = self.config.local_api
-        self.api = LocalApi(cfg.bind, cfg.port, cfg.token, self.inbox, self.mode)
+        tls = server_context(self.config.state_dir) if cfg.serves_tls else None
+        self.api = LocalApi(cfg.bind, cfg.port, cfg.token, self.inbox, self.mode, tls=tls)
         self.api.start()
         log.info("local API on %s:%d", cfg.bind, self.api.port)
 

@@ -12,6 +12,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 import pygame
 
@@ -55,6 +56,7 @@ from device.screen.panel import Panel
 log = logging.getLogger(__name__)
 DESKTOP_KEYS = {pygame.K_1: 1, pygame.K_2: 2, pygame.K_3: 3, pygame.K_4: 4, pygame.K_5: 5}
 THANKS_BEEP_MS = 80
+T = TypeVar("T")
 
 
 class MainLoop:
@@ -89,6 +91,7 @@ class MainLoop:
         self._keypad_connected: bool | None = None
         self._last_health = Health(True, 0, False)
         self._next_health = 0.0
+        self._failing: set[str] = set()  # upkeep jobs whose last run failed
         self._rated = 0
         self._last: tuple[int, str | None] = (
             self.storage.ledger.last_seq() if self.storage else 0,
@@ -204,11 +207,29 @@ class MainLoop:
         if now < self._next_health:
             return False
         self._next_health = now + pace.HEALTH_EVERY_S
-        self._reload_tags()
+        self._in_background("reloading the tag list", self._reload_tags)
         before = (self._last_health, self.flow.phase)
-        self._last_health = self.storage.health.run()
+        health = self._in_background("the health check", self.storage.health.run)
+        if health is None:
+            return False
+        self._last_health = health
         self._apply_health(self.storage)
         return before != (self._last_health, self.flow.phase)
+
+    def _in_background(self, what: str, job: Callable[[], T]) -> T | None:
+        """Run an upkeep job; a failure (out of file descriptors, say) is logged once, until
+        the job works again, and the job retried at the next health check: never fatal."""
+        try:
+            result = job()
+        except Exception as exc:  # whatever it is, the rater keeps the screen
+            if what not in self._failing:
+                self._failing.add(what)
+                log.warning("%s failed (%s); trying again later", what, exc)
+            return None
+        if what in self._failing:
+            self._failing.discard(what)
+            log.warning("%s works again", what)
+        return result
 
     def _retry_storage(self, now: float) -> bool:
         """A key or ledger that could not be opened at start is tried again now and then

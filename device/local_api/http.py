@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -15,6 +16,7 @@ from http import HTTPStatus
 from typing import Any, ClassVar, cast
 from urllib.parse import unquote
 
+from device.daemon.connections import Limits
 from device.daemon.http import (
     ApiError,
     HttpServer,
@@ -26,12 +28,24 @@ from device.daemon.http import (
 )
 from device.daemon.http import Route as BaseRoute
 
-__all__ = ["ApiError", "Body", "JsonServer", "Reply", "Request", "Route", "handler_for"]
+__all__ = [
+    "LIMITS",
+    "ApiError",
+    "Body",
+    "JsonServer",
+    "Reply",
+    "Request",
+    "Route",
+    "handler_for",
+]
 
 log = logging.getLogger("device.local_api.server")
 
 MAX_BODY = 64 * 1024
 IDLE_TIMEOUT_S = 10.0
+# One business system (or a few) per window: 32 connections are plenty. Headers within 5 s of
+# connecting, the next request within 10 s on a kept-alive connection, a body within 30 s.
+LIMITS = Limits(connections=32, header_s=5.0, idle_s=IDLE_TIMEOUT_S, body_s=30.0)
 _PROTOCOL_ERRORS = {
     HTTPStatus.REQUEST_URI_TOO_LONG: "E_URI_TOO_LONG",
     HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE: "E_HEADERS",
@@ -53,7 +67,17 @@ class Route(BaseRoute):
 
 
 class JsonServer(HttpServer):
-    """The local API's server (a bounded pool and HTTPS will hang on `HttpServer`)."""
+    """The local API's server: `LIMITS` on its connections, HTTPS when given `tls`."""
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: type[JsonHandler],
+        *,
+        tls: ssl.SSLContext | None = None,
+        limits: Limits = LIMITS,
+    ) -> None:
+        super().__init__(address, handler, limits=limits, tls=tls, label="local api")
 
 
 def handler_for(routes: list[Route], token: str) -> type[JsonHandler]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import logging
+import ssl
 import threading
 from collections.abc import Callable
 from enum import StrEnum
@@ -110,14 +111,21 @@ class LocalApi:
     """Serves the local API on its own thread until `stop()`."""
 
     def __init__(
-        self, bind: str, port: int, token: str, control: EvaluatorControl, mode: Mode
+        self,
+        bind: str,
+        port: int,
+        token: str,
+        control: EvaluatorControl,
+        mode: Mode,
+        *,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.mode = known_mode(mode)
         if not token:
             raise ValueError("the local API needs a token")
         self.control = control
         self._openapi = openapi_document()
-        self._server = JsonServer((bind, port), handler_for(self._routes(), token))
+        self._server = JsonServer((bind, port), handler_for(self._routes(), token), tls=tls)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.5}, name="local-api"
         )

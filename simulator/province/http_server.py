@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, ClassVar, Protocol, cast
 
+from device.daemon.connections import Limits
 from device.daemon.http import (
     HTML_TYPE,
     JSON_TYPE,
@@ -50,6 +51,8 @@ MAX_BODY_BYTES = 1024 * 1024
 MAX_DISCARD_BYTES = 16 * MAX_BODY_BYTES  # read and drop a refused body up to this size
 SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 BODY_METHODS = ("POST", "PUT", "PATCH")
+# A fleet benchmark's thousand devices each keep a connection alive: room for all of them.
+LIMITS = Limits(connections=2048, header_s=30.0, idle_s=30.0, body_s=60.0, wait_s=1.0)
 
 
 def auth_error(message: str) -> ApiError:
@@ -123,7 +126,7 @@ class ProvinceHTTPServer(HttpServer):
         self, address: tuple[str, int], app: App, *, tls: ssl.SSLContext | None = None
     ) -> None:
         self.app = app
-        super().__init__(address, RequestHandler, tls=tls)
+        super().__init__(address, RequestHandler, limits=LIMITS, tls=tls, label="province")
 
 
 class RequestHandler(JsonHandler):

@@ -1,0 +1,68 @@
+"""The local API's HTTPS: where the device certificate and its key lie (beside the device key),
+its SHA-256 fingerprint that the business system pins, and the server's TLS context.
+
+The certificate is made at provisioning (`provisioning.certificate`); here it is only read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import ssl
+from pathlib import Path
+
+from device.errors import HaochapingError
+
+log = logging.getLogger(__name__)
+
+CERTIFICATE_FILE = "local_api.crt"
+CERTIFICATE_KEY_FILE = "local_api.key"
+
+
+class CertificateError(HaochapingError):
+    """The local API must serve HTTPS but its certificate cannot be used."""
+
+    code = "E_CONFIG"
+
+
+def certificate_path(state_dir: Path) -> Path:
+    return state_dir / CERTIFICATE_FILE
+
+
+def certificate_key_path(state_dir: Path) -> Path:
+    return state_dir / CERTIFICATE_KEY_FILE
+
+
+def fingerprint(certificate_pem: bytes) -> str:
+    """SHA-256 of the certificate (DER), as `AB:CD:…`: what a client pins."""
+    der = ssl.PEM_cert_to_DER_cert(certificate_pem.decode("ascii"))
+    digest = hashlib.sha256(der).hexdigest().upper()
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+
+
+def same_fingerprint(a: str, b: str) -> bool:
+    """Fingerprints compared as hex digits, colons, spaces and case aside."""
+
+    def digits(text: str) -> str:
+        return "".join(c for c in text.lower() if c in "0123456789abcdef")
+
+    return len(digits(a)) == 64 and digits(a) == digits(b)
+
+
+def server_context(state_dir: Path) -> ssl.SSLContext:
+    """The TLS context serving the device certificate (TLS 1.2 or newer); its fingerprint is
+    logged, so the journal says what clients must pin."""
+    cert, key = certificate_path(state_dir), certificate_key_path(state_dir)
+    try:
+        pem = cert.read_bytes()
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(cert, key)
+        log.info("local API serves HTTPS, certificate SHA-256 %s", fingerprint(pem))
+        return context
+    except (OSError, ValueError, ssl.SSLError) as exc:
+        raise CertificateError(
+            f"the local API serves HTTPS (bind off loopback, or [local_api] tls = true) but "
+            f"its certificate {cert} with key {key} cannot be used ({exc}); "
+            "make one with `haochaping-provision certificate`"
+        ) from exc
