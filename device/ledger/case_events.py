@@ -128,13 +128,16 @@ class CaseEvents:
         ).fetchone()
         return (row[0], row[1]) if row else (0, ZERO_HASH)
 
-    def unsent(self, limit: int, max_bytes: int | None = None) -> list[UnsentEvent]:
-        """The oldest undelivered events in eventSeq order, at most *max_bytes* of canonical
-        JSON (and a comma each), but always at least one."""
+    def unsent(
+        self, limit: int, max_bytes: int | None = None, *, after_seq: int = 0
+    ) -> list[UnsentEvent]:
+        """The oldest undelivered events (after *after_seq*) in eventSeq order, at most
+        *max_bytes* of canonical JSON (and a comma each), but always at least one."""
         rows = self.conn.execute(
             "SELECT event_seq, event_id, CAST(event AS BLOB) FROM case_events"
-            " WHERE delivery IS NULL AND quarantine_code IS NULL ORDER BY event_seq LIMIT ?",
-            (limit,),
+            " WHERE delivery IS NULL AND quarantine_code IS NULL AND event_seq > ?"
+            " ORDER BY event_seq LIMIT ?",
+            (after_seq, limit),
         ).fetchall()
         out: list[UnsentEvent] = []
         used = 0
