@@ -21,6 +21,7 @@ from device.ledger.store import Ledger
 from sync.adapter import Adapter
 from sync.backoff import Backoff
 from sync.daemon import SyncDaemon
+from sync.event_delivery import EventOutbox, EventRounds, ProvinceEventAdapter
 from sync.export_adapter import MonthlyExport
 from sync.jobs import Jobs
 from sync.province_adapter import ProvinceAdapter
@@ -29,10 +30,8 @@ from sync.sender import Sender
 from sync.status import render_text, sync_status
 
 
-def adapter_for(config: Config, key: DeviceKey) -> Adapter:
-    if config.sync.adapter == "monthly-export":
-        return MonthlyExport(Path(config.sync.export_dir or config.state_dir / "exports"))
-    client = ProvinceClient(
+def _client(config: Config, key: DeviceKey) -> ProvinceClient:
+    return ProvinceClient(
         config.province.base_url,
         config.province.device_id,
         key,
@@ -40,7 +39,25 @@ def adapter_for(config: Config, key: DeviceKey) -> Adapter:
         connect_timeout_s=config.sync.connect_timeout_s,
         read_timeout_s=config.sync.read_timeout_s,
     )
-    return ProvinceAdapter(client, config.province.pinned_key)
+
+
+def adapter_for(config: Config, key: DeviceKey) -> Adapter:
+    if config.sync.adapter == "monthly-export":
+        return MonthlyExport(Path(config.sync.export_dir or config.state_dir / "exports"))
+    return ProvinceAdapter(_client(config, key), config.province.pinned_key)
+
+
+def carries_events(config: Config) -> bool:
+    """Only the province adapter delivers case events; an export keeps them on the device."""
+    return config.sync.adapter == "province-v1"
+
+
+def event_rounds(config: Config, key: DeviceKey, ledger: Ledger) -> EventRounds | None:
+    if not carries_events(config):
+        return None
+    adapter = ProvinceEventAdapter(_client(config, key), config.province.pinned_key)
+    sender = Sender(ledger, adapter, None, config.sync.batch_size, outbox=EventOutbox(ledger))
+    return EventRounds(ledger, sender)
 
 
 def build(config: Config) -> SyncDaemon:
@@ -55,7 +72,13 @@ def build(config: Config) -> SyncDaemon:
         raise
     sender = Sender(ledger, adapter_for(config, key), vault, config.sync.batch_size)
     backoff = Backoff(config.sync.backoff_base_s, config.sync.backoff_cap_s)
-    return SyncDaemon(ledger, sender, idle_poll_s=config.sync.poll_seconds, backoff=backoff)
+    return SyncDaemon(
+        ledger,
+        sender,
+        idle_poll_s=config.sync.poll_seconds,
+        backoff=backoff,
+        events=event_rounds(config, key, ledger),
+    )
 
 
 def _load(config_path: Path) -> Config:
@@ -106,6 +129,8 @@ def run(config_path: Path) -> None:
         jobs.stop()
         daemon.sender.close()
         daemon.sender.adapter.close()
+        if daemon.events is not None:
+            daemon.events.close()
 
 
 @main.command()
@@ -117,7 +142,8 @@ def once(config_path: Path, timeout: float) -> None:
     left = daemon.run_until_empty(timeout)
     if left:
         click.echo(
-            f"{left} ratings still undelivered: {daemon.last_error or 'timed out'}", err=True
+            f"{left} ratings and case events still undelivered: {daemon.last_error or 'timed out'}",
+            err=True,
         )
         sys.exit(1)
     click.echo("backlog delivered")
@@ -127,10 +153,16 @@ def once(config_path: Path, timeout: float) -> None:
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object instead of text.")
 def status(config_path: Path, as_json: bool) -> None:
-    """Backlog, oldest unsent, last success and error, quarantined count, receipts."""
+    """Backlog, oldest unsent, last success and error, quarantined count, receipts (ratings
+    and case events)."""
     config = _load(config_path)
     with _ledger(config) as ledger:
-        figures = sync_status(ledger, datetime.now(UTC), config.province.province_key_id)
+        figures = sync_status(
+            ledger,
+            datetime.now(UTC),
+            config.province.province_key_id,
+            events_delivered=carries_events(config),
+        )
     click.echo(json.dumps(figures, ensure_ascii=False) if as_json else render_text(figures))
 
 

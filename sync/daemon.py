@@ -1,5 +1,8 @@
 """The sync loop: deliver while there is work, back off through outages, wake on new ratings.
 
+Each round sends one batch of ratings, then one batch of case events (when the adapter
+carries them): ratings first, events never starved, both through the same backoff.
+
 New ratings are noticed through SQLite's data_version (it changes when another connection
 commits), checked a few times a second: cheap, and no coupling to the evaluator process.
 """
@@ -11,12 +14,16 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from device.daemon.sdnotify import Watchdog, notify
 from device.ledger.store import Ledger, LedgerError
 from sync.backoff import Backoff
 from sync.province_client import OperatorNeededError, ProvinceError, RetryableError
-from sync.sender import Sender
+from sync.sender import RoundResult, Sender
+
+if TYPE_CHECKING:
+    from sync.event_delivery import EventRounds
 
 log = logging.getLogger(__name__)
 WATCH_INTERVAL_S = 0.2
@@ -31,9 +38,11 @@ class SyncDaemon:
         idle_poll_s: float = 60.0,
         backoff: Backoff | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        events: EventRounds | None = None,
     ) -> None:
         self.ledger = ledger
         self.sender = sender
+        self.events = events
         self.idle_poll_s = idle_poll_s
         self.backoff = backoff or Backoff()
         self.monotonic = monotonic
@@ -48,6 +57,13 @@ class SyncDaemon:
         """One round; returns how long to wait before the next (0: more work is waiting)."""
         try:
             result = self.sender.send_round()
+            if self.events is not None:
+                events = self.events.send_round()
+                result = RoundResult(
+                    result.sent + events.sent,
+                    result.delivered + events.delivered,
+                    result.quarantined + events.quarantined,
+                )
         except RetryableError as exc:
             delay = self.backoff.next_delay(exc.retry_after_s)
             log.warning("delivery deferred %.1f s: %s", delay, exc)
@@ -94,11 +110,16 @@ class SyncDaemon:
         end = self.monotonic() + deadline_s
         while self.monotonic() < end and not self.stop_event.is_set():
             delay = self.step()
-            if delay > 0 and self.ledger.outbox.backlog() == 0:
+            if delay > 0 and self.backlog() == 0:
                 break
             if delay > 0:
                 self.stop_event.wait(min(delay, max(0.0, end - self.monotonic())))
-        return self.ledger.outbox.backlog()
+        return self.backlog()
+
+    def backlog(self) -> int:
+        """Ratings, and case events the province can take, still to deliver."""
+        events = self.events.backlog() if self.events is not None else 0
+        return self.ledger.outbox.backlog() + events
 
     def _wait_out(self, delay_s: float) -> None:
         end = self.monotonic() + delay_s

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 from device.keys.identity_vault import IdentityVault
 from device.ledger.store import Ledger, LedgerError, UnsentRating
@@ -35,11 +36,88 @@ class RoundResult:
     quarantined: int
 
 
+class Pending(Protocol):
+    """One signed record waiting for delivery, as an outbox hands it out."""
+
+    @property
+    def seq(self) -> int: ...
+
+    @property
+    def record_id(self) -> str: ...
+
+    @property
+    def canonical(self) -> bytes: ...
+
+
+class SenderOutbox(Protocol):
+    """What a Sender drains: ratings (`RatingOutbox`) or case events
+    (`sync.event_delivery.EventOutbox`), oldest first."""
+
+    what: str  # for the log: "rating", "case event"
+
+    def unsent(self, limit: int, max_bytes: int, after_seq: int) -> Sequence[Pending]: ...
+
+    def record(self, batch: Sequence[Pending], results: list[Delivery], at: str) -> RoundResult:
+        """Mark what the province took and quarantine what it rejected."""
+        ...
+
+
+class RatingOutbox:
+    """The ledger's ratings as a Sender drains them."""
+
+    what = "rating"
+
+    def __init__(self, ledger: Ledger, vault: IdentityVault | None) -> None:
+        self.ledger = ledger
+        self.vault = vault
+
+    def unsent(self, limit: int, max_bytes: int, after_seq: int) -> list[UnsentRating]:
+        return self.ledger.unsent(limit, self.vault, max_bytes, after_seq=after_seq)
+
+    def record(self, batch: Sequence[Pending], results: list[Delivery], at: str) -> RoundResult:
+        delivered: dict[str, str] = {d.evaluation_id: d.status for d in results if d.delivered}
+        rejected = rejections(results, self.what)
+        self.ledger.outbox.mark_delivered(
+            delivered,
+            at,
+            seqs={r.record_id: r.seq for r in batch},
+            receipts=receipts_of(results),
+        )
+        if rejected:
+            self.ledger.quarantine(rejected)
+        return RoundResult(len(batch), len(delivered), len(rejected))
+
+
+def receipts_of(results: list[Delivery]) -> dict[str, tuple[str, str]]:
+    """(receipt, receivedAt) of every delivered record that came with a receipt."""
+    return {
+        d.evaluation_id: (d.receipt, d.received_at or "")
+        for d in results
+        if d.delivered and d.receipt is not None
+    }
+
+
+def rejections(results: list[Delivery], what: str) -> dict[str, tuple[str, str]]:
+    """What the province refused for good (quarantine); an unproven answer is neither
+    delivered nor refused: it is sent again."""
+    rejected = {
+        d.evaluation_id: (d.code or "E_UNKNOWN", d.message or "")
+        for d in results
+        if d.status is DeliveryStatus.REJECTED
+    }
+    for record_id, (code, _) in rejected.items():
+        log.warning("%s %s rejected: %s", what, record_id, code)
+    for d in results:
+        if d.status is DeliveryStatus.UNPROVEN:
+            log.warning("%s %s not delivered: %s", what, d.evaluation_id, d.message)
+    return rejected
+
+
 @dataclass(frozen=True)
 class _Flight:
     """A batch on its way and the adapter's answer to come."""
 
-    batch: list[UnsentRating]
+    batch: Sequence[Pending]
     answer: Future[list[Delivery]]
 
 
@@ -53,9 +131,12 @@ class Sender:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         *,
         overlap: bool = True,
+        outbox: SenderOutbox | None = None,
     ) -> None:
         """overlap=False: each round sends its batch and records the answer before it
-        returns, with nothing left on the way."""
+        returns, with nothing left on the way. *outbox*: what to drain, the ledger's ratings
+        unless told otherwise (case events)."""
+        self.outbox = outbox or RatingOutbox(ledger, vault)
         self.ledger = ledger
         self.adapter = adapter
         self.vault = vault
@@ -92,21 +173,18 @@ class Sender:
         if unproven:
             first = unproven[0]
             raise RetryableError(
-                f"{len(unproven)} of {len(results)} ratings acknowledged without a valid "
-                f"receipt; not marked delivered, sent again ({first.message})",
+                f"{len(unproven)} of {len(results)} {self.outbox.what}s acknowledged without a "
+                f"valid receipt; not marked delivered, sent again ({first.message})",
                 first.code,
             )
         return outcome
 
-    def _unsent(self, after_seq: int = 0) -> list[UnsentRating]:
-        return self.ledger.unsent(
-            self.batch_size,
-            self.vault,
-            self.adapter.max_bytes - ENVELOPE_BYTES,
-            after_seq=after_seq,
+    def _unsent(self, after_seq: int = 0) -> Sequence[Pending]:
+        return self.outbox.unsent(
+            self.batch_size, self.adapter.max_bytes - ENVELOPE_BYTES, after_seq
         )
 
-    def _following(self, after_seq: int) -> list[UnsentRating]:
+    def _following(self, after_seq: int) -> Sequence[Pending]:
         """The batch behind the one on its way, read while the province works on that one."""
         if self._poster is None:
             return []
@@ -116,7 +194,7 @@ class Sender:
             log.debug("next batch not read ahead: %s", exc)
             return []
 
-    def _launch(self, batch: list[UnsentRating]) -> _Flight:
+    def _launch(self, batch: Sequence[Pending]) -> _Flight:
         if self._poster is not None:
             return _Flight(batch, self._poster.submit(self._deliver, batch))
         answer: Future[list[Delivery]] = Future()
@@ -126,39 +204,15 @@ class Sender:
             answer.set_exception(exc)
         return _Flight(batch, answer)
 
-    def _deliver(self, batch: list[UnsentRating]) -> list[Delivery]:
+    def _deliver(self, batch: Sequence[Pending]) -> list[Delivery]:
         """Through the adapter, as the ledger's canonical bytes."""
         started = time.perf_counter()
         results = self.adapter.deliver(
-            [OutgoingRecord(r.evaluation_id, r.canonical, r.seq) for r in batch]
+            [OutgoingRecord(r.record_id, r.canonical, r.seq) for r in batch]
         )
         elapsed_ms = (time.perf_counter() - started) * 1000
         log.debug("batch of %d: round trip %.1f ms", len(batch), elapsed_ms)
         return results
 
-    def _record(self, batch: list[UnsentRating], results: list[Delivery]) -> RoundResult:
-        delivered: dict[str, str] = {d.evaluation_id: d.status for d in results if d.delivered}
-        receipts = {
-            d.evaluation_id: (d.receipt, d.received_at or "")
-            for d in results
-            if d.delivered and d.receipt is not None
-        }
-        rejected = {
-            d.evaluation_id: (d.code or "E_UNKNOWN", d.message or "")
-            for d in results
-            if d.status is DeliveryStatus.REJECTED
-        }
-        for eid, (code, _) in rejected.items():
-            log.warning("rating %s rejected: %s", eid, code)
-        for d in results:
-            if d.status is DeliveryStatus.UNPROVEN:
-                log.warning("rating %s not delivered: %s", d.evaluation_id, d.message)
-        self.ledger.outbox.mark_delivered(
-            delivered,
-            self.now().isoformat(timespec="seconds"),
-            seqs={r.evaluation_id: r.seq for r in batch},
-            receipts=receipts,
-        )
-        if rejected:
-            self.ledger.quarantine(rejected)
-        return RoundResult(len(batch), len(delivered), len(rejected))
+    def _record(self, batch: Sequence[Pending], results: list[Delivery]) -> RoundResult:
+        return self.outbox.record(batch, results, self.now().isoformat(timespec="seconds"))

@@ -1,6 +1,6 @@
 """`haochaping-sync status`: backlog, age of the oldest unsent rating, last success, last
-error, quarantined count and whether deliveries are proven by receipts — read from the
-ledger, so it works whether the daemon runs or not."""
+error, quarantined count and whether deliveries are proven by receipts — for ratings and for
+case events — read from the ledger, so it works whether the daemon runs or not."""
 
 from __future__ import annotations
 
@@ -11,19 +11,37 @@ from device.ledger.store import Ledger
 from device.record.rating import BEIJING
 
 
-def sync_status(ledger: Ledger, now: datetime, province_key_id: str = "") -> dict[str, Any]:
+def _age(moment: str | None, now: datetime) -> int | None:
+    if moment is None:
+        return None
+    then = datetime.strptime(moment, "%Y-%m-%d %H:%M:%S").replace(tzinfo=BEIJING)
+    return max(0, int((now - then).total_seconds()))
+
+
+def sync_status(
+    ledger: Ledger, now: datetime, province_key_id: str = "", *, events_delivered: bool = True
+) -> dict[str, Any]:
     """*province_key_id*: the province key pinned at enrolment; "" for a version-1 province,
-    whose deliveries are unproven (it gives no receipts)."""
-    oldest = ledger.outbox.oldest_unsent_assess_time()
-    age = None
-    if oldest is not None:
-        pressed = datetime.strptime(oldest, "%Y-%m-%d %H:%M:%S").replace(tzinfo=BEIJING)
-        age = max(0, int((now - pressed).total_seconds()))
+    whose deliveries are unproven (it gives no receipts). *events_delivered*: whether the
+    configured adapter carries case events at all."""
     state = ledger.sync_state.read()
+    if not events_delivered:
+        events_endpoint = "not carried by this adapter: kept on the device"
+    elif state.events_endpoint_missing_since is not None:
+        events_endpoint = (
+            "missing (a version-1 province): kept on the device since "
+            + state.events_endpoint_missing_since
+        )
+    else:
+        events_endpoint = "ok"
     return {
         "backlog": ledger.outbox.backlog(),
-        "oldestUnsentAgeSeconds": age,
+        "oldestUnsentAgeSeconds": _age(ledger.outbox.oldest_unsent_assess_time(), now),
         "quarantined": ledger.outbox.quarantined(),
+        "eventBacklog": ledger.events.backlog(),
+        "oldestUnsentEventAgeSeconds": _age(ledger.events.oldest_unsent_ended_at(), now),
+        "eventsQuarantined": ledger.events.quarantined(),
+        "eventsEndpoint": events_endpoint,
         "lastSuccessAt": state.last_success_at,
         "lastError": state.last_error,
         "lastErrorAt": state.last_error_at,
@@ -35,10 +53,15 @@ def sync_status(ledger: Ledger, now: datetime, province_key_id: str = "") -> dic
 
 def render_text(status: dict[str, Any]) -> str:
     age = status["oldestUnsentAgeSeconds"]
+    event_age = status["oldestUnsentEventAgeSeconds"]
     lines = [
         f"backlog:        {status['backlog']} ratings",
         f"oldest unsent:  {'-' if age is None else _duration(age)}",
         f"quarantined:    {status['quarantined']}",
+        f"case events:    {status['eventBacklog']} unsent, "
+        f"{status['eventsQuarantined']} quarantined",
+        f"oldest event:   {'-' if event_age is None else _duration(event_age)}",
+        f"events:         {status['eventsEndpoint']}",
         f"last success:   {status['lastSuccessAt'] or 'never'}",
         f"last error:     {status['lastError'] or '-'}"
         + (f" (at {status['lastErrorAt']})" if status["lastError"] else ""),

@@ -100,7 +100,7 @@ def test_leaving_without_a_reason_stores_no_rating_and_says_so(window):
     window.until(lambda: window.phase == "idle", "rate-later page over")
     assert window.ratings() == []
     (outcome,) = window.outcomes()
-    assert (outcome["outcome"], outcome["levelPressed"], outcome["projectNo"]) == (
+    assert (outcome["kind"], outcome["levelPressed"], outcome["projectNo"]) == (
         "no_reason",
         1,
         CASE.project_no,
@@ -115,7 +115,7 @@ def test_no_press_offers_a_signed_rate_later_code(window):
     url = window.evaluator._qr_url()
     assert url is not None and CASE.project_no in url and "hcp-test" in url
     (outcome,) = window.outcomes()
-    assert (outcome["outcome"], outcome["rateLaterOffered"]) == ("timeout", True)
+    assert (outcome["kind"], outcome["rateLater"]) == ("not_rated", True)
     window.clock.advance(20.5)
     window.until(lambda: window.phase == "idle", "idle again")
     assert window.ratings() == []
@@ -124,7 +124,7 @@ def test_no_press_offers_a_signed_rate_later_code(window):
 def test_a_new_case_ends_the_previous_one_as_not_rated(window):
     push(window)
     push(window, dataclasses.replace(CASE, project_no="HD20261121000102"))
-    assert [o["outcome"] for o in window.outcomes()] == ["replaced"]
+    assert [o["kind"] for o in window.outcomes()] == ["replaced"]
     window.key(1)
     window.until(lambda: window.phase == "thanks", "thanks")
     assert window.ratings()[0]["projectNo"] == "HD20261121000102"
@@ -135,7 +135,7 @@ def test_cancel_ends_the_case(window):
     assert window.evaluator.inbox.cancel_case("NOT-ON-SCREEN") is False
     assert window.evaluator.inbox.cancel_case(CASE.project_no) is True
     window.until(lambda: window.phase == "idle", "cancelled")
-    assert [o["outcome"] for o in window.outcomes()] == ["cancelled"]
+    assert [o["kind"] for o in window.outcomes()] == ["cancelled"]
 
 
 def test_a_theme_page_rates_overall_and_chosen_items(window):

@@ -116,6 +116,7 @@ def test_migrations_are_recorded_once(ledger_path):
         "0002_case_outcomes",
         "0003_sync_state_and_base",
         "0004_key_history_and_receipts",
+        "0005_case_events",
     ]
 
 

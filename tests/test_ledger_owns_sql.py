@@ -22,6 +22,7 @@ STAND_IN_STORAGE = frozenset(
         "simulator/province/ratings.py",  # evaluations, chain links, audit flags
         "simulator/province/reports.py",  # read-only statistics queries
         "simulator/province/speed/checkpoint.py",  # the WAL checkpoint thread (speed only)
+        "simulator/province/event_store.py",  # case events, their chain and suppression flags
     }
 )
 STATEMENT_CALLS = frozenset({"execute", "executemany", "executescript"})

@@ -188,3 +188,33 @@ def test_rows_follow_the_kind_of_case():
     flow.push(Case("A1", "T", "x", indicators=True), 0.0)
     assert flow.page is not None
     assert flow.page.rows == (OVERALL, BUSINESS, SERVICE)
+
+
+def test_a_bad_press_is_kept_whatever_ends_the_case():
+    for end in ("cancel", "push", "sign_out"):
+        flow = window_flow()
+        flow.push(CASE_A, now=100.0)
+        flow.press(Level.VERY_DISSATISFIED, "keypad", at=101.0)
+        assert flow.phase is Phase.REASONS
+        if end == "cancel":
+            ended = flow.cancel("A1")
+        elif end == "push":
+            ended = flow.push(CASE_B, now=102.0)
+        else:
+            ended = flow.sign_out()
+        (item,) = ended
+        assert (item.case.project_no, item.level, item.shown_at) == (
+            "A1",
+            Level.VERY_DISSATISFIED,
+            100.0,
+        )
+
+
+def test_a_bad_overall_level_changed_before_submitting_is_kept_as_changed_from():
+    flow = window_flow()
+    flow.push(Case(project_no="A1", task_code="T", task_name="事项甲", indicators=True), 100.0)
+    flow.press(Level.VERY_DISSATISFIED, "touch", at=101.0, row=OVERALL)
+    flow.press(Level.SATISFIED, "touch", at=102.0, row=OVERALL)
+    choice = flow.submit(103.0)
+    assert choice is not None
+    assert (choice.level, choice.changed_from) == (Level.SATISFIED, Level.VERY_DISSATISFIED)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import platform
 import signal
+from collections.abc import Iterable
 from types import FrameType
 
 import pygame
@@ -24,6 +25,7 @@ from device.evaluator.voice import Voice
 from device.flow.rating_flow import RatingFlow, Timing
 from device.keypad.link import KeypadLink
 from device.ledger.store import Ledger
+from device.local_api.case_guard import CaseGuard
 from device.local_api.server import LocalApi
 from device.local_api.tls import server_context
 from device.record.rating import Site
@@ -68,6 +70,9 @@ class Evaluator:
         self.inbox = self.loop.inbox
         self.keypad: KeypadLink | None = None
         self.api: LocalApi | None = None
+        self._api_ledger: Ledger | None = None  # the API threads' own connection
+        self.guard = CaseGuard(self._settled)
+        self.loop.on_settled = self.guard.release
 
     # -- the parts, as they are now (storage may open later) ----------------------------
 
@@ -143,13 +148,24 @@ class Evaluator:
             self.keypad.start()
         cfg = self.config.local_api
         tls = server_context(self.config.state_dir) if cfg.serves_tls else None
-        self.api = LocalApi(cfg.bind, cfg.port, cfg.token, self.inbox, self.mode, tls=tls)
+        self.api = LocalApi(
+            cfg.bind, cfg.port, cfg.token, self.inbox, self.mode, self.guard, tls=tls
+        )
         self.api.start()
         log.info("local API on %s:%d", cfg.bind, self.api.port)
+
+    def _settled(self, project_nos: Iterable[str], assess_number: int) -> bool:
+        """Asked by the case guard, under its lock, on the API's own ledger connection."""
+        if self._api_ledger is None:
+            self._api_ledger = Ledger(self.config.ledger_path)
+        return self._api_ledger.events.settled(project_nos, assess_number)
 
     def _stop_inputs(self) -> None:
         if self.api:
             self.api.stop()
+        if self._api_ledger is not None:
+            self._api_ledger.close()
+            self._api_ledger = None
         if self.keypad:
             self.keypad.stop()
 

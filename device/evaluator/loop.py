@@ -104,6 +104,8 @@ class MainLoop:
         self._dirty = True
         self._queue: queue.SimpleQueue[Message] = queue.SimpleQueue()
         self._wake = threading.Event()
+        # told when a case is rated or ended unrated, after the ledger committed it
+        self.on_settled: Callable[[Case], None] | None = None
 
     def _signing_key(self) -> DeviceKey | None:
         """The device key while the storage is open (read from the local API's threads)."""
@@ -390,6 +392,8 @@ class MainLoop:
             self.flow.store_failed(Problem.LEDGER)
             return True
         self.flow.stored(self.clock.monotonic())
+        self.storage.recorder.changed(choice)  # a bad level first pressed stays on record
+        self._settled(choice.case)
         self._unchecked_ratings += 1
         self._rated += 1
         self._last = (stored.seq, stored.evaluation_id)
@@ -402,12 +406,18 @@ class MainLoop:
         return True
 
     def _ended(self, ended: list[NotRated]) -> None:
-        if self.storage is None:
-            return
+        """Each case that left the screen unrated becomes a signed case event; only once it
+        is committed may the same case be pushed again (the API asks the ledger then)."""
         for item in ended:
-            self.storage.recorder.not_rated(item)
+            if self.storage is not None:
+                self.storage.recorder.not_rated(item)
+            self._settled(item.case)
         if ended:
             self._light_keys()
+
+    def _settled(self, case: Case) -> None:
+        if self.on_settled is not None:
+            self.on_settled(case)
 
     def _light_keys(self) -> bool:
         """Light the keys the page on screen takes; True, so a handler can end with it."""

@@ -56,15 +56,20 @@ class Choice:
     tags: tuple[str, ...] = ()
     indicators: dict[str, int] | None = None
     theme_levels: tuple[int | None, ...] | None = None
+    changed_from: Level | None = None  # a bad overall level pressed first, then changed
 
 
 @dataclass(frozen=True)
 class NotRated:
-    """A case that left the screen without a rating, and why."""
+    """A case that left the screen without a rating, and why.
+
+    An overall level pressed on the case is kept whatever ended it (cancel, another case,
+    sign-out, timeout): a bad press never ends silently."""
 
     case: Case
     reason: str  # replaced, timeout, cancelled, no_reason, changed, staff_signed_out, …
     level: Level | None = None  # an overall level pressed but never completed, as evidence
+    shown_at: float | None = None  # monotonic: when the case reached the screen
 
 
 def rows_for(case: Case) -> tuple[str, ...]:
@@ -88,6 +93,7 @@ class _Page:
     tags: list[str] = field(default_factory=list)
     tag_page: int = 0  # the group of reason tags on screen
     asked_for_reason: bool = False  # 提交 was pressed with no reason chosen
+    first_bad: Level | None = None  # the first bad overall level pressed, kept as evidence
 
     @property
     def multi_row(self) -> bool:
@@ -144,9 +150,9 @@ class RatingFlow:
     def push(self, case: Case, now: float) -> list[NotRated]:
         """Show a new case; one still waiting for its rating ends as replaced."""
         if not self.accepting_cases:
-            return [NotRated(case, self.phase.value)]
+            return [NotRated(case, self.phase.value, shown_at=now)]
         if self.phase is Phase.STORING:
-            return [NotRated(case, "busy")]
+            return [NotRated(case, "busy", shown_at=now)]
         ended = self._end_page("replaced")
         self.page = _Page(case, rows_for(case), shown_at=now)
         self.phase = Phase.RATING
@@ -183,6 +189,8 @@ class RatingFlow:
         if row not in page.rows:
             return None
         page.levels[row] = level
+        if row == OVERALL and level.is_bad and page.first_bad is None:
+            page.first_bad = level
         if row == OVERALL:
             if page.overall_press is None:
                 reaction = max(0, round((at - page.shown_at) * 1000))
@@ -293,15 +301,17 @@ class RatingFlow:
             )
         self.phase = Phase.STORING
         self._deadline = None
+        overall = page.levels[OVERALL]
         return Choice(
             case=page.case,
-            level=page.levels[OVERALL],
+            level=overall,
             source=source,
             reaction_ms=reaction,
             pressed_at=at,
             tags=tuple(page.tags),
             indicators=indicators,
             theme_levels=theme_levels,
+            changed_from=page.first_bad if page.first_bad not in (None, overall) else None,
         )
 
     # -- storage ----------------------------------------------------------------------
@@ -360,7 +370,8 @@ class RatingFlow:
         page = self.page
         if page is None or self.phase not in (Phase.RATING, Phase.REASONS):
             return []
-        return [NotRated(page.case, reason, page.levels.get(OVERALL))]
+        level = page.levels.get(OVERALL, page.first_bad)
+        return [NotRated(page.case, reason, level, page.shown_at)]
 
     def _to_rest(self) -> None:
         self.phase = Phase.PAUSED if self.needs_staff and self.staff is None else Phase.IDLE

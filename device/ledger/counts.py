@@ -13,7 +13,7 @@ from device.ledger.connection import connect
 @dataclass(frozen=True)
 class LedgerCounts:
     ratings: int
-    outcomes: int  # case outcome events (cases shown but not rated)
+    outcomes: int  # case events (cases shown but not rated), old case outcomes included
 
 
 def read_counts(path: Path) -> LedgerCounts:
@@ -21,7 +21,9 @@ def read_counts(path: Path) -> LedgerCounts:
     conn = connect(path, readonly=True)
     try:
         (ratings,) = conn.execute("SELECT count(*) FROM ratings").fetchone()
-        (outcomes,) = conn.execute("SELECT count(*) FROM case_outcomes").fetchone()
+        (outcomes,) = conn.execute(
+            "SELECT (SELECT count(*) FROM case_outcomes) + (SELECT count(*) FROM case_events)"
+        ).fetchone()
     finally:
         conn.close()
     return LedgerCounts(ratings, outcomes)

@@ -90,11 +90,78 @@ _0004_key_history_and_receipts = _statements(
     """
 )
 
+_0005_case_events_tables = _statements(
+    """
+        CREATE TABLE case_events (          -- cases that ended unrated: the spec's EVENT
+            event_seq INTEGER PRIMARY KEY,  -- eventSeq, its own chain apart from ratings
+            event_id TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,
+            project_no TEXT NOT NULL,
+            assess_number INTEGER NOT NULL,
+            level_pressed INTEGER,
+            event TEXT NOT NULL,            -- canonical JSON of the signed event
+            event_hash TEXT NOT NULL,       -- SHA-256 of those bytes: the next prevHash
+            delivery TEXT,                  -- NULL unsent, 'accepted' or 'duplicate'
+            delivered_at TEXT,              -- device clock when the province acknowledged
+            receipt TEXT,                   -- the province's signature, when it sent one
+            received_at TEXT,               -- the province's clock
+            quarantine_code TEXT,           -- the province rejected it: never resent blindly
+            quarantine_message TEXT
+        );
+        CREATE INDEX case_events_unsent ON case_events(event_seq)
+            WHERE delivery IS NULL AND quarantine_code IS NULL;
+        CREATE TABLE settled_cases (        -- rated, or a bad level pressed: never pushed again
+            project_no TEXT NOT NULL,
+            assess_number INTEGER NOT NULL,
+            PRIMARY KEY (project_no, assess_number)
+        ) WITHOUT ROWID
+    """
+)
+
+
+def _0005_case_events(conn: sqlite3.Connection) -> None:
+    _0005_case_events_tables(conn)
+    # a row's case numbers: its projectNo and every case of its batch
+    conn.execute(
+        "CREATE TRIGGER ratings_settle AFTER INSERT ON ratings BEGIN"
+        " INSERT OR IGNORE INTO settled_cases (project_no, assess_number)"
+        " SELECT NEW.project_no, NEW.assess_number UNION"
+        " SELECT value, NEW.assess_number FROM"
+        " json_each(coalesce(json_extract(NEW.record, '$.batchProjectNos'), json_array()));"
+        " END"
+    )
+    conn.execute(
+        "CREATE TRIGGER case_events_settle AFTER INSERT ON case_events"
+        " WHEN NEW.level_pressed IN (1, 2) BEGIN"
+        " INSERT OR IGNORE INTO settled_cases (project_no, assess_number)"
+        " SELECT NEW.project_no, NEW.assess_number UNION"
+        " SELECT value, NEW.assess_number FROM"
+        " json_each(coalesce(json_extract(NEW.event, '$.batchProjectNos'), json_array()));"
+        " END"
+    )
+    # what the ledger already holds: every rating, and old outcomes with a bad level pressed
+    conn.execute(
+        "INSERT OR IGNORE INTO settled_cases (project_no, assess_number)"
+        " SELECT r.project_no, r.assess_number FROM ratings r UNION"
+        " SELECT j.value, r.assess_number FROM ratings r,"
+        " json_each(coalesce(json_extract(r.record, '$.batchProjectNos'), json_array())) j"
+    )
+    conn.execute(
+        "INSERT OR IGNORE INTO settled_cases (project_no, assess_number)"
+        " SELECT o.project_no, json_extract(o.event, '$.assessNumber') FROM case_outcomes o"
+        " WHERE json_extract(o.event, '$.levelPressed') IN (1, 2) UNION"
+        " SELECT j.value, json_extract(o.event, '$.assessNumber') FROM case_outcomes o,"
+        " json_each(coalesce(json_extract(o.event, '$.batchProjectNos'), json_array())) j"
+        " WHERE json_extract(o.event, '$.levelPressed') IN (1, 2)"
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_ratings", _0001_ratings),
     ("0002_case_outcomes", _0002_case_outcomes),
     ("0003_sync_state_and_base", _0003_sync_state_and_base),
     ("0004_key_history_and_receipts", _0004_key_history_and_receipts),
+    ("0005_case_events", _0005_case_events),
 ]
 
 

@@ -54,6 +54,10 @@ class UnsentRating:
     def record(self) -> dict[str, Any]:
         return json.loads(self.canonical)
 
+    @property
+    def record_id(self) -> str:
+        return self.evaluation_id
+
 
 @dataclass(frozen=True)
 class QuarantinedRating:

@@ -1,5 +1,5 @@
 """Turning what the rater did into ledger entries: a finished rating becomes a signed record,
-a case left unrated becomes a signed outcome event. Times come from the device clock with its
+a case left unrated becomes a signed, chained case event. Times come from the device clock with its
 synchronisation state; nothing is filled in for the rater.
 """
 
@@ -13,9 +13,10 @@ from device.daemon.clock import Clock
 from device.flow.rating_flow import Choice, NotRated
 from device.keys.identity_vault import IdentityVault
 from device.keys.signing import DeviceKey
+from device.ledger.case_events import StoredEvent
 from device.ledger.store import Ledger, LedgerError, StoredRating
-from device.record.case_event import outcome_body
-from device.record.rating import Press, Site, record_body
+from device.record.case_event import CaseEnding, EventKind, event_body, kind_for
+from device.record.rating import Case, Press, Site, record_body
 
 log = logging.getLogger(__name__)
 
@@ -48,15 +49,43 @@ class Recorder:
         body = record_body(str(uuid.uuid4()), choice.case, self.site, press)
         return self.ledger.append(body, self.key, self.vault)
 
-    def not_rated(self, ended: NotRated) -> None:
-        """Store the outcome of a case that left the screen unrated; never raises (the
+    def not_rated(self, ended: NotRated) -> StoredEvent | None:
+        """Store a case that left the screen unrated as a case event; never raises (the
         rater is not waiting on it), a failure is logged."""
-        body = outcome_body(
-            str(uuid.uuid4()), self.site.device_id, ended, self.clock.now(), self.clock.synced()
-        )
         try:
-            self.ledger.record_outcome(body, self.key)
+            kind = kind_for(ended.reason)
+        except ValueError as exc:
+            log.error("case event not stored: %s", exc)
+            return None
+        now = self.clock.now()
+        shown = now if ended.shown_at is None else self._wall_time_of(ended.shown_at)
+        level = int(ended.level) if ended.level is not None else None
+        return self._event(ended.case, kind, level, shown, now, kind is EventKind.NOT_RATED)
+
+    def changed(self, choice: Choice) -> StoredEvent | None:
+        """A stored rating whose rater first pressed a bad level, then chose again: the
+        first press stays on record as a `changed` event."""
+        if choice.changed_from is None:
+            return None
+        shown = self._wall_time_of(choice.pressed_at - choice.reaction_ms / 1000)
+        level = int(choice.changed_from)
+        return self._event(choice.case, EventKind.CHANGED, level, shown, self.clock.now(), False)
+
+    def _event(
+        self,
+        case: Case,
+        kind: EventKind,
+        level: int | None,
+        shown_at: datetime,
+        ended_at: datetime,
+        rate_later: bool,
+    ) -> StoredEvent | None:
+        ending = CaseEnding(case, kind, level, shown_at, ended_at, self.clock.synced(), rate_later)
+        body = event_body(str(uuid.uuid4()), self.site, ending)
+        try:
+            stored = self.ledger.events.append(body, self.key)
         except LedgerError as exc:
-            log.error("case outcome %s not stored: %s", ended.reason, exc)
-        else:
-            log.info("case not rated: %s", ended.reason)
+            log.error("case event %s not stored: %s", kind.value, exc)
+            return None
+        log.info("case not rated: %s (event %d)", kind.value, stored.event_seq)
+        return stored

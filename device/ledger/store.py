@@ -20,6 +20,7 @@ from device.keys.identity_vault import IdentityVault
 from device.keys.key_history import KeyEntry
 from device.keys.signing import DeviceKey
 from device.ledger import migrations
+from device.ledger.case_events import CaseEvents
 from device.ledger.connection import LedgerError, connect
 from device.ledger.outbox import Outbox, UnsentRating
 from device.ledger.sync_state import SyncMemory
@@ -74,6 +75,7 @@ class Ledger:
         self.db = Database(self.conn)
         self.outbox = Outbox(self)
         self.sync_state = SyncMemory(self)
+        self.events = CaseEvents(self)
         self._known_keys: set[str] = set()
 
     def close(self) -> None:
@@ -131,16 +133,20 @@ class Ledger:
         with self.writing("rating not stored"):
             return self._append_in_tx(body, key, vault)
 
-    def _append_in_tx(
-        self, body: dict[str, Any], key: DeviceKey, vault: IdentityVault | None
-    ) -> StoredRating:
+    def remember_key(self, key: DeviceKey, device_id: str | None) -> None:
+        """Inside a write transaction: keep the signing key's public half, once."""
         if key.key_id not in self._known_keys:
             self.conn.execute(
                 "INSERT OR IGNORE INTO device_keys (key_id, public_key, device_id)"
                 " VALUES (?, ?, ?)",
-                (key.key_id, key.public_b64, body.get("deviceId")),
+                (key.key_id, key.public_b64, device_id),
             )
             self._known_keys.add(key.key_id)
+
+    def _append_in_tx(
+        self, body: dict[str, Any], key: DeviceKey, vault: IdentityVault | None
+    ) -> StoredRating:
+        self.remember_key(key, body.get("deviceId"))
         last = self._chain_end()
         seq, prev_hash = last[0] + 1, last[1]
         record = {**body, "seq": seq, "prevHash": prev_hash, "keyId": key.key_id}
@@ -173,26 +179,9 @@ class Ledger:
             )
         return StoredRating(seq, record["evaluationId"], record)
 
-    def record_outcome(self, body: dict[str, Any], key: DeviceKey) -> dict[str, Any]:
-        """Sign and store what became of a case shown but not rated (evidence for the
-        province's reminders and for audits); returns the signed event."""
-        event = {**body, "keyId": key.key_id}
-        check_canonical(event)
-        event["signature"] = key.sign_record(event, checked=True)
-        with self.writing("case outcome not stored"):
-            self.conn.execute(
-                "INSERT INTO case_outcomes (event_id, project_no, outcome, event)"
-                " VALUES (?, ?, ?, ?)",
-                (
-                    event["eventId"],
-                    event["projectNo"],
-                    event["outcome"],
-                    canonical_json(event, checked=True).decode("utf-8"),
-                ),
-            )
-        return event
-
     def outcomes(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Case outcomes stored before case events were chained (migration 0005): kept,
+        unchanged and undelivered, as signed evidence."""
         rows = self.conn.execute(
             "SELECT event FROM case_outcomes ORDER BY id DESC LIMIT ?", (limit,)
         ).fetchall()

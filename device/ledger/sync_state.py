@@ -26,6 +26,7 @@ class SyncState:
     last_delivered: int | None = None  # ratings that round delivered
     last_error: str | None = None
     last_error_at: str | None = None
+    events_endpoint_missing_since: str | None = None  # a version-1 province: no events yet
 
 
 class SyncMemory:
@@ -43,6 +44,7 @@ class SyncMemory:
             last_delivered=values.get("lastDelivered"),
             last_error=values.get("lastError"),
             last_error_at=values.get("lastErrorAt"),
+            events_endpoint_missing_since=values.get("eventsEndpointMissingSince"),
         )
 
     def delivered(self, at: str, count: int) -> None:
@@ -51,6 +53,11 @@ class SyncMemory:
 
     def failed(self, error: str, at: str) -> None:
         self._set({"lastError": error, "lastErrorAt": at})
+
+    def events_endpoint(self, missing_since: str | None) -> None:
+        """The province answered 404 to the case-events endpoint (since *missing_since*),
+        or None: it took events."""
+        self._set({"eventsEndpointMissingSince": missing_since})
 
     def _set(self, values: dict[str, Any]) -> None:
         with self.ledger.writing("sync state not stored"):

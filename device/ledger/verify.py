@@ -20,7 +20,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from device.keys.identity_vault import IdentityVault, VaultError
 from device.keys.key_history import KeyEntry, anchored_chain, self_consistent
 from device.keys.signing import public_key_from_b64, verify, verify_record
+from device.ledger.case_events import EventRow
 from device.ledger.connection import connect
+from device.ledger.event_verify import check_events
 from device.ledger.retention import base_bytes
 from device.ledger.store import seal_bytes
 from device.record.canonical import ZERO_HASH, canonical_json, record_hash
@@ -63,6 +65,7 @@ class Report:
     findings: tuple[Finding, ...] = ()
     anchored: bool = False  # keys checked against a key id given from outside the file
     receipts_checked: bool = False  # delivered rows' receipts checked under the province key
+    events: int = 0  # case events checked (their own chain)
 
     @property
     def first_bad(self) -> Finding | None:
@@ -294,10 +297,27 @@ def _verify(
     report = check_rows(
         rows, keys, vault, base, device_id=device_id or None, province_key=province_key
     )
+    events, event_findings = _events(conn, keys, device_id or None)
     return Report(
         report.rows,
         report.fully_verified,
-        (*findings, *report.findings),
+        (*findings, *report.findings, *event_findings),
         expect_key_id is not None,
         report.receipts_checked,
+        events,
     )
+
+
+def _events(
+    conn: sqlite3.Connection, keys: dict[str, str], device_id: str | None
+) -> tuple[int, list[Finding]]:
+    """The case events' own chain; a finding's seq is 0 (it is not a rating), its text names
+    the eventSeq."""
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    if "case_events" not in tables:  # a ledger from before case events were chained
+        return 0, []
+    cursor = conn.execute(
+        "SELECT event_seq, event_id, event, event_hash FROM case_events ORDER BY event_seq"
+    )
+    count, problems = check_events((EventRow(*row) for row in cursor), keys, device_id)
+    return count, [Finding(0, f"case event {seq}: {problem}") for seq, problem in problems]

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import segno
 
 from device.flow.mode import Mode
+from device.local_api.case_guard import Admission, CaseGuard
 from device.local_api.case_intake import (
     TEXT_LIMITS,
     CaseError,
@@ -117,13 +118,17 @@ class LocalApi:
         token: str,
         control: EvaluatorControl,
         mode: Mode,
+        guard: CaseGuard | None = None,
         *,
         tls: ssl.SSLContext | None = None,
     ) -> None:
+        """*guard*: refuses a case already rated (or on screen); without it every valid
+        case is handed on."""
         self.mode = known_mode(mode)
         if not token:
             raise ValueError("the local API needs a token")
         self.control = control
+        self.guard = guard
         self._openapi = openapi_document()
         self._server = JsonServer((bind, port), handler_for(self._routes(), token), tls=tls)
         self._thread = threading.Thread(
@@ -156,11 +161,41 @@ class LocalApi:
 
     def _push_case(self, request: Request) -> Reply:
         case = _valid(parse_case, request.body, self.mode)
-        refusal = self.control.push_case(case)
+        self._admit(case)
+        try:
+            refusal = self.control.push_case(case)
+        except BaseException:
+            self._release(case)
+            raise
         if refusal is not None:
+            self._release(case)
             raise _refused(refusal)
         log.info("local api: case %s queued", case.project_no)
         return Reply(HTTPStatus.ACCEPTED, {"projectNo": case.project_no, "status": "queued"})
+
+    def _admit(self, case: Case) -> None:
+        if self.guard is None:
+            return
+        match self.guard.admit(case):
+            case Admission.ON_SCREEN:
+                raise ApiError(
+                    HTTPStatus.CONFLICT,
+                    "E_ON_SCREEN",
+                    "that case number is on screen now: it cannot be pushed again",
+                )
+            case Admission.ALREADY_RATED:
+                raise ApiError(
+                    HTTPStatus.CONFLICT,
+                    "E_ALREADY_RATED",
+                    "that case (or a case of its batch) with this assessNumber was already "
+                    "rated, or a bad level was pressed for it: it cannot be rated again here",
+                )
+            case Admission.ADMITTED:
+                return
+
+    def _release(self, case: Case) -> None:
+        if self.guard is not None:
+            self.guard.release(case)
 
     def _cancel_case(self, request: Request) -> Reply:
         project_no = _valid(

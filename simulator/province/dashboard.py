@@ -10,6 +10,7 @@ from html import escape
 from typing import Any
 
 from simulator.province.devices import beijing_time
+from simulator.province.event_store import EventStore
 from simulator.province.reports import DeviceRow, RatingRow, Reports, Satisfaction
 
 LEVEL_LABELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
@@ -62,6 +63,20 @@ class DashboardData:
     items: list[Satisfaction]
     faults: Mapping[str, Any]
     requests: int
+    case_events: CaseEventFigures | None = None
+
+
+@dataclass(frozen=True)
+class CaseEventFigures:
+    """Cases that ended unrated, per staff member, and ratings flagged for suppression."""
+
+    per_staff: list[dict[str, Any]]
+    suppressions: list[dict[str, Any]]
+    chain_flags: list[dict[str, Any]]
+
+
+def case_events(events: EventStore) -> CaseEventFigures:
+    return CaseEventFigures(events.per_staff(), events.suppressions(), events.chain_flags())
 
 
 def gather(reports: Reports, **settings: Any) -> DashboardData:
@@ -86,6 +101,8 @@ def render(data: DashboardData) -> str:
         _section("latest", _shown("最新评价", len(data.latest), total), _latest_table(data)),
         _section("staff", "按工作人员统计", _satisfaction_table(data.staff, "工号", "姓名")),
         _section("items", "按事项统计", _satisfaction_table(data.items, "事项名称", "事项编码")),
+        _section("case-events", "未评价办件（按工作人员）", _events_table(data)),
+        _section("suppressions", "疑似压制差评（待复核）", _suppression_table(data)),
     )
     faults = "、".join(data.faults) or "无"
     return (
@@ -279,3 +296,41 @@ def _satisfaction_table(groups: list[Satisfaction], key_name: str, name_name: st
     levels = [LEVEL_LABELS[level] for level in (5, 4, 3, 2, 1)]
     headers = (key_name, name_name, *levels, "合计", "满意率", "差评率")
     return _table(headers, rows, "尚未收到评价")
+
+
+def _events_table(data: DashboardData) -> str:
+    figures = data.case_events
+    rows = [
+        _row(
+            _td(s["proManagerNo"] or "-"),
+            _td(s["proManager"] or "-"),
+            _td(s["notRated"]),
+            _td(s["noReason"]),
+            _td(s["badPressed"]),
+        )
+        for s in (figures.per_staff if figures else [])
+    ]
+    headers = ("工号", "姓名", "未评价办件", "差评未选原因", "按下差评未成评价")
+    return _table(headers, rows, "暂无未评价办件")
+
+
+def _suppression_table(data: DashboardData) -> str:
+    figures = data.case_events
+    rows = [
+        _row(
+            _td(s["projectNo"]),
+            _td(s["kind"]),
+            _td(s["levelPressed"]),
+            _td(s["endedAt"]),
+            _td(s["proManager"] or "-"),
+            _td(s["evaluationId"]),
+            _td(s["assessTime"]),
+        )
+        for s in (figures.suppressions if figures else [])
+    ]
+    rows += [
+        _row(_td(f["eventId"]), _td(f["kind"]), _td(f["eventSeq"]), _td(f["detail"]))
+        for f in (figures.chain_flags if figures else [])
+    ]
+    headers = ("办件编号", "结束方式", "按下等级", "结束时间", "工作人员", "其后评价", "评价时间")
+    return _table(headers, rows, "无")

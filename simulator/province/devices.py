@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from device.keys.key_history import certificate_bytes
 from device.keys.signing import key_id_of, public_key_from_b64, verify
+from simulator.province.event_store import EventStore
 from simulator.province.http_server import ApiError, Reply, Request, json_body
 from simulator.province.receipts import ProvinceKey
 from simulator.province.store import Enrolment, EnrolOutcome, KeyRotation, ProvinceStore
@@ -48,6 +49,7 @@ class Province(Protocol):
     store: ProvinceStore
     clock: Callable[[], float]
     heartbeat_seconds: int
+    events: EventStore
 
     @property
     def tags(self) -> TagList: ...
@@ -191,6 +193,8 @@ class DeviceEndpoints:
             "evaluationCount": self.store.evaluation_count(device_id),
             "missingSeqs": [list(gap) for gap in self.store.missing_seqs(device_id)],
             "flags": flags,
+            "eventFlags": self.province.events.chain_flags(device_id),
+            "suppressions": self.province.events.suppressions(device_id),
         }
         return Reply(200, body)
 

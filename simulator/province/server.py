@@ -17,6 +17,8 @@ from simulator.province import dashboard
 from simulator.province.admin import ADMIN_PREFIX, AdminEndpoints, check_admin_token
 from simulator.province.batch import MAX_BATCH_RECORDS, BatchEndpoint
 from simulator.province.devices import DeviceEndpoints, beijing_time
+from simulator.province.event_store import EventStore
+from simulator.province.events import EventsEndpoint
 from simulator.province.faults import Faults
 from simulator.province.http_server import (
     HTML_TYPE,
@@ -117,6 +119,9 @@ class ProvinceServer:
         self.router.add("POST", "/devices/enroll", devices.enroll, signed=False)
         batches = BatchEndpoint(store, self._checker, clock, self.receipt_key)
         self.router.add("POST", "/evaluations:batch", batches)
+        self.events = EventStore(store)
+        events = EventsEndpoint(store, self.events, clock, self.receipt_key)
+        self.router.add("POST", "/case-events:batch", events)
         self.router.add("POST", "/devices/{deviceId}/heartbeat", devices.heartbeat)
         self.router.add("POST", "/devices/{deviceId}/keys", devices.add_key)
         self.router.add("GET", "/devices/{deviceId}/keys", devices.key_history, signed=False)
@@ -288,5 +293,6 @@ class ProvinceServer:
                 labels=reports.tag_labels(SHIPPED_TAGS.labels(), self._tags.labels()),
                 faults=self.faults.as_json(),
                 requests=self.request_stats.total,
+                case_events=dashboard.case_events(self.events),
             )
         return Reply(200, dashboard.render(data), dict(PAGE_HEADERS), content_type=HTML_TYPE)

@@ -165,7 +165,8 @@ class Driver:
         return [json.loads(r[0]) for r in rows]
 
     def outcomes(self) -> list[dict[str, Any]]:
+        """The signed case events of cases that left the screen unrated, oldest first."""
         conn = sqlite3.connect(self.config.ledger_path)
-        rows = conn.execute("SELECT event FROM case_outcomes ORDER BY id").fetchall()
+        rows = conn.execute("SELECT event FROM case_events ORDER BY event_seq").fetchall()
         conn.close()
         return [json.loads(r[0]) for r in rows]

@@ -1,0 +1,57 @@
+"""No second rating of a case by re-pushing it: which pushed cases the local API refuses.
+
+A case is refused (409) while the same case number is on screen (pushed and not yet ended),
+and when the ledger already holds, for the same case number or any case of its batch with
+the same `assessNumber`, a rating or a case event with a bad overall level pressed. A case
+on screen is released only after the main loop committed its rating or its case event, so a
+cancel followed at once by a re-push cannot slip between the two.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from enum import Enum
+
+from device.record.rating import Case
+
+Settled = Callable[[Iterable[str], int], bool]
+
+
+class Admission(Enum):
+    ADMITTED = "admitted"
+    ON_SCREEN = "on_screen"  # the same case number is still on screen
+    ALREADY_RATED = "already_rated"  # rated, or a bad level pressed for it, in the ledger
+
+
+def case_keys(case: Case) -> frozenset[tuple[str, int]]:
+    """(case number, assessNumber) of the case and every case of its batch."""
+    numbers = {case.project_no, *(case.batch_project_nos or ())}
+    return frozenset((number, case.assess_number) for number in numbers)
+
+
+class CaseGuard:
+    """Thread-safe: the API's threads admit cases, the main loop releases them."""
+
+    def __init__(self, settled: Settled) -> None:
+        """*settled(numbers, assess_number)*: whether the ledger holds a rating or a bad
+        press for any of those case numbers (on a connection of the caller's thread)."""
+        self._settled = settled
+        self._lock = threading.Lock()
+        self._on_screen: set[tuple[str, int]] = set()
+
+    def admit(self, case: Case) -> Admission:
+        keys = case_keys(case)
+        with self._lock:
+            if keys & self._on_screen:
+                return Admission.ON_SCREEN
+            if self._settled([number for number, _ in keys], case.assess_number):
+                return Admission.ALREADY_RATED
+            self._on_screen |= keys
+        return Admission.ADMITTED
+
+    def release(self, case: Case) -> None:
+        """The case left the screen and what became of it is committed (or it was never
+        taken): it may be judged by the ledger alone from now on."""
+        with self._lock:
+            self._on_screen -= case_keys(case)
