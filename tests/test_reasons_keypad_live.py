@@ -78,7 +78,7 @@ def test_choose_again_by_key_then_satisfied(hall, board):
     hall.until(lambda: hall.phase == "rating", "back on the rating page")
     hall.until(lambda: board.lights == "11111", "all keys lit again")
     (changed,) = hall.outcomes()
-    assert (changed["outcome"], changed["levelPressed"], changed["projectNo"]) == (
+    assert (changed["kind"], changed["levelPressed"], changed["projectNo"]) == (
         "changed",
         1,
         CASE.project_no,
@@ -105,7 +105,7 @@ def test_a_reasons_page_left_alone_shows_the_rate_later_code(hall, board):
     assert CASE.project_no in "".join(t.text for t in hall.evaluator.screen.paint.drawn)
     hall.until(lambda: board.lights == "00000", "keys dark")
     (outcome,) = hall.outcomes()
-    assert (outcome["outcome"], outcome["levelPressed"]) == ("no_reason", 1)
+    assert (outcome["kind"], outcome["levelPressed"]) == ("no_reason", 1)
     assert hall.ratings() == []
     hall.clock.advance(21)
     hall.until(lambda: hall.phase == "idle", "back to idle")

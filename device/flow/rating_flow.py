@@ -264,6 +264,7 @@ class RatingFlow:
             return []
         ended = [NotRated(page.case, "changed", page.levels.get(OVERALL))]
         left = min(self._deadline - now, self.timing.rating_s)
+        page.first_bad = None  # on record now, in the `changed` event
         page.levels.pop(OVERALL, None)
         page.overall_press = None
         page.focus = page.rows.index(OVERALL)
