@@ -1,5 +1,6 @@
 """`haochaping-sync status`: backlog, age of the oldest unsent rating, last success, last
-error, quarantined count — read from the ledger, so it works whether the daemon runs or not."""
+error, quarantined count and how many of those lost their personal data — read from the
+ledger, so it works whether the daemon runs or not."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ def sync_status(ledger: Ledger, now: datetime) -> dict[str, Any]:
         "backlog": ledger.outbox.backlog(),
         "oldestUnsentAgeSeconds": age,
         "quarantined": ledger.outbox.quarantined(),
+        "identityLost": ledger.outbox.identity_lost(),
         "lastSuccessAt": state.last_success_at,
         "lastError": state.last_error,
         "lastErrorAt": state.last_error_at,
@@ -33,6 +35,8 @@ def render_text(status: dict[str, Any]) -> str:
         f"backlog:        {status['backlog']} ratings",
         f"oldest unsent:  {'-' if age is None else _duration(age)}",
         f"quarantined:    {status['quarantined']}",
+        f"identity lost:  {status['identityLost']}"
+        + (" (kept on the device, not sent: E_IDENTITY_LOST)" if status["identityLost"] else ""),
         f"last success:   {status['lastSuccessAt'] or 'never'}",
         f"last error:     {status['lastError'] or '-'}"
         + (f" (at {status['lastErrorAt']})" if status["lastError"] else ""),
