@@ -106,7 +106,8 @@ class Outbox:
         IDENTITY_LOST, logged without personal data) and the ones behind it are read."""
         while True:
             rows = self.conn.execute(
-                "SELECT r.seq, r.evaluation_id, CAST(r.record AS BLOB), r.has_identity, i.sealed"
+                "SELECT r.seq, r.evaluation_id, CAST(r.record AS BLOB), r.has_identity,"
+                " CAST(i.sealed AS BLOB)"
                 " FROM ratings r LEFT JOIN rater_identities i ON i.seq = r.seq"
                 " WHERE r.delivery IS NULL AND r.quarantine_code IS NULL AND r.seq > ?"
                 " ORDER BY r.seq LIMIT ?",
