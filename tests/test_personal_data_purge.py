@@ -121,9 +121,7 @@ def test_a_reader_on_an_old_snapshot_delays_the_scrub_but_never_a_rating(device,
     assert_no_trace(device.config.ledger_path, blobs)
 
 
-def test_ratings_whose_personal_data_is_gone_are_kept_back_and_the_rest_delivered(
-    device, province
-):
+def test_ratings_whose_personal_data_is_gone_are_kept_back_and_the_rest_delivered(device, province):
     stored = [device.record(n, identity=person(n) if n % 3 != 2 else None) for n in range(7)]
     seqs = {r.seq: r.evaluation_id for r in stored}
     with sqlite3.connect(device.config.ledger_path) as attacker:
