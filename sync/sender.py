@@ -158,6 +158,7 @@ class Sender:
         If more ratings wait behind the batch, the next batch is already on its way when this
         returns (the next round records its answer); if this batch was not taken, that next
         batch is not sent and the next round starts again from the oldest unsent rating."""
+        self.ledger.scrub_purged()  # the previous round's deleted personal data, out of the WAL
         flight, self._flight = self._flight, None
         if flight is None:
             batch = self._unsent()

@@ -1,6 +1,7 @@
 """`haochaping-sync status`: backlog, age of the oldest unsent rating, last success, last
-error, quarantined count and whether deliveries are proven by receipts — for ratings and for
-case events — read from the ledger, so it works whether the daemon runs or not."""
+error, quarantined count (and how many lost their personal data) and whether deliveries are
+proven by receipts — for ratings and for case events — read from the ledger, so it works
+whether the daemon runs or not."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ def sync_status(
         "backlog": ledger.outbox.backlog(),
         "oldestUnsentAgeSeconds": _age(ledger.outbox.oldest_unsent_assess_time(), now),
         "quarantined": ledger.outbox.quarantined(),
+        "identityLost": ledger.outbox.identity_lost(),
         "eventBacklog": ledger.events.backlog(),
         "oldestUnsentEventAgeSeconds": _age(ledger.events.oldest_unsent_ended_at(), now),
         "eventsQuarantined": ledger.events.quarantined(),
@@ -58,6 +60,8 @@ def render_text(status: dict[str, Any]) -> str:
         f"backlog:        {status['backlog']} ratings",
         f"oldest unsent:  {'-' if age is None else _duration(age)}",
         f"quarantined:    {status['quarantined']}",
+        f"identity lost:  {status['identityLost']}"
+        + (" (kept on the device, not sent: E_IDENTITY_LOST)" if status["identityLost"] else ""),
         f"case events:    {status['eventBacklog']} unsent, "
         f"{status['eventsQuarantined']} quarantined",
         f"oldest event:   {'-' if event_age is None else _duration(event_age)}",

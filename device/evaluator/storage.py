@@ -1,7 +1,8 @@
 """The evaluator's means to store ratings: device key, identity vault, ledger, health check.
 
 Opened together; a missing piece is a `Problem` the device shows (out of service) instead of
-taking ratings it cannot sign or store.
+taking ratings it cannot sign or store. A ledger that opens but cannot take a write (a
+read-only mount, an immutable file) is such a missing piece: a real write is tried at once.
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ def open_storage(config: Config, site: Site, clock: Clock) -> Storage | Problem:
         ledger = Ledger(config.ledger_path, auto_checkpoint=False)
     except (LedgerError, OSError) as exc:
         log.error("ledger unavailable: %s", exc)
+        return Problem.LEDGER
+    if not ledger.writable():  # it says why
+        log.error("ledger %s cannot be written: out of service", config.ledger_path)
+        ledger.close()
         return Problem.LEDGER
     try:  # never a new identity key while data sealed with the old one is held
         vault = IdentityVault.load_or_create(

@@ -23,7 +23,9 @@ class Verdict(Enum):
 def after_health_check(
     disk_ok: bool, phase: Phase, problem: Problem | None, ledger_writable: Callable[[], bool]
 ) -> Verdict:
-    """`ledger_writable` is asked only when the answer matters (it touches the disk)."""
+    """`ledger_writable` is asked only when the answer matters: it commits a real write to
+    the ledger, since a device back in service on a ledger that only looks writable would
+    lose every press after."""
     current = problem if phase is Phase.OUT_OF_SERVICE else None
     if not disk_ok and current is None:
         return Verdict.DISK_FULL

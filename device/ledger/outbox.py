@@ -3,18 +3,21 @@ province's acknowledgements and rejections recorded, and the figures status and 
 
 Delivered ratings lose their personal data in the transaction that marks them, which also
 stores the province's receipt; rejected ones are quarantined with the province's code, never
-resent blindly and never deleted.
+resent blindly and never deleted. A rating whose personal data cannot be restored (its sealed
+row gone, or not opening) is quarantined on the device as IDENTITY_LOST: the signed record
+cannot be rebuilt, and it never holds up the ratings behind it.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from device.keys.identity_vault import IdentityVault
+from device.keys.identity_vault import IdentityVault, VaultError
 from device.ledger.connection import LedgerError
 from device.record.canonical import canonical_json
 from device.record.rating import join_identity
@@ -22,7 +25,9 @@ from device.record.rating import join_identity
 if TYPE_CHECKING:
     from device.ledger.store import Ledger
 
+log = logging.getLogger(__name__)
 DELIVERED = ("accepted", "duplicate", "exported")
+IDENTITY_LOST = "E_IDENTITY_LOST"  # quarantined by the device: personal data not restorable
 MARK_CHUNK = 100  # deliveries per transaction: the evaluator's commits never wait long
 MARK_BY_ID = (
     "UPDATE ratings SET delivery = ?, delivered_at = ?, receipt = ?, received_at = ?"
@@ -100,30 +105,46 @@ class Outbox:
         always at least one rating.
 
         A row without personal data holds the full record's canonical JSON already: it is
-        handed on as it is, neither parsed nor encoded again."""
-        rows = self.conn.execute(
-            "SELECT r.seq, r.evaluation_id, CAST(r.record AS BLOB), r.has_identity, i.sealed"
-            " FROM ratings r LEFT JOIN rater_identities i ON i.seq = r.seq"
-            " WHERE r.delivery IS NULL AND r.quarantine_code IS NULL AND r.seq > ?"
-            " ORDER BY r.seq LIMIT ?",
-            (after_seq, limit),
-        ).fetchall()
-        out: list[UnsentRating] = []
-        used = 0
-        for seq, evaluation_id, stored, has_identity, sealed in rows:
-            if has_identity:
-                if sealed is None or vault is None:
-                    raise LedgerError(f"rating seq {seq}: personal data cannot be restored")
-                identity = vault.open(evaluation_id, sealed)
-                canonical = canonical_json(join_identity(json.loads(stored), identity))
-            else:
-                canonical = stored  # the record's canonical JSON (UTF-8), as stored
-            if max_bytes is not None:
-                used += len(canonical) + 1
-                if used > max_bytes and out:
-                    break
-            out.append(UnsentRating(seq, evaluation_id, canonical))
-        return out
+        handed on as it is, neither parsed nor encoded again.
+
+        A rating whose personal data cannot be restored is set aside (quarantined as
+        IDENTITY_LOST, logged without personal data) and the ones behind it are read."""
+        while True:
+            rows = self.conn.execute(
+                "SELECT r.seq, r.evaluation_id, CAST(r.record AS BLOB), r.has_identity,"
+                " CAST(i.sealed AS BLOB)"
+                " FROM ratings r LEFT JOIN rater_identities i ON i.seq = r.seq"
+                " WHERE r.delivery IS NULL AND r.quarantine_code IS NULL AND r.seq > ?"
+                " ORDER BY r.seq LIMIT ?",
+                (after_seq, limit),
+            ).fetchall()
+            out: list[UnsentRating] = []
+            lost: dict[str, tuple[str, str]] = {}
+            used = 0
+            for seq, evaluation_id, stored, has_identity, sealed in rows:
+                if has_identity:
+                    identity = _restore(seq, evaluation_id, sealed, vault)
+                    if isinstance(identity, str):
+                        lost[evaluation_id] = (IDENTITY_LOST, identity)
+                        continue
+                    canonical = canonical_json(join_identity(json.loads(stored), identity))
+                else:
+                    canonical = stored  # the record's canonical JSON (UTF-8), as stored
+                if max_bytes is not None:
+                    used += len(canonical) + 1
+                    if used > max_bytes and out:
+                        break
+                out.append(UnsentRating(seq, evaluation_id, canonical))
+            if lost:
+                self.quarantine(lost)
+            if out or not lost:
+                return out
+
+    def identity_lost(self) -> int:
+        """Ratings kept on the device because their personal data cannot be restored."""
+        return self.conn.execute(
+            "SELECT count(*) FROM ratings WHERE quarantine_code = ?", (IDENTITY_LOST,)
+        ).fetchone()[0]
 
     def data_version(self) -> int:
         """A number that changes whenever another connection commits to the ledger: how the
@@ -166,7 +187,8 @@ class Outbox:
         for start in range(0, len(keys), MARK_CHUNK):
             with self.ledger.writing("delivery not recorded"):
                 changed += self.conn.executemany(mark, marks[start : start + MARK_CHUNK]).rowcount
-                self.conn.executemany(purge, keys[start : start + MARK_CHUNK])
+                purged = self.conn.executemany(purge, keys[start : start + MARK_CHUNK]).rowcount
+            self.ledger.note_purged(purged)
         return changed
 
     def quarantine(self, rejections: dict[str, tuple[str, str]]) -> None:
@@ -249,3 +271,21 @@ class Outbox:
         ).fetchone()[0]
         base = self.conn.execute("SELECT seq FROM ledger_base").fetchone()
         return last or (base[0] if base else 0)
+
+
+def _restore(
+    seq: int, evaluation_id: str, sealed: bytes | None, vault: IdentityVault | None
+) -> dict[str, Any] | str:
+    """A rating's personal data opened, or why it cannot be (no personal data in the reason,
+    which is logged and kept as the quarantine message)."""
+    if vault is None:
+        raise LedgerError(f"rating seq {seq}: personal data cannot be restored: no identity key")
+    if sealed is None:
+        reason = "personal data cannot be restored: its sealed row is missing"
+    else:
+        try:
+            return vault.open(evaluation_id, sealed)
+        except (VaultError, ValueError):  # a cut blob fails before authentication
+            reason = "personal data cannot be restored: it does not open with the identity key"
+    log.error("rating seq %d (%s) kept on the device, not sent: %s", seq, evaluation_id, reason)
+    return reason

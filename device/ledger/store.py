@@ -1,12 +1,15 @@
 """The ledger: every rating, signed and hash-chained, committed to SQLite before thanks.
 
 One row per rating in seq order. Personal data is kept apart, encrypted, and deleted when
-the province acknowledges the rating; a device seal keeps purged rows verifiable.
+the province acknowledges the rating; a device seal keeps purged rows verifiable. Deleted
+rows are zeroed in place (secure_delete) and, once every reader has moved on, the WAL that
+still held their earlier copies is emptied (`scrub_purged`).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -27,6 +30,7 @@ from device.ledger.sync_state import SyncMemory
 from device.record.canonical import ZERO_HASH, canonical_json, check_canonical, record_hash
 from device.record.rating import split_identity
 
+log = logging.getLogger(__name__)
 QUIET_CHECKPOINT_EVERY = 32  # ratings between WAL checkpoints when the owner checkpoints
 
 __all__ = [
@@ -67,16 +71,22 @@ class Ledger:
         self.path = path
         try:
             self.conn = connect(path, busy_timeout_s=busy_timeout_s)
+        except sqlite3.Error as exc:
+            raise LedgerError(f"cannot open ledger {path}: {exc}") from exc
+        try:
             migrations.apply(self.conn)
             if not auto_checkpoint:
                 self.conn.execute("PRAGMA wal_autocheckpoint = 0")
         except sqlite3.Error as exc:
+            self.conn.close()
             raise LedgerError(f"cannot open ledger {path}: {exc}") from exc
         self.db = Database(self.conn)
         self.outbox = Outbox(self)
         self.sync_state = SyncMemory(self)
         self.events = CaseEvents(self)
         self._known_keys: set[str] = set()
+        self._purge_pending = False  # personal data deleted, the WAL not yet emptied
+        self._probe_error: str | None = None
 
     def close(self) -> None:
         self.conn.close()
@@ -195,7 +205,45 @@ class Ledger:
     def purge_identities(self) -> int:
         """Delete all personal data (decommissioning); returns how many raters' data went."""
         with self.writing("personal data not wiped"):
-            return self.conn.execute("DELETE FROM rater_identities").rowcount
+            wiped = self.conn.execute("DELETE FROM rater_identities").rowcount
+        self.note_purged(wiped)
+        self.scrub_purged()
+        return wiped
+
+    def note_purged(self, rows: int) -> None:
+        """*rows* raters' personal data were deleted: the WAL is to be emptied next."""
+        if rows:
+            self._purge_pending = True
+
+    def scrub_purged(self) -> bool:
+        """After personal data was deleted: copy the whole WAL into the database file and
+        truncate the WAL to nothing, so no earlier copy of a deleted row is left in it (the
+        rows themselves were zeroed by secure_delete). Never waits: while another connection
+        still reads an older snapshot, or writes, the checkpoint cannot complete and stays
+        pending for the next call. True once nothing is pending."""
+        if not self._purge_pending:
+            return True
+        try:
+            emptied = self._truncate_wal()
+        except sqlite3.Error as exc:
+            log.warning("deleted personal data not yet scrubbed from the WAL: %s", exc)
+            return False
+        if emptied:
+            self._purge_pending = False
+        else:
+            log.debug("WAL still read by another connection: scrubbing it later")
+        return emptied
+
+    def _truncate_wal(self) -> bool:
+        """A TRUNCATE checkpoint with no busy wait (a wait would hold back the evaluator's
+        writes); whether it completed."""
+        (waits_ms,) = self.conn.execute("PRAGMA busy_timeout").fetchone()
+        self.conn.execute("PRAGMA busy_timeout = 0")
+        try:
+            busy, wal_frames, _ = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            self.conn.execute(f"PRAGMA busy_timeout = {int(waits_ms)}")
+        return busy == 0 and wal_frames == 0
 
     def vacuum(self) -> None:
         """Rewrite the file so deleted pages are not left readable in it."""
@@ -209,13 +257,26 @@ class Ledger:
         except sqlite3.Error as exc:
             raise LedgerError(f"checkpoint failed: {exc}") from exc
 
+    def probe_write(self) -> None:
+        """Commit a real write that changes nothing: the header's user_version written back
+        with its own value, appended to the WAL and synced like a rating. Taking the write
+        lock alone succeeds on an immutable file or a read-only mount; this does not."""
+        with self.writing("ledger not writable"):
+            (version,) = self.conn.execute("PRAGMA user_version").fetchone()
+            self.conn.execute(f"PRAGMA user_version = {int(version)}")
+
     def writable(self) -> bool:
-        """Whether a write transaction can be taken now (nothing is written)."""
+        """Whether a rating could be committed now, found by committing (`probe_write`)."""
         try:
-            self.conn.execute("BEGIN IMMEDIATE")
-            self.conn.execute("ROLLBACK")
-        except sqlite3.Error:
+            self.probe_write()
+        except LedgerError as exc:
+            if str(exc) != self._probe_error:
+                log.warning("%s", exc)
+            self._probe_error = str(exc)
             return False
+        if self._probe_error is not None:
+            log.info("ledger writable again")
+        self._probe_error = None
         return True
 
     # -- reading ----------------------------------------------------------------------
