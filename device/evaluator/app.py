@@ -111,7 +111,7 @@ class Evaluator:
         pygame.display.set_caption("好差评")
         pygame.mouse.set_visible(not display.fullscreen)
         screen = Screen(surface, font, self.texts, display.large_type)
-        voice = Voice({"rate": self.config.voice.rate, "thanks": self.config.voice.thanks})
+        voice = Voice.configured(self.config.voice, display.language)
         self._start_inputs()
         self.loop.attach(screen, voice, self.keypad, Watchdog())
 

@@ -7,6 +7,7 @@ redraws happen only on change. Decisions are the pure policies' in `device.flow`
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import threading
@@ -25,7 +26,7 @@ from device.evaluator.snapshots import Snapshots
 from device.evaluator.storage import Storage
 from device.evaluator.voice import Voice
 from device.flow import pace
-from device.flow.keypad_keys import level_for_key, lights_for
+from device.flow.keypad_keys import beeps_after, level_for_key, lights_for
 from device.flow.presenter import (
     Facts,
     LevelTouched,
@@ -38,6 +39,7 @@ from device.flow.presenter import (
 )
 from device.flow.rating_flow import Choice, NotRated, Phase, Problem, RatingFlow
 from device.flow.service import Verdict, after_health_check
+from device.flow.voice_prompts import prompt_on_entering
 from device.keypad.events import KeypadFound, KeypadLost, KeyPressed
 from device.keypad.link import KeypadLink
 from device.ledger.store import QUIET_CHECKPOINT_EVERY, LedgerError
@@ -149,6 +151,7 @@ class MainLoop:
         self._ended(self.flow.tick(self.clock.monotonic()))
         if phase is not self.flow.phase:
             self._light_keys()
+            self._speak()
         self._dirty = (
             dirty or phase is not self.flow.phase or self.flow.seconds_left(now) is not None
         )
@@ -256,8 +259,7 @@ class MainLoop:
             self._awaiting_glass = True
             self._qr = None
             self._light_keys()
-            if self.voice:
-                self.voice.say("rate")
+            self._speak()
 
     def _sdl_event(self, event: pygame.event.Event) -> bool:
         if event.type == pygame.QUIT:
@@ -278,47 +280,60 @@ class MainLoop:
         level = level_for_key(key, self.config.keypad.key_levels, self.mode)
         if level is None:
             return False  # touch only
-        return self._level(self.flow.press(level, Source.KEYPAD, at))
+        before = self.flow.phase
+        return self._level(self.flow.press(level, Source.KEYPAD, at), before)
 
     def _touch(self, x: int, y: int) -> bool:
         assert self.screen is not None
         offered = offered_tags(self.flow, self.tags.for_level)
         now = self.clock.monotonic()
+        before = self.flow.phase
         match touch_at(self.flow, self.screen.layout, offered, x, y):
             case LevelTouched(level, row):
-                return self._level(self.flow.press(level, Source.TOUCH, now, row=row))
+                return self._level(self.flow.press(level, Source.TOUCH, now, row=row), before)
             case TagTouched(tag):
                 self.flow.toggle_tag(tag)
                 return True
             case SubmitTouched():
-                return self._level(self.flow.submit(now))
+                return self._level(self.flow.submit(now), before)
             case None:
                 return False
 
     # -- what goes out ----------------------------------------------------------------
 
-    def _level(self, choice: Choice | None) -> bool:
-        """After a press: store a finished rating, or just redraw the page."""
-        if choice is None:
-            return True
+    def _level(self, choice: Choice | None, before: Phase) -> bool:
+        """After a press or submit in phase `before`: store a finished rating; when the page
+        changed, the voice, the lights and the buzzer follow it (the same for every level
+        when the press is private)."""
+        if choice is not None:
+            self._store(choice)
+        if self.flow.phase is not before:
+            self._speak()
+            self._light_keys()
+            private = self.config.display.private_press
+            if self.keypad and beeps_after(before, self.flow.phase, private=private):
+                self.keypad.beep(THANKS_BEEP_MS)
+        return True
+
+    def _store(self, choice: Choice) -> None:
         assert self.storage is not None
         try:
             stored = self.storage.recorder.rating(choice)
         except LedgerError as exc:
             log.error("rating could not be stored: %s", exc)
             self.flow.store_failed(Problem.LEDGER)
-            return True
+            return
         self.flow.stored(self.clock.monotonic())
         self._unchecked_ratings += 1
         self._rated += 1
         self._last = (stored.seq, stored.evaluation_id)
         log.info("rating stored: seq %d", stored.seq)
-        if self.voice:
-            self.voice.say("thanks")
-        self._light_keys()
-        if self.keypad:
-            self.keypad.beep(THANKS_BEEP_MS)
-        return True
+
+    def _speak(self) -> None:
+        """The prompt of the page the flow has just entered, if it has one."""
+        prompt = prompt_on_entering(self.flow.phase)
+        if prompt is not None and self.voice is not None:
+            self.voice.say(prompt)
 
     def _ended(self, ended: list[NotRated]) -> None:
         if self.storage is None:
@@ -332,7 +347,13 @@ class MainLoop:
         if self.keypad is None:
             return
         flow = self.flow
-        lights = lights_for(flow.phase, self.mode, flow.chosen, self.config.keypad.key_levels)
+        lights = lights_for(
+            flow.phase,
+            self.mode,
+            flow.chosen,
+            self.config.keypad.key_levels,
+            private=self.config.display.private_press,
+        )
         if lights.every:
             self.keypad.light_all()
         else:
@@ -371,4 +392,7 @@ class MainLoop:
 
     def _view(self) -> ScreenView:
         offered = offered_tags(self.flow, self.tags.for_level)
-        return screen_view(self.flow, self._facts(), self.clock.monotonic(), offered, self.qr_url())
+        view = screen_view(self.flow, self._facts(), self.clock.monotonic(), offered, self.qr_url())
+        if view.phase is Phase.THANKS and self.config.display.private_press:
+            view = dataclasses.replace(view, chosen=None)  # the thanks page names no level
+        return view
