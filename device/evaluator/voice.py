@@ -44,6 +44,7 @@ class Voice:
 
     def __init__(self, files: Mapping[str, str | Path | list[Path] | None]) -> None:
         self._sounds: dict[str, pygame.mixer.Sound] = {}
+        self._sources: dict[str, Path] = {}
         candidates = {name: _as_list(paths) for name, paths in files.items()}
         candidates = {name: paths for name, paths in candidates.items() if paths}
         if not candidates:
@@ -55,9 +56,9 @@ class Voice:
             log.warning("no sound device, voice prompts off: %s", exc)
             return
         for name, paths in candidates.items():
-            sound = _first_loadable(name, paths)
-            if sound is not None:
-                self._sounds[name] = sound
+            loaded = _first_loadable(name, paths)
+            if loaded is not None:
+                self._sounds[name], self._sources[name] = loaded
 
     @classmethod
     def configured(cls, section: VoiceSection, language: str) -> Voice:
@@ -73,10 +74,19 @@ class Voice:
     def active(self) -> bool:
         return bool(self._sounds)
 
+    def source(self, name: str) -> Path | None:
+        """The file prompt `name` was loaded from, None if it stays silent."""
+        return self._sources.get(name)
+
     @property
-    def loaded(self) -> frozenset[str]:
-        """The prompts that will be heard."""
-        return frozenset(self._sounds)
+    def playing(self) -> str | None:
+        """The prompt being heard now, if any."""
+        names = {id(sound): name for name, sound in self._sounds.items()}
+        for number in range(pygame.mixer.get_num_channels() if self._sounds else 0):
+            sound = pygame.mixer.Channel(number).get_sound()
+            if sound is not None and id(sound) in names:
+                return names[id(sound)]
+        return None
 
 
 def _as_list(paths: str | Path | list[Path] | None) -> list[Path]:
@@ -87,10 +97,10 @@ def _as_list(paths: str | Path | list[Path] | None) -> list[Path]:
     return [Path(paths)]
 
 
-def _first_loadable(name: str, paths: list[Path]) -> pygame.mixer.Sound | None:
+def _first_loadable(name: str, paths: list[Path]) -> tuple[pygame.mixer.Sound, Path] | None:
     for path in paths:
         try:
-            return pygame.mixer.Sound(str(path))
+            return pygame.mixer.Sound(str(path)), path
         except (pygame.error, FileNotFoundError) as exc:
             log.warning("voice prompt %s (%s) not loaded: %s", name, path, exc)
     return None
