@@ -39,7 +39,7 @@ from device.flow.presenter import (
 )
 from device.flow.rating_flow import Choice, NotRated, Phase, Problem, RatingFlow
 from device.flow.service import Verdict, after_health_check
-from device.flow.voice_prompts import prompt_on_entering
+from device.flow.voice_prompts import Prompt, prompt_on_entering
 from device.keypad.events import KeypadFound, KeypadLost, KeyPressed
 from device.keypad.link import KeypadLink
 from device.ledger.store import QUIET_CHECKPOINT_EVERY, LedgerError
@@ -89,6 +89,7 @@ class MainLoop:
         self._unchecked_ratings = 0
         self._qr: tuple[str, str] | None = None  # project number, url
         self._awaiting_glass = False
+        self._prompt: Prompt | None = None  # spoken once its page is on the glass
         self._ready = False
         self._dirty = True
         self._queue: queue.SimpleQueue[Message] = queue.SimpleQueue()
@@ -168,6 +169,9 @@ class MainLoop:
             self.flow.shown(self.clock.monotonic())
             self._awaiting_glass = False
         self.inbox.publish(status_of(self.flow, self._facts()))
+        if self._prompt is not None and self.voice is not None:
+            self.voice.say(self._prompt)  # after the flip: never between a key and the glass
+        self._prompt = None
 
     # -- upkeep, while no rater is mid-rating -----------------------------------------
 
@@ -330,10 +334,10 @@ class MainLoop:
         log.info("rating stored: seq %d", stored.seq)
 
     def _speak(self) -> None:
-        """The prompt of the page the flow has just entered, if it has one."""
+        """The prompt of the page the flow has just entered, if it has one, once drawn."""
         prompt = prompt_on_entering(self.flow.phase)
-        if prompt is not None and self.voice is not None:
-            self.voice.say(prompt)
+        if prompt is not None:
+            self._prompt = prompt
 
     def _ended(self, ended: list[NotRated]) -> None:
         if self.storage is None:
