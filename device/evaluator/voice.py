@@ -45,6 +45,7 @@ class Voice:
     def __init__(self, files: Mapping[str, str | Path | list[Path] | None]) -> None:
         self._sounds: dict[str, pygame.mixer.Sound] = {}
         self._sources: dict[str, Path] = {}
+        self._channel: pygame.mixer.Channel | None = None
         candidates = {name: _as_list(paths) for name, paths in files.items()}
         candidates = {name: paths for name, paths in candidates.items() if paths}
         if not candidates:
@@ -59,16 +60,19 @@ class Voice:
             loaded = _first_loadable(name, paths)
             if loaded is not None:
                 self._sounds[name], self._sources[name] = loaded
+        if self._sounds:
+            pygame.mixer.set_reserved(1)  # channel 0 is the voice's alone
+            self._channel = pygame.mixer.Channel(0)
 
     @classmethod
     def configured(cls, section: VoiceSection, language: str) -> Voice:
         return cls(dict(prompt_files(section, language)))
 
     def say(self, name: str) -> None:
+        """Start prompt `name` on the voice's channel, cutting off the one playing there."""
         sound = self._sounds.get(name)
-        if sound is not None:
-            pygame.mixer.stop()
-            sound.play()
+        if sound is not None and self._channel is not None:
+            self._channel.play(sound)
 
     @property
     def active(self) -> bool:
@@ -81,12 +85,11 @@ class Voice:
     @property
     def playing(self) -> str | None:
         """The prompt being heard now, if any."""
-        names = {id(sound): name for name, sound in self._sounds.items()}
-        for number in range(pygame.mixer.get_num_channels() if self._sounds else 0):
-            sound = pygame.mixer.Channel(number).get_sound()
-            if sound is not None and id(sound) in names:
-                return names[id(sound)]
-        return None
+        if self._channel is None or not pygame.mixer.get_init():
+            return None
+        sound = self._channel.get_sound()
+        names = {id(loaded): name for name, loaded in self._sounds.items()}
+        return names.get(id(sound)) if sound is not None else None
 
 
 def _as_list(paths: str | Path | list[Path] | None) -> list[Path]:
