@@ -197,3 +197,31 @@ def test_a_switched_off_voice_says_nothing_on_any_page(tmp_path):
         driver.until(lambda: driver.phase == "thanks", "thanks")
         assert voice.playing is None
         assert not pygame.mixer.get_init() or not pygame.mixer.get_busy()
+
+
+def test_a_prompt_starts_only_after_its_page_reached_the_glass(tmp_path, monkeypatch):
+    """The key path (press → stored → flip) never waits for the voice."""
+    with Driver(make_config(tmp_path)) as driver:
+        voice = driver.evaluator.loop.voice
+        assert voice is not None
+        assert voice.source(Prompt.THANKS) is not None  # loaded at start, before any press
+        order: list[str] = []
+        flip, say = pygame.display.flip, voice.say
+
+        def flipped() -> None:
+            flip()
+            order.append(f"flip:{driver.evaluator.flow.phase.value}")
+
+        def said(name: str) -> None:
+            order.append(f"say:{name}")
+            say(name)
+
+        monkeypatch.setattr(pygame.display, "flip", flipped)
+        monkeypatch.setattr(voice, "say", said)
+        driver.evaluator.inbox.sign_in(STAFF)
+        driver.until(lambda: driver.phase == "idle", "staff signed in")
+        _push(driver)
+        driver.key(2)
+        driver.until(lambda: "say:thanks" in order, "thanks spoken")
+        assert order.index("flip:rating") < order.index("say:rate")
+        assert order.index("flip:thanks") < order.index("say:thanks")
