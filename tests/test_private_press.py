@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import pygame
 import pytest
 
-from device.flow.keypad_keys import beeps_after
+from device.flow.keypad_keys import DARK, Lights, beeps_after, lights_for
+from device.flow.mode import Mode
 from device.flow.rating_flow import Phase
 from device.record.rating import Case, Level, Staff
 from device.record.tag_catalog import shipped_default
@@ -150,3 +151,11 @@ def test_the_buzzer_sounds_once_per_rating(private):
 def test_no_level_text_on_a_private_thanks_page():
     texts = Texts("zh-Hans")
     assert not any(texts.level(level) in texts.ui("thanks") for level in Level)
+
+
+@pytest.mark.parametrize("level", list(Level))
+def test_private_lights_while_thanked_are_dark_for_every_level(level):
+    keys = [5, 4, 3, 2, 1]
+    assert lights_for(Phase.THANKS, Mode.WINDOW, level, keys, private=True) == DARK
+    shown = lights_for(Phase.THANKS, Mode.WINDOW, level, keys, private=False)
+    assert shown == Lights(key=keys.index(int(level)) + 1)
