@@ -225,3 +225,19 @@ def test_a_prompt_starts_only_after_its_page_reached_the_glass(tmp_path, monkeyp
         driver.until(lambda: "say:thanks" in order, "thanks spoken")
         assert order.index("flip:rating") < order.index("say:rate")
         assert order.index("flip:thanks") < order.index("say:thanks")
+
+
+def test_a_page_gone_before_it_was_drawn_is_not_announced(tmp_path):
+    from device.evaluator.messages import CancelCase, PushCase
+
+    with Driver(make_config(tmp_path)) as driver:
+        voice = driver.evaluator.loop.voice
+        assert voice is not None
+        driver.evaluator.inbox.sign_in(STAFF)
+        driver.until(lambda: driver.phase == "idle", "staff signed in")
+        case = dataclasses.replace(CASE, pro_manager_no=STAFF.number, pro_manager=STAFF.name)
+        driver.evaluator.loop.post(PushCase(case))  # shown and cancelled in one turn
+        driver.evaluator.loop.post(CancelCase(case.project_no))
+        driver.step()
+        assert driver.phase == "idle"
+        assert voice.playing is None

@@ -169,9 +169,9 @@ class MainLoop:
             self.flow.shown(self.clock.monotonic())
             self._awaiting_glass = False
         self.inbox.publish(status_of(self.flow, self._facts()))
-        if self._prompt is not None and self.voice is not None:
-            self.voice.say(self._prompt)  # after the flip: never between a key and the glass
-        self._prompt = None
+        prompt, self._prompt = self._prompt, None
+        if prompt is not None and prompt is prompt_on_entering(self.flow.phase) and self.voice:
+            self.voice.say(prompt)  # after the flip: never between a key and the glass
 
     # -- upkeep, while no rater is mid-rating -----------------------------------------
 
