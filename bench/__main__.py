@@ -55,6 +55,19 @@ def _glass(r: dict[str, Any]) -> list[Row]:
     ]
 
 
+def _voice(r: dict[str, Any]) -> list[Row]:
+    on, off = r["voice_on"], r["voice_off"]
+    return [
+        (
+            "keypad frame → flip, voice on (off)",
+            "p99 within 2 ms of off",
+            f"{_ms(on['p50_ms'])} ({_ms(off['p50_ms'])})",
+            f"{_ms(on['p99_ms'])} ({_ms(off['p99_ms'])})",
+        ),
+        ("one prompt started on the main loop", "p99 ≤ 1 ms", "—", _ms(r["say_p99_ms"])),
+    ]
+
+
 def _footprint(r: dict[str, Any]) -> list[Row]:
     return [
         ("evaluator start → first frame", "≤ 1.5 s", f"{r['first_frame_s']} s", "—"),
@@ -105,6 +118,7 @@ def _chaos(r: dict[str, Any]) -> list[Row]:
 BENCHES = [
     Bench("commit_latency", (), _commit),
     Bench("key_to_glass", (), _glass),
+    Bench("voice_key_to_glass", (), _voice),
     Bench("evaluator_footprint", (), _footprint),
     Bench("drain", (), _drain),
     Bench("fleet_reconnect", (), _fleet, timeout_s=3600),

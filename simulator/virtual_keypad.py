@@ -26,7 +26,8 @@ class VirtualKeypad:
 
     If `link_path` is given it is kept as a symlink to the current slave tty, like a
     /dev/serial/by-id/… name that survives re-plugging. The board answers `P` with
-    `H<firmware>`, records `L` payloads in `lights` and `B` durations in `beeps`.
+    `H<firmware>`, records `L` payloads in `lights` and `B` durations in `beeps`, and every
+    `L` and `B` frame in the order it came in `shown` (what a bystander sees and hears).
     Setting `mute` makes it a hung board: it sends nothing at all (but still listens).
     """
 
@@ -37,6 +38,7 @@ class VirtualKeypad:
         self.mute = False
         self.lights = ""
         self.beeps: list[int] = []
+        self.shown: list[tuple[str, str]] = []
         self.pings = 0
         self._parser = FrameParser()
         self._lock = threading.Lock()  # guards the fds: writes, plug, unplug
@@ -200,7 +202,9 @@ class VirtualKeypad:
             self.hello()
         elif frame.type == "L":
             self.lights = frame.payload
+            self.shown.append((frame.type, frame.payload))
         elif frame.type == "B" and frame.payload.isdigit():
             self.beeps.append(int(frame.payload))
+            self.shown.append((frame.type, frame.payload))
         else:
             logger.debug("virtual keypad ignores %r", frame)

@@ -227,10 +227,11 @@ def test_every_rating_it_stores_verifies(window, tmp_path):
 
 
 def test_the_keypad_lights_invite_then_show_the_choice_then_go_dark(tmp_path):
+    """A hall that turned the private press off: the chosen key stays lit while thanked."""
     from simulator.virtual_keypad import VirtualKeypad
 
     with VirtualKeypad(link_path=tmp_path / "keypad") as board:
-        config = make_config(tmp_path, keypad=board.port)
+        config = make_config(tmp_path, keypad=board.port, private_press=False)
         with Driver(config) as driver:
             driver.until(lambda: driver.status["keypadConnected"] is True, "keypad found")
             driver.evaluator.inbox.sign_in(STAFF)

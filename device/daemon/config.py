@@ -176,6 +176,10 @@ class DisplaySection:
     thanks_s: int = 3
     rate_later_s: int = 20
     snapshot_dir: str | None = None  # simulator: save each new page as a PNG here
+    # The keypad lights and beeps the same whatever the level and the thanks page does not
+    # repeat it, so the staff member across the counter cannot see the choice. A hall that
+    # wants the chosen key lit and the level shown sets it to false.
+    private_press: bool = True
 
     def check(self) -> None:
         if (self.width is None) != (self.height is None):
@@ -199,13 +203,18 @@ class DisplaySection:
 
 @dataclass(frozen=True)
 class VoiceSection:
-    """Sound files played at the window; silent when not set."""
+    """Spoken prompts: on by default with the shipped ones in the display language; each may
+    be replaced by a recorded .wav/.ogg file. `enabled = false` is the only way to silence
+    them. A prompt never names the level the rater chose."""
 
+    enabled: bool = True
     rate: str | None = None  # "请您对本次服务进行评价"
+    reasons: str | None = None  # what to do on the reasons page
     thanks: str | None = None  # "感谢您的评价"
+    rate_later: str | None = None  # "您可以扫描二维码，稍后在手机上评价"
 
     def check(self) -> None:
-        for name in ("rate", "thanks"):
+        for name in ("rate", "reasons", "thanks", "rate_later"):
             path = getattr(self, name)
             if path is not None and not path.endswith((".wav", ".ogg")):
                 raise ConfigError(f"[voice] {name} must be a .wav or .ogg file")

@@ -116,7 +116,7 @@ class Evaluator:
         font = load_font(display.font, strings, display.fallback_fonts)
         panel = open_panel(display)
         screen = Screen(panel.surface, font, self.texts, display.large_type)
-        voice = Voice({"rate": self.config.voice.rate, "thanks": self.config.voice.thanks})
+        voice = Voice.configured(self.config.voice, display.language)
         self._start_inputs()
         self.loop.attach(screen, panel, voice, self.keypad, Watchdog())
 

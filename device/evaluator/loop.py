@@ -7,6 +7,7 @@ redraws happen only on change. Decisions are the pure policies' in `device.flow`
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import threading
@@ -27,7 +28,7 @@ from device.evaluator.snapshots import Snapshots
 from device.evaluator.storage import Storage
 from device.evaluator.voice import Voice
 from device.flow import pace
-from device.flow.keypad_keys import level_for_key, lights_for, lights_on_reasons
+from device.flow.keypad_keys import beeps_after, level_for_key, lights_for, lights_on_reasons
 from device.flow.presenter import (
     ChooseAgainTouched,
     Facts,
@@ -43,6 +44,7 @@ from device.flow.presenter import (
 from device.flow.rating_flow import Choice, NotRated, Phase, Problem, RatingFlow
 from device.flow.reason_keys import ReasonAction, group_count, reason_key
 from device.flow.service import Verdict, after_health_check
+from device.flow.voice_prompts import Prompt, prompt_on_entering
 from device.keypad.events import KeypadFound, KeypadLost, KeyPressed
 from device.keypad.link import KeypadLink
 from device.keys.signing import DeviceKey
@@ -100,6 +102,7 @@ class MainLoop:
         self._unchecked_ratings = 0
         self._qr: tuple[str, str] | None = None  # project number, url
         self._awaiting_glass = False
+        self._prompt: Prompt | None = None  # spoken once its page is on the glass
         self._ready = False
         self._dirty = True
         self._queue: queue.SimpleQueue[Message] = queue.SimpleQueue()
@@ -175,6 +178,7 @@ class MainLoop:
         self._ended(self.flow.tick(self.clock.monotonic()))
         if phase is not self.flow.phase:
             self._light_keys()
+            self._speak()
         self._dirty = (
             dirty or phase is not self.flow.phase or self.flow.seconds_left(now) is not None
         )
@@ -192,6 +196,9 @@ class MainLoop:
             self.flow.shown(self.clock.monotonic())
             self._awaiting_glass = False
         self.inbox.publish(status_of(self.flow, self._facts()))
+        prompt, self._prompt = self._prompt, None
+        if prompt is not None and prompt is prompt_on_entering(self.flow.phase) and self.voice:
+            self.voice.say(prompt)  # after the flip: never between a key and the glass
 
     # -- upkeep, while no rater is mid-rating -----------------------------------------
 
@@ -301,8 +308,7 @@ class MainLoop:
             self._awaiting_glass = True
             self._qr = None
             self._light_keys()
-            if self.voice:
-                self.voice.say("rate")
+            self._speak()
 
     def _sdl_event(self, event: pygame.event.Event) -> bool:
         if event.type == pygame.QUIT:
@@ -326,7 +332,8 @@ class MainLoop:
             return False  # touch only
         if self.flow.phase is Phase.REASONS:
             return self._reason_key(key, at)
-        return self._level(self.flow.press(level, Source.KEYPAD, at))
+        before = self.flow.phase
+        return self._level(self.flow.press(level, Source.KEYPAD, at), before)
 
     def _reason_key(self, key: int, at: float) -> bool:
         """A key on the reasons page: 重新选择, a reason of the group shown, 换一组, 提交."""
@@ -343,7 +350,7 @@ class MainLoop:
             case ReasonAction.NEXT_GROUP:
                 self.flow.next_tag_group(group_count(len(offered)))
             case ReasonAction.SUBMIT:
-                return self._level(self.flow.submit(at))
+                return self._level(self.flow.submit(at), Phase.REASONS)
         self._light_keys()
         return True
 
@@ -356,15 +363,16 @@ class MainLoop:
         assert self.screen is not None
         offered = offered_tags(self.flow, self.tags.for_level)
         now = self.clock.monotonic()
+        before = self.flow.phase
         match touch_at(self.flow, self.screen.layout, offered, x, y):
             case LevelTouched(level, row):
-                return self._level(self.flow.press(level, Source.TOUCH, now, row=row))
+                return self._level(self.flow.press(level, Source.TOUCH, now, row=row), before)
             case TagTouched(tag):
                 self.flow.toggle_tag(tag)
                 self._light_keys()
                 return True
             case SubmitTouched():
-                return self._level(self.flow.submit(now))
+                return self._level(self.flow.submit(now), before)
             case PageTouched(page):
                 if self.flow.phase is Phase.RATING:
                     self.flow.show_row(page)
@@ -380,17 +388,28 @@ class MainLoop:
 
     # -- what goes out ----------------------------------------------------------------
 
-    def _level(self, choice: Choice | None) -> bool:
-        """After a press: store a finished rating, or just redraw the page."""
-        if choice is None:
-            return self._light_keys() if self.flow.phase is Phase.REASONS else True
+    def _level(self, choice: Choice | None, before: Phase) -> bool:
+        """After a press or submit in phase `before`: store a finished rating; when the page
+        changed, the voice, the lights and the buzzer follow it (the same for every level
+        when the press is private)."""
+        if choice is not None:
+            self._store(choice)
+        if self.flow.phase is not before:
+            self._speak()
+            self._light_keys()
+            private = self.config.display.private_press
+            if self.keypad and beeps_after(before, self.flow.phase, private=private):
+                self.keypad.beep(THANKS_BEEP_MS)
+        return True
+
+    def _store(self, choice: Choice) -> None:
         assert self.storage is not None
         try:
             stored = self.storage.recorder.rating(choice)
         except LedgerError as exc:
             log.error("rating could not be stored: %s", exc)
             self.flow.store_failed(Problem.LEDGER)
-            return True
+            return
         self.flow.stored(self.clock.monotonic())
         self.storage.recorder.changed(choice)  # a bad level first pressed stays on record
         self._settled(choice.case)
@@ -398,12 +417,12 @@ class MainLoop:
         self._rated += 1
         self._last = (stored.seq, stored.evaluation_id)
         log.info("rating stored: seq %d", stored.seq)
-        if self.voice:
-            self.voice.say("thanks")
-        self._light_keys()
-        if self.keypad:
-            self.keypad.beep(THANKS_BEEP_MS)
-        return True
+
+    def _speak(self) -> None:
+        """The prompt of the page the flow has just entered, if it has one, once drawn."""
+        prompt = prompt_on_entering(self.flow.phase)
+        if prompt is not None:
+            self._prompt = prompt
 
     def _ended(self, ended: list[NotRated]) -> None:
         """Each case that left the screen unrated becomes a signed case event; only once it
@@ -424,7 +443,13 @@ class MainLoop:
         if self.keypad is None:
             return True
         flow = self.flow
-        lights = lights_for(flow.phase, self.mode, flow.chosen, self.config.keypad.key_levels)
+        lights = lights_for(
+            flow.phase,
+            self.mode,
+            flow.chosen,
+            self.config.keypad.key_levels,
+            private=self.config.display.private_press,
+        )
         if flow.phase is Phase.REASONS:
             count = len(offered_tags(flow, self.tags.for_level))
             lights = lights_on_reasons(self.mode, count, flow.tag_page, bool(flow.tags))
@@ -470,4 +495,7 @@ class MainLoop:
 
     def _view(self) -> ScreenView:
         offered = offered_tags(self.flow, self.tags.for_level)
-        return screen_view(self.flow, self._facts(), self.clock.monotonic(), offered, self.qr_url())
+        view = screen_view(self.flow, self._facts(), self.clock.monotonic(), offered, self.qr_url())
+        if view.phase is Phase.THANKS and self.config.display.private_press:
+            view = dataclasses.replace(view, chosen=None)  # the thanks page names no level
+        return view
