@@ -47,9 +47,9 @@ def test_two_reasons_by_keys_alone_one_on_the_second_group(hall, board):
     tags = shipped_default().for_level(1)
     press(hall, board, VERY_DISSATISFIED_KEY)
     hall.until(lambda: hall.phase == "reasons", "reasons page")
-    hall.until(lambda: board.lights == "11110", "重新选择, two reasons, 换一组 lit; 提交 dark")
+    # private press (the default): the keys stay dark, the page's badges say what they do
+    hall.until(lambda: board.lights == "00000", "keys dark on the reasons page")
     press(hall, board, 3)  # the second reason of the first group
-    hall.until(lambda: board.lights == "11111", "提交 lit once a reason is chosen")
     press(hall, board, 4)  # 换一组
     press(hall, board, 2)  # the first reason of the second group
     assert hall.ratings() == []  # nothing stored before 提交
@@ -59,6 +59,20 @@ def test_two_reasons_by_keys_alone_one_on_the_second_group(hall, board):
     assert record["satisfaction"] == 1 and record["source"] == "keypad"
     assert sorted(record["evalDetail"]) == sorted([tags[1].code, tags[2].code])
     assert hall.outcomes() == []
+
+
+def test_without_the_private_press_the_keys_that_do_something_light(board, tmp_path):
+    config = make_config(tmp_path, keypad=board.port, private_press=False)
+    with Driver(config) as driver:
+        driver.until(lambda: driver.status["keypadConnected"] is True, "keypad found")
+        driver.evaluator.inbox.sign_in(STAFF)
+        driver.until(lambda: driver.phase == "idle", "staff signed in")
+        assert driver.evaluator.inbox.push_case(CASE) is None
+        driver.until(lambda: board.lights == "11111", "all keys lit")
+        press(driver, board, VERY_DISSATISFIED_KEY)
+        driver.until(lambda: board.lights == "11110", "back, two reasons, next group lit")
+        press(driver, board, 3)
+        driver.until(lambda: board.lights == "11111", "提交 lit once a reason is chosen")
 
 
 def test_submit_with_no_reason_stores_nothing_and_the_page_says_to_choose(hall, board):

@@ -450,7 +450,9 @@ class MainLoop:
             self.config.keypad.key_levels,
             private=self.config.display.private_press,
         )
-        if flow.phase is Phase.REASONS:
+        if flow.phase is Phase.REASONS and not self.config.display.private_press:
+            # private: the keys stay dark here too, so that nothing across the counter tells a
+            # bad level from a good one; the page's key badges say what each key does
             count = len(offered_tags(flow, self.tags.for_level))
             lights = lights_on_reasons(self.mode, count, flow.tag_page, bool(flow.tags))
         if lights.every:
