@@ -194,6 +194,18 @@ def test_every_bad_field_is_named(change, field):
     assert _error(body).field == field
 
 
+@pytest.mark.parametrize("raw_id", ["11010519491231002X", "110105194912310021", "110105491231002"])
+def test_a_raw_id_number_in_certkey_is_refused(raw_id):
+    error = _error({**CASE, "certKey": raw_id})
+    assert error.field == "certKey"
+    assert "hash" in error.message and raw_id not in error.message
+
+
+def test_a_hash_in_certkey_is_kept():
+    digest = "5e884898da28047151d0e56f8dc62927"
+    assert parse_case({**CASE, "certKey": digest}, "window").identity["certKey"] == digest
+
+
 @pytest.mark.parametrize("body", [[CASE], "case", None, 3])
 def test_a_case_is_a_json_object(body):
     assert _error(body).field == "$"

@@ -384,6 +384,13 @@ def test_an_unknown_refusal_from_the_evaluator_is_a_bug(window, monkeypatch):
     _error(window.post("/cases", CASE), 500, "E_INTERNAL")
 
 
+def test_a_raw_id_number_never_reaches_the_evaluator(window, caplog):
+    caplog.set_level(logging.DEBUG)
+    raw_id = "11010519491231002X"
+    _error(window.post("/cases", {**CASE, "certKey": raw_id}), 422, "E_FIELD", "certKey")
+    assert raw_id not in caplog.text
+
+
 def test_neither_personal_data_nor_the_token_is_logged(window, caplog):
     caplog.set_level(logging.DEBUG)
     window.post("/cases", CASE)
