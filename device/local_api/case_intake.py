@@ -242,8 +242,9 @@ def cert_key(value: str) -> str:
 def _identity(body: dict[str, Any]) -> dict[str, Any]:
     """The rater's personal data, kept apart from the case so it can be encrypted alone."""
     identity = {name: optional_text(body, name) for name in PERSONAL_FIELDS}
-    if identity.get("certKey") is not None:
-        cert_key(identity["certKey"])
+    given = identity.get("certKey")
+    if given is not None:
+        cert_key(given)
     return {name: value for name, value in identity.items() if value is not None}
 
 
