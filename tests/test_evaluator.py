@@ -121,6 +121,16 @@ def test_no_press_offers_a_signed_rate_later_code(window):
     assert window.ratings() == []
 
 
+def test_a_code_handed_out_for_the_receipt_marks_the_cancelled_case_rate_later(window):
+    push(window)
+    code = window.evaluator.inbox.rate_later_code(CASE.project_no)
+    assert code is not None and not isinstance(code, str) and CASE.project_no in code.url
+    assert window.evaluator.inbox.cancel_case(CASE.project_no)
+    window.until(lambda: window.phase == "idle", "case cancelled")
+    (event,) = window.outcomes()
+    assert (event["kind"], event["rateLater"]) == ("cancelled", True)
+
+
 def test_a_new_case_ends_the_previous_one_as_not_rated(window):
     push(window)
     push(window, dataclasses.replace(CASE, project_no="HD20261121000102"))

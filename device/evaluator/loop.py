@@ -429,7 +429,8 @@ class MainLoop:
         is committed may the same case be pushed again (the API asks the ledger then)."""
         for item in ended:
             if self.storage is not None:
-                self.storage.recorder.not_rated(item)
+                handed_out = self.inbox.rate_later_handed_out(item.case.project_no)
+                self.storage.recorder.not_rated(item, code_handed_out=handed_out)
             self._settled(item.case)
         if ended:
             self._light_keys()

@@ -49,9 +49,11 @@ class Recorder:
         body = record_body(str(uuid.uuid4()), choice.case, self.site, press)
         return self.ledger.append(body, self.key, self.vault)
 
-    def not_rated(self, ended: NotRated) -> StoredEvent | None:
+    def not_rated(self, ended: NotRated, *, code_handed_out: bool = False) -> StoredEvent | None:
         """Store a case that left the screen unrated as a case event; never raises (the
-        rater is not waiting on it), a failure is logged."""
+        rater is not waiting on it), a failure is logged. `rateLater` is true when the
+        page showed the rate-later code (a timeout, a reasons page left alone) or the local
+        API handed one out for the receipt (*code_handed_out*)."""
         try:
             kind = kind_for(ended.reason)
         except ValueError as exc:
@@ -60,7 +62,8 @@ class Recorder:
         now = self.clock.now()
         shown = now if ended.shown_at is None else self._wall_time_of(ended.shown_at)
         level = int(ended.level) if ended.level is not None else None
-        return self._event(ended.case, kind, level, shown, now, kind is EventKind.NOT_RATED)
+        shown_code = kind in (EventKind.NOT_RATED, EventKind.NO_REASON)
+        return self._event(ended.case, kind, level, shown, now, shown_code or code_handed_out)
 
     def changed(self, choice: Choice) -> StoredEvent | None:
         """A stored rating whose rater first pressed a bad level, then chose again: the
