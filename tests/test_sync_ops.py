@@ -8,8 +8,10 @@ import csv
 import dataclasses
 import json
 import random
+import time
 from datetime import UTC, datetime
 
+import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from device.keys.signing import DeviceKey
@@ -22,6 +24,7 @@ from sync.cli import build
 from sync.export_adapter import MonthlyExport
 from sync.gbt39046 import header, standard_level
 from sync.jobs import Jobs
+from sync.province_client import SHARED_CLOCK, RetryableError
 from tests.support.evaluator import Driver
 from tests.support.sync import Device
 
@@ -157,3 +160,16 @@ def test_devices_started_together_beat_spread_over_the_interval(tmp_path, provin
     fleet[0].stop()
     assert len(scheduler.get_jobs()) == 3 * 11  # its jobs left, the others' stay
     scheduler.shutdown(wait=False)
+
+
+def test_a_clock_learnt_by_one_call_serves_heartbeat_and_tags(device, province, monkeypatch):
+    """A Pi without RTC a year ahead: the first call learns the province's time from
+    E_CLOCK; every later client of the process (a fresh one per job) uses it at once."""
+    monkeypatch.setattr(SHARED_CLOCK, "wall", lambda: time.time() + 86400 * 365)
+    monkeypatch.setattr(SHARED_CLOCK, "offset_s", 0.0)
+    jobs = Jobs(device.config, device.key)
+    with pytest.raises(RetryableError) as caught:
+        jobs.heartbeat()
+    assert caught.value.code == "E_CLOCK"
+    assert jobs.refresh_tags() == province.server.tags_version  # a new client, first try
+    assert "serverTime" in jobs.heartbeat()
