@@ -20,7 +20,7 @@ from typing import Any
 from device.ledger.case_events import EventAck
 from device.ledger.store import Ledger
 from device.record.receipt import RecordKind
-from sync.adapter import Delivery, DeliveryStatus, OutgoingRecord
+from sync.adapter import Delivery, OutgoingRecord
 from sync.province_client import (
     MAX_BYTES,
     MAX_RECORDS,
@@ -28,7 +28,7 @@ from sync.province_client import (
     ProvinceClient,
     RetryableError,
 )
-from sync.receipts import ReceiptError, SentRecord, checked_receipt
+from sync.receipts import SentRecord, delivery_of
 from sync.sender import Pending, RoundResult, Sender, rejections
 
 log = logging.getLogger(__name__)
@@ -105,33 +105,9 @@ def _deliveries(
     for sent, result in zip(records, results, strict=True):
         if not isinstance(result, dict) or result.get("eventId") != sent.evaluation_id:
             raise RetryableError("province results do not match the case events sent")
-        out.append(_delivery(result, sent, device_id, province_key))
+        record = SentRecord(RecordKind.EVENT, sent.evaluation_id, sent.canonical, sent.seq)
+        out.append(delivery_of(result, record, device_id, province_key))
     return out
-
-
-def _delivery(
-    result: dict[str, Any], sent: OutgoingRecord, device_id: str, province_key: str | None
-) -> Delivery:
-    """As for ratings: with a pinned key an acknowledgement counts only with its receipt."""
-    status = result.get("status")
-    event_id = sent.evaluation_id
-    if status not in (DeliveryStatus.ACCEPTED, DeliveryStatus.DUPLICATE):
-        return Delivery(
-            event_id,
-            DeliveryStatus.REJECTED,
-            str(result.get("code", "E_UNKNOWN"))[:64],
-            str(result.get("message", ""))[:200],
-        )
-    if province_key is None:
-        return Delivery(event_id, DeliveryStatus(status))
-    record = SentRecord(RecordKind.EVENT, event_id, sent.canonical, sent.seq)
-    try:
-        receipt = checked_receipt(result, record, device_id, province_key)
-    except ReceiptError as exc:
-        return Delivery(event_id, DeliveryStatus.UNPROVEN, exc.code, str(exc))
-    return Delivery(
-        event_id, DeliveryStatus(status), receipt=receipt.signature, received_at=receipt.received_at
-    )
 
 
 class EventRounds:

@@ -8,14 +8,11 @@ sent again. Without a pinned key (a version-1 province) results are taken as the
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from device.record.receipt import RecordKind
-from sync.adapter import Delivery, DeliveryStatus, OutgoingRecord
+from sync.adapter import Delivery, OutgoingRecord
 from sync.province_client import MAX_BYTES, MAX_RECORDS, ProvinceClient
-from sync.receipts import ReceiptError, SentRecord, checked_receipt
-
-TAKEN = (DeliveryStatus.ACCEPTED, DeliveryStatus.DUPLICATE)
+from sync.receipts import SentRecord, delivery_of
 
 
 class ProvinceAdapter:
@@ -30,34 +27,15 @@ class ProvinceAdapter:
 
     def deliver(self, records: Sequence[OutgoingRecord]) -> list[Delivery]:
         results = self.client.post_batch(records)
+        device_id, key = self.client.device_id, self.province_key
         return [
-            self._delivery(result, record) for result, record in zip(results, records, strict=True)
+            delivery_of(result, _sent(record), device_id, key)
+            for result, record in zip(results, records, strict=True)
         ]
 
     def close(self) -> None:
         self.client.close()
 
-    def _delivery(self, result: dict[str, Any], record: OutgoingRecord) -> Delivery:
-        """The province's answer for one record; anything but accepted or duplicate is a
-        rejection, and with a pinned key an acknowledgement needs its receipt."""
-        status = result.get("status")
-        if status not in TAKEN:
-            return Delivery(
-                record.evaluation_id,
-                DeliveryStatus.REJECTED,
-                str(result.get("code", "E_UNKNOWN")),
-                str(result.get("message", "")),
-            )
-        if self.province_key is None:
-            return Delivery(record.evaluation_id, DeliveryStatus(status))
-        sent = SentRecord(RecordKind.RATING, record.evaluation_id, record.canonical, record.seq)
-        try:
-            receipt = checked_receipt(result, sent, self.client.device_id, self.province_key)
-        except ReceiptError as exc:
-            return Delivery(record.evaluation_id, DeliveryStatus.UNPROVEN, exc.code, str(exc))
-        return Delivery(
-            record.evaluation_id,
-            DeliveryStatus(status),
-            receipt=receipt.signature,
-            received_at=receipt.received_at,
-        )
+
+def _sent(record: OutgoingRecord) -> SentRecord:
+    return SentRecord(RecordKind.RATING, record.evaluation_id, record.canonical, record.seq)

@@ -16,6 +16,7 @@ from typing import Any
 from device.errors import HaochapingError
 from device.record.canonical import sha256_hex
 from device.record.receipt import Acknowledged, Receipt, RecordKind
+from sync.adapter import Delivery, DeliveryStatus
 from sync.answers import server_time
 
 SEQ_FIELD = {RecordKind.RATING: "seq", RecordKind.EVENT: "eventSeq"}
@@ -76,3 +77,35 @@ def checked_receipt(
             "for the record sent"
         )
     return receipt
+
+
+ACKNOWLEDGED = (DeliveryStatus.ACCEPTED, DeliveryStatus.DUPLICATE)
+
+
+def delivery_of(
+    result: Mapping[str, Any], sent: SentRecord, device_id: str, province_key: str | None
+) -> Delivery:
+    """The province's answer for one record sent, rating or case event alike: anything but
+    accepted or duplicate is a rejection; with a pinned *province_key* an acknowledgement
+    counts only with its receipt (otherwise `unproven`, sent again); without one (a
+    version-1 province) it is taken as it says."""
+    status = result.get("status")
+    if status not in ACKNOWLEDGED:
+        return Delivery(
+            sent.record_id,
+            DeliveryStatus.REJECTED,
+            str(result.get("code", "E_UNKNOWN"))[:64],
+            str(result.get("message", ""))[:200],
+        )
+    if province_key is None:
+        return Delivery(sent.record_id, DeliveryStatus(status))
+    try:
+        receipt = checked_receipt(result, sent, device_id, province_key)
+    except ReceiptError as exc:
+        return Delivery(sent.record_id, DeliveryStatus.UNPROVEN, exc.code, str(exc))
+    return Delivery(
+        sent.record_id,
+        DeliveryStatus(status),
+        receipt=receipt.signature,
+        received_at=receipt.received_at,
+    )

@@ -214,20 +214,7 @@ def test_rotate_key_then_verify_from_the_enrolled_key(tmp_path, province):
     enrolled = device.config.province.enrolled_key_id
     assert enrolled == device.key.key_id
     device.record(1)
-    rotated = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "provisioning.cli",
-            "rotate-key",
-            "--config",
-            str(device.config_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    rotated = device.provision_cli("rotate-key")
     assert rotated.returncode == 0, rotated.stderr
     config = load(device.config_path)
     assert config.province.enrolled_key_id == enrolled != config.province.key_id

@@ -80,26 +80,11 @@ def test_shredding_overwrites_the_files_own_blocks(tmp_path):
 
 
 def test_rotation_leaves_no_old_key_behind(tmp_path, province):
-    import subprocess
-    import sys
 
     device = Device(tmp_path, province)
     old_pem = device.config.key_path.read_bytes()
     device.close()
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "provisioning.cli",
-            "rotate-key",
-            "--config",
-            str(device.config_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = device.provision_cli("rotate-key")
     assert result.returncode == 0, result.stderr
     state = device.config.key_path.parent
     assert sorted(p.name for p in state.iterdir() if p.name.startswith("device.key")) == [

@@ -15,7 +15,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from device.errors import HaochapingError
-from device.keys.private_file import fsync_folder
+from device.keys.private_file import ReadableByOthersError, fsync_folder, read_secret
 
 
 class VaultError(HaochapingError):
@@ -51,15 +51,11 @@ class IdentityVault:
     @classmethod
     def load(cls, path: Path) -> IdentityVault:
         try:
-            mode = path.stat().st_mode & 0o777
-            key = path.read_bytes()
+            key = read_secret(path)
+        except ReadableByOthersError as exc:
+            raise VaultError(f"identity key {exc}") from exc
         except OSError as exc:
             raise VaultError(f"cannot read identity key {path}: {exc.strerror}") from exc
-        if mode & 0o077:
-            raise VaultError(
-                f"identity key {path} has mode {mode:o}; it must be readable by its owner only "
-                f"(chmod 600 {path})"
-            )
         if len(key) != 32:
             raise VaultError(f"identity key {path} is not 32 bytes")
         return cls(key)

@@ -23,6 +23,22 @@ def write_private(path: Path, data: bytes) -> None:
     fsync_folder(path.parent)
 
 
+class ReadableByOthersError(OSError):
+    """A secret file that its group or others may read."""
+
+
+def read_secret(path: Path) -> bytes:
+    """A secret file's bytes, refused (ReadableByOthersError naming the fix) when its group
+    or others may read it; OSError as usual when it cannot be read."""
+    mode = path.stat().st_mode & 0o777
+    data = path.read_bytes()
+    if mode & 0o077:
+        raise ReadableByOthersError(
+            f"{path} has mode {mode:o}; it must be readable by its owner only (chmod 600 {path})"
+        )
+    return data
+
+
 def fsync_folder(folder: Path) -> None:
     """Make a rename or a new file in *folder* survive a power cut."""
     dir_fd = os.open(folder, os.O_RDONLY)

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from device.errors import HaochapingError
-from device.keys.private_file import write_private
+from device.keys.private_file import ReadableByOthersError, read_secret, write_private
 from device.record.canonical import signing_bytes
 
 
@@ -90,15 +90,11 @@ class DeviceKey:
     @classmethod
     def load(cls, path: Path) -> DeviceKey:
         try:
-            mode = path.stat().st_mode & 0o777
-            data = path.read_bytes()
+            data = read_secret(path)
+        except ReadableByOthersError as exc:
+            raise KeyFileError(f"device key {exc}") from exc
         except OSError as exc:
             raise KeyFileError(f"cannot read device key {path}: {exc.strerror}") from exc
-        if mode & 0o077:
-            raise KeyFileError(
-                f"device key {path} has mode {mode:o}; it must be readable by its owner only "
-                f"(chmod 600 {path})"
-            )
         try:
             key = serialization.load_pem_private_key(data, password=None)
         except ValueError as exc:

@@ -77,6 +77,18 @@ class Device:
             check=False,
         )
 
+    def provision_cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """`haochaping-provision ARGS --config` on this device, as a technician runs it."""
+        return subprocess.run(
+            [sys.executable, "-m", "provisioning.cli", *args, "--config", str(self.config_path)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+
     def close(self) -> None:
         self.ledger.close()
 
