@@ -71,7 +71,7 @@ class ChooseAgainTouched:
 
 Touch = LevelTouched | TagTouched | SubmitTouched | PageTouched | ChooseAgainTouched
 
-BATCH_TURN_S = 5.0  # a batch's case numbers that do not fit turn to the next page this often
+BATCH_TURN_S = 3.0  # a batch's case numbers that do not fit turn this often: ten pages in 30 s
 
 
 @dataclass(frozen=True)
