@@ -143,6 +143,8 @@ def test_enrolled_device_signs_its_calls(province):
         "evaluationCount": 0,
         "missingSeqs": [],
         "flags": [],
+        "eventFlags": [],
+        "suppressions": [],
     }
 
 

@@ -80,7 +80,9 @@ def test_every_page_has_a_shipped_prompt_in_every_language(language):
     assert set(VOICES) == set(LANGUAGES) == set(TEXTS)
     for prompt in Prompt:
         seconds, rms, _ = decoded(shipped_prompt(language, prompt))
-        assert 1.0 < seconds < 10, (language, prompt, seconds)
+        # the reasons page explains its keys: longer, still well inside its 60 s
+        limit = 15 if prompt is Prompt.REASONS else 10
+        assert 1.0 < seconds < limit, (language, prompt, seconds)
         assert rms > 0.02, (language, prompt, "silent")
 
 

@@ -36,15 +36,14 @@ VOICES = {"zh-Hans": "cmn-latn-pinyin", "zh-Hant": "cmn-latn-pinyin", "en": "en-
 WORDS_PER_MINUTE = 160  # a little slower than espeak-ng's 175: a hall is noisy
 TOOLS = ("espeak-ng", "sox")
 
-# What the reasons page asks: true at a window (keys as docs/decisions.md lays them out: 1 back,
-# 2 and 3 a reason, 4 the next group, 5 submit) and at a touch-only terminal alike.
+# What the reasons page asks: true at a window (keys as docs/decisions.md lays them out: 2 and
+# 3 a reason, 4 the next group, 5 submit; 1 goes back, shown on the page) and at a touch-only
+# terminal alike.
 REASONS_PROMPT = {
-    "zh-Hans": "请选择原因，可以多选，然后提交。用按键时，二、三键选原因，四键换一组，"
-    "五键提交，按错了按一键重新选择。也可以直接点屏幕",
-    "zh-Hant": "請選擇原因，可以多選，然後提交。用按鍵時，二、三鍵選原因，四鍵換一組，"
-    "五鍵提交，按錯了按一鍵重新選擇。也可以直接點螢幕",
-    "en": "Please choose one or more reasons, then submit. With the keys: 2 and 3 choose a "
-    "reason, 4 shows more, 5 submits, and 1 goes back. Or tap the screen.",
+    "zh-Hans": "请选择原因，可以多选。二、三键选原因，四键换一组，五键提交。也可以点屏幕",
+    "zh-Hant": "請選擇原因，可以多選。二、三鍵選原因，四鍵換一組，五鍵提交。也可以點螢幕",
+    "en": "Choose one or more reasons: keys 2 and 3 choose, 4 shows more, 5 submits. "
+    "Or tap the screen.",
 }
 
 TEXTS: dict[str, dict[Prompt, str]] = {
