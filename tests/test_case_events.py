@@ -158,6 +158,17 @@ def test_re_pushing_the_case_on_screen_is_refused(hall):
     assert again.status_code == 409 and again.json()["code"] == "E_ON_SCREEN"
 
 
+def test_no_rate_later_code_for_a_case_already_rated_here(hall):
+    _, driver = hall
+    show(driver)
+    assert api(driver, "GET", f"/cases/{CASE_NO}/rate-later").status_code == 200
+    driver.key(2)  # 满意, stored
+    driver.until(lambda: driver.phase == "thanks", "stored and thanked")
+    refused = api(driver, "GET", f"/cases/{CASE_NO}/rate-later")
+    assert (refused.status_code, refused.json()["code"]) == (409, "E_ALREADY_RATED")
+    assert api(driver, "GET", f"/cases/{CASE_NO}/rate-later.png").status_code == 409
+
+
 def test_the_flag_does_not_depend_on_which_arrives_first(hall, province):
     device, driver = hall
     bad_press_then(driver, "cancelled")

@@ -162,6 +162,30 @@ def test_touch_on_a_multi_row_page_needs_submit_and_may_change_rows():
     assert choice.reaction_ms == 1000  # the first overall press
 
 
+def test_a_slow_keypad_rater_on_a_theme_keeps_the_page_while_pressing():
+    items = tuple(ThemeItem(f"P{n}", f"事项{n}") for n in range(6))
+    flow = window_flow()
+    flow.push(Case("A1", "T", "开办企业", theme=Theme("TH1", "一件事", items)), 0.0)
+    at = 0.0
+    for _ in range(6):  # 25 s between presses: 150 s in all, five rating pages' time
+        at += 25.0
+        assert flow.tick(at) == []
+        assert flow.press(Level.SATISFIED, "keypad", at) is None
+    at += 25.0
+    assert flow.tick(at) == []
+    choice = flow.press(Level.VERY_SATISFIED, "keypad", at)
+    assert choice is not None and choice.theme_levels == (4, 4, 4, 4, 4, 5)
+    assert flow.press(Level.SATISFIED, "keypad", at + 31) is None  # stored: nothing more
+
+
+def test_an_idle_multi_row_page_still_times_out():
+    flow = window_flow()
+    flow.push(Case("A1", "T", "开办企业", indicators=True), 0.0)
+    assert flow.press(Level.SATISFIED, "keypad", 5.0) is None
+    ended = flow.tick(5.0 + TIMING.rating_s + 0.5)
+    assert [(e.reason, e.level) for e in ended] == [("timeout", Level.SATISFIED)]
+
+
 def test_a_storage_failure_puts_the_device_out_of_service_until_it_recovers():
     flow = window_flow()
     flow.push(CASE_A, 0.0)

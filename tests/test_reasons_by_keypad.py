@@ -98,11 +98,13 @@ def test_choose_again_ends_the_bad_level_as_changed_and_rates_afresh():
     assert choice.pressed_at == 21.0  # the press that counts is the new one
 
 
-def test_choose_again_keeps_only_the_time_the_case_had_left():
+def test_choose_again_gives_the_rating_page_its_whole_time_again():
     flow = on_reasons(at=5.0)
-    flow.choose_again(60.0)  # 5 s of the reasons page left
-    assert flow.phase is Phase.RATING and flow.seconds_left(60.0) == 5
-    ended = flow.tick(65.0)
+    flow.choose_again(60.0)  # late on the reasons page: a mis-press costs the rater nothing
+    rating_s = int(TIMING.rating_s)
+    assert flow.phase is Phase.RATING and flow.seconds_left(60.0) == rating_s
+    assert flow.tick(60.0 + rating_s - 1) == []
+    ended = flow.tick(60.0 + rating_s + 0.5)
     assert [(e.reason, e.level) for e in ended] == [("timeout", None)]
     assert flow.phase is Phase.RATE_LATER
 

@@ -357,6 +357,7 @@ class MainLoop:
     def _choose_again(self, now: float) -> None:
         """重新选择: the bad level ends as `changed`; the rating page again."""
         self._ended(self.flow.choose_again(now))
+        self._speak()  # the rating page's prompt again, cutting the reasons prompt off
         self._light_keys()
 
     def _touch(self, x: int, y: int) -> bool:
@@ -499,6 +500,6 @@ class MainLoop:
     def _view(self) -> ScreenView:
         offered = offered_tags(self.flow, self.tags.for_level)
         view = screen_view(self.flow, self._facts(), self.clock.monotonic(), offered, self.qr_url())
-        if view.phase is Phase.THANKS and self.config.display.private_press:
-            view = dataclasses.replace(view, chosen=None)  # the thanks page names no level
+        if view.phase in (Phase.REASONS, Phase.THANKS) and self.config.display.private_press:
+            view = dataclasses.replace(view, chosen=None)  # neither page names the level
         return view

@@ -202,6 +202,8 @@ class RatingFlow:
         if source is not Source.TOUCH and not unrated:
             return self._finish(at)  # a keypad-only rater completes by rating every row
         page.focus = unrated[0] if unrated else page.focus
+        if self._deadline is not None:  # a rater still pressing keeps the page a full time
+            self._deadline = max(self._deadline, at + self.timing.rating_s)
         return None
 
     def submit(self, now: float) -> Choice | None:
@@ -257,13 +259,13 @@ class RatingFlow:
 
     def choose_again(self, now: float) -> list[NotRated]:
         """The rater takes the bad level back: it ends as `changed` (with the level pressed,
-        as evidence) and the rating page is shown again, unrated, for the time the case had
-        left (at most the rating page's own time)."""
+        as evidence) and the rating page is shown again, unrated, for the rating page's whole
+        time: a mis-press costs the rater nothing."""
         page = self.page
         if self.phase is not Phase.REASONS or page is None or self._deadline is None:
             return []
         ended = [NotRated(page.case, "changed", page.levels.get(OVERALL))]
-        left = min(self._deadline - now, self.timing.rating_s)
+        left = self.timing.rating_s
         page.first_bad = None  # on record now, in the `changed` event
         page.levels.pop(OVERALL, None)
         page.overall_press = None

@@ -197,6 +197,16 @@ class Ledger:
         ).fetchall()
         return [json.loads(text) for (text,) in rows]
 
+    def rated(self, project_no: str, assess_number: int = 1) -> bool:
+        """Whether a rating of this case (or of a batch holding it) is in the ledger."""
+        found = self.conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM ratings r WHERE r.assess_number = ? AND"
+            " (r.project_no = ? OR EXISTS (SELECT 1 FROM json_each(coalesce("
+            "json_extract(r.record, '$.batchProjectNos'), json_array())) WHERE value = ?)))",
+            (assess_number, project_no, project_no),
+        ).fetchone()
+        return bool(found[0])
+
     def holds_identities(self) -> bool:
         """Whether any rater's personal data is still sealed in the ledger."""
         found = self.conn.execute("SELECT EXISTS (SELECT 1 FROM rater_identities)").fetchone()

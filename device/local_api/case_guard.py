@@ -33,10 +33,12 @@ def case_keys(case: Case) -> frozenset[tuple[str, int]]:
 class CaseGuard:
     """Thread-safe: the API's threads admit cases, the main loop releases them."""
 
-    def __init__(self, settled: Settled) -> None:
+    def __init__(self, settled: Settled, rated: Callable[[str], bool] | None = None) -> None:
         """*settled(numbers, assess_number)*: whether the ledger holds a rating or a bad
-        press for any of those case numbers (on a connection of the caller's thread)."""
+        press for any of those case numbers (on a connection of the caller's thread);
+        *rated(number)*: whether it holds a first rating of that case."""
         self._settled = settled
+        self._rated = rated
         self._lock = threading.Lock()
         self._on_screen: set[tuple[str, int]] = set()
 
@@ -49,6 +51,13 @@ class CaseGuard:
                 return Admission.ALREADY_RATED
             self._on_screen |= keys
         return Admission.ADMITTED
+
+    def already_rated(self, project_no: str) -> bool:
+        """A first rating of the case is in the ledger: no code to rate it later."""
+        if self._rated is None:
+            return False
+        with self._lock:
+            return self._rated(project_no)
 
     def release(self, case: Case) -> None:
         """The case left the screen and what became of it is committed (or it was never

@@ -244,6 +244,10 @@ class LocalApi:
         project_no = _valid(
             text, request.params["projectNo"], "projectNo", TEXT_LIMITS["projectNo"]
         )
+        if self.guard is not None and self.guard.already_rated(project_no):
+            raise ApiError(
+                HTTPStatus.CONFLICT, "E_ALREADY_RATED", "this case is already rated on this device"
+            )
         code = self.control.rate_later_code(project_no)
         if code is None:
             raise ApiError(

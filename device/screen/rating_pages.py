@@ -49,12 +49,18 @@ def row_names(texts: Texts, view: ScreenView) -> list[str]:
     return names
 
 
+def reasons_title(texts: Texts, view: ScreenView) -> str:
+    """The reasons page's title: it names the level only where the hall wants it named."""
+    if view.chosen is None:
+        return texts.ui("reasons_title_private")
+    return texts.ui("reasons_title", level=texts.level(view.chosen))
+
+
 def layout_for(base: Layout, paint: Painter, texts: Texts, view: ScreenView) -> Layout:
     """The page's geometry: how many lines its row names, level labels and case need."""
     width = base.width - 2 * base.margin
     if view.phase is Phase.REASONS:
-        level = texts.level(view.chosen) if view.chosen is not None else ""
-        title = texts.ui("reasons_title", level=level)
+        title = reasons_title(texts, view)
         lines = len(paint.wrap(title, base.title, base.header(1)[2]))
         return replace(base, reasons_header_lines=min(2, lines))
     if view.case is None or len(view.rows) <= 1:
@@ -234,8 +240,7 @@ def draw_reasons(paint: Painter, texts: Texts, view: ScreenView) -> None:
     and 提交 below, in the order of their keys (1, 4, 5) on a keypad terminal."""
     layout = paint.layout
     lines = layout.reasons_header_lines
-    level = texts.level(view.chosen) if view.chosen is not None else ""
-    draw_header(paint, texts, view, texts.ui("reasons_title", level=level), lines)
+    draw_header(paint, texts, view, reasons_title(texts, view), lines)
     keys = Mode(view.mode).takes_keys
     x, y, w, h = layout.hint_box
     if view.asked_for_reason:

@@ -53,6 +53,7 @@ _UI: dict[str, dict[str, str]] = {
         "thanks": "感谢您的评价！",
         "your_rating": "您的评价：{level}",
         "reasons_title": "您选择了“{level}”，请选择原因（可多选）",
+        "reasons_title_private": "请选择不满意的原因（可多选）",
         "reasons_hint": "请在屏幕上点选原因后提交",
         "reasons_how": (
             "按 2、3 键选原因，4 键换一组，5 键提交；按错了按 1 键重新选择。也可直接点屏幕"
@@ -99,6 +100,7 @@ _UI: dict[str, dict[str, str]] = {
         "thanks": "感謝您的評價！",
         "your_rating": "您的評價：{level}",
         "reasons_title": "您選擇了「{level}」，請選擇原因（可多選）",
+        "reasons_title_private": "請選擇不滿意的原因（可多選）",
         "reasons_hint": "請在螢幕上點選原因後提交",
         "reasons_how": (
             "按 2、3 鍵選原因，4 鍵換一組，5 鍵提交；按錯了按 1 鍵重新選擇。也可直接點螢幕"
@@ -145,6 +147,7 @@ _UI: dict[str, dict[str, str]] = {
         "thanks": "Thank you for your rating!",
         "your_rating": "Your rating: {level}",
         "reasons_title": "You chose \u201c{level}\u201d. Please pick the reasons",
+        "reasons_title_private": "Please pick the reasons you were not satisfied",
         "reasons_hint": "Tap the reasons on the screen, then submit",
         "reasons_how": "Keys 2 and 3 pick a reason, 4 shows more, 5 submits; pressed by "
         "mistake? Key 1 goes back. Or tap the screen",
