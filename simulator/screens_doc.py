@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from device.record import tag_catalog
-from device.record.rating import Level
 from simulator.screenshot import load_case, render
 
 # (picture, screen, case file, mode, size, language, large type, what it shows)
@@ -178,7 +177,7 @@ SHOTS = [
         "zh-Hans",
         True,
         "A batch of 10 in large type: 共 10 件 and the case numbers, a page at a time "
-        "(the list turns every 5 s).",
+        "(the list turns every 3 s, so that even ten pages pass within the 30 s rating time).",
     ),
     (
         "hostile-theme",
@@ -221,15 +220,17 @@ WALKTHROUGH: list[tuple[str, str, dict[str, Any], str]] = [
     (
         "keys-2-reasons",
         "reasons",
-        {"chosen": Level.VERY_DISSATISFIED, "tags": _LEVEL1},
+        {"chosen": None, "tags": _LEVEL1},
         "Key 5 (非常不满意) pressed: the reasons page shows the first group of two reasons on "
-        "keys 2 and 3; key 1 is 重新选择, key 4 换一组, key 5 提交. Keys 1–4 are lit; 5 is dark "
-        "until a reason is chosen.",
+        "keys 2 and 3; key 1 is 重新选择, key 4 换一组, key 5 提交, each shown by its badge. By "
+        "default (the private press) the keypad stays dark, as after a good level, and the "
+        "title does not name the level; a hall that turns privacy off gets keys 1–4 lit and 5 "
+        "lit once a reason is chosen.",
     ),
     (
         "keys-3-asked",
         "reasons",
-        {"chosen": Level.VERY_DISSATISFIED, "tags": _LEVEL1, "asked_for_reason": True},
+        {"chosen": None, "tags": _LEVEL1, "asked_for_reason": True},
         "Key 5 pressed with no reason chosen: nothing is stored; the page says to choose one "
         "first, in the warning colour.",
     ),
@@ -237,17 +238,17 @@ WALKTHROUGH: list[tuple[str, str, dict[str, Any], str]] = [
         "keys-4-ticked",
         "reasons",
         {
-            "chosen": Level.VERY_DISSATISFIED,
+            "chosen": None,
             "tags": _LEVEL1,
             "selected_tags": (_LEVEL1[1].code,),
         },
-        "Key 3 ticks the second reason; 提交 lights up (on the screen and on the keypad).",
+        "Key 3 ticks the second reason; 提交 lights up on the screen.",
     ),
     (
         "keys-5-second-group",
         "reasons",
         {
-            "chosen": Level.VERY_DISSATISFIED,
+            "chosen": None,
             "tags": _LEVEL1,
             "selected_tags": (_LEVEL1[1].code, _LEVEL1[2].code),
             "tag_page": 1,

@@ -13,7 +13,7 @@ from device.daemon.config import DEFAULT_FONT, FALLBACK_FONTS
 from device.flow.rating_flow import OVERALL, Phase, Problem, rows_for
 from device.local_api.case_intake import known_mode, parse_case
 from device.record import tag_catalog
-from device.record.rating import Case, Level, Staff
+from device.record.rating import Case, Staff
 from device.record.tag_catalog import Tag
 from device.screen.pages import ScreenView
 from device.screen.texts import Texts
@@ -53,14 +53,14 @@ def view_for(
         return ScreenView(
             phase,
             case=case,
-            chosen=Level.DISSATISFIED,
+            chosen=None,  # as a device shows it by default: the private press names no level
             tags=offered,
             seconds_left=52,
             seconds_total=60,
             **common,
         )
     if phase is Phase.THANKS:
-        return ScreenView(phase, case=case, chosen=Level.VERY_SATISFIED, **common)
+        return ScreenView(phase, case=case, chosen=None, **common)  # private: no level
     if phase is Phase.RATE_LATER:
         return ScreenView(phase, case=case, qr_url=SAMPLE_QR, **common)
     if phase is Phase.OUT_OF_SERVICE:

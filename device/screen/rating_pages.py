@@ -257,7 +257,7 @@ def draw_reasons(paint: Painter, texts: Texts, view: ScreenView) -> None:
     slots = zip(on_screen, layout.tags(len(view.tags), group), strict=True)
     for slot, (tag, rect) in enumerate(slots):
         key = FIRST_TAG_KEY + slot if keys else None
-        paint.toggle(tag.label, rect, tag.code in view.selected_tags, layout.body, key)
+        paint.toggle(tag.label, rect, tag.code in view.selected_tags, layout.heading, key)
     paint.action_button(
         texts.ui("choose_again"),
         layout.choose_again_button,
