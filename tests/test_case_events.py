@@ -42,17 +42,22 @@ def case_json(project_no: str = CASE_NO) -> dict[str, Any]:
     }
 
 
-@pytest.fixture
-def hall(tmp_path, province) -> Iterator[tuple[Device, Driver]]:
-    """A device provisioned at the stand-in, its evaluator running headless with 王敏 in."""
-    device = Device(tmp_path / "dev", province)
+def evaluator_config(tmp_path, device: Device) -> Any:
+    """The evaluator's configuration for a device provisioned at the stand-in."""
     config = make_config(tmp_path / "ev", key=False)
-    config = dataclasses.replace(
+    return dataclasses.replace(
         config,
         device=dataclasses.replace(config.device, state_dir=device.config.device.state_dir),
         province=device.config.province,
         site=device.config.site,
     )
+
+
+@pytest.fixture
+def hall(tmp_path, province) -> Iterator[tuple[Device, Driver]]:
+    """A device provisioned at the stand-in, its evaluator running headless with 王敏 in."""
+    device = Device(tmp_path / "dev", province)
+    config = evaluator_config(tmp_path, device)
     with Driver(config) as driver:
         api(driver, "POST", "/staff/sign-in", {"proManagerNo": "0421", "proManager": "王敏"})
         driver.until(lambda: driver.phase == "idle", "staff signed in")
@@ -149,6 +154,40 @@ def test_a_bad_press_cannot_be_suppressed(hall, province, how):
     deliver_rating(device, 7)
     (flag,) = province.server.events.suppressions(device.config.province.device_id)
     assert (flag["projectNo"], flag["kind"], flag["levelPressed"]) == (CASE_NO, how, 1)
+
+
+def test_a_restart_on_the_reasons_page_cannot_make_the_bad_press_vanish(tmp_path, province):
+    """The staff member restarts the box (or pulls the plug) while the rater chooses
+    reasons, then re-pushes the case and presses 非常满意."""
+    device = Device(tmp_path / "dev", province)
+    config = evaluator_config(tmp_path, device)
+    with Driver(config) as driver:
+        api(driver, "POST", "/staff/sign-in", {"proManagerNo": "0421", "proManager": "王敏"})
+        driver.until(lambda: driver.phase == "idle", "staff signed in")
+        show(driver)
+        driver.key(5)  # 非常不满意
+        driver.until(lambda: driver.phase == "reasons", "reasons page")
+        # on disk already, before anything ends the case: a power cut now loses nothing
+        held = sqlite3.connect(config.ledger_path).execute(
+            "SELECT project_no, json_extract(event, '$.levelPressed') FROM pending_bad_presses"
+        )
+        assert held.fetchall() == [(CASE_NO, 1)]
+    with Driver(config) as again:  # the next start
+        api(again, "POST", "/staff/sign-in", {"proManagerNo": "0421", "proManager": "王敏"})
+        again.until(lambda: again.phase == "idle", "staff signed in")
+        refused = api(again, "POST", "/cases", case_json())
+        assert (refused.status_code, refused.json()["code"]) == (409, "E_ALREADY_RATED")
+        (event,) = again.outcomes()
+        assert (event["kind"], event["levelPressed"], event["projectNo"]) == (
+            "out_of_service",
+            1,
+            CASE_NO,
+        )
+        assert again.ratings() == []
+    deliver_events(device)
+    (at_province,) = province.server.events.events(device.config.province.device_id)
+    assert '"kind":"out_of_service"' in at_province and '"levelPressed":1' in at_province
+    device.close()
 
 
 def test_re_pushing_the_case_on_screen_is_refused(hall):

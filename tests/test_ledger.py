@@ -117,6 +117,7 @@ def test_migrations_are_recorded_once(ledger_path):
         "0003_sync_state_and_base",
         "0004_key_history_and_receipts",
         "0005_case_events",
+        "0006_pending_bad_presses",
     ]
 
 

@@ -102,6 +102,7 @@ class MainLoop:
         self._unchecked_ratings = 0
         self._qr: tuple[str, str] | None = None  # project number, url
         self._awaiting_glass = False
+        self._held: tuple[str, int, int] | None = None  # the bad press last put on disk
         self._prompt: Prompt | None = None  # spoken once its page is on the glass
         self._ready = False
         self._dirty = True
@@ -357,6 +358,7 @@ class MainLoop:
     def _choose_again(self, now: float) -> None:
         """重新选择: the bad level ends as `changed`; the rating page again."""
         self._ended(self.flow.choose_again(now))
+        self._held = None  # its changed event took the held press off disk
         self._speak()  # the rating page's prompt again, cutting the reasons prompt off
         self._light_keys()
 
@@ -395,6 +397,8 @@ class MainLoop:
         when the press is private)."""
         if choice is not None:
             self._store(choice)
+        else:
+            self._hold_bad_press()
         if self.flow.phase is not before:
             self._speak()
             self._light_keys()
@@ -402,6 +406,18 @@ class MainLoop:
             if self.keypad and beeps_after(before, self.flow.phase, private=private):
                 self.keypad.beep(THANKS_BEEP_MS)
         return True
+
+    def _hold_bad_press(self) -> None:
+        """A bad overall level pressed on the case on screen goes to disk at once (the
+        case's end replaces it), so a restart cannot make it vanish."""
+        page = self.flow.page
+        if self.storage is None or page is None or page.first_bad is None:
+            return
+        held = (page.case.project_no, int(page.first_bad), id(page))
+        if held == self._held:
+            return
+        self._held = held
+        self.storage.recorder.hold_bad_press(page.case, int(page.first_bad), page.shown_at)
 
     def _store(self, choice: Choice) -> None:
         assert self.storage is not None
@@ -428,6 +444,8 @@ class MainLoop:
     def _ended(self, ended: list[NotRated]) -> None:
         """Each case that left the screen unrated becomes a signed case event; only once it
         is committed may the same case be pushed again (the API asks the ledger then)."""
+        if ended:
+            self._held = None
         for item in ended:
             if self.storage is not None:
                 handed_out = self.inbox.rate_later_handed_out(item.case.project_no)

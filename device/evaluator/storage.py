@@ -55,9 +55,11 @@ def open_storage(config: Config, site: Site, clock: Clock) -> Storage | Problem:
         ledger.close()
         return Problem.KEY
     min_free = config.device.min_free_mb * 1024 * 1024
+    recorder = Recorder(ledger, key, vault, site, clock)
+    recorder.recover_held()  # bad presses on cases the device stopped on
     return Storage(
         key=key,
         ledger=ledger,
-        recorder=Recorder(ledger, key, vault, site, clock),
+        recorder=recorder,
         health=HealthCheck(ledger, config.state_dir, min_free),
     )

@@ -82,6 +82,10 @@ class CaseEvents:
             check_canonical(event)
             event["signature"] = key.sign_record(event, checked=True)
             text = canonical_json(event, checked=True)
+            self.conn.execute(  # the case has ended: a bad press held for it is on record now
+                "DELETE FROM pending_bad_presses WHERE project_no = ? AND assess_number = ?",
+                (event["projectNo"], event["assessNumber"]),
+            )
             self.conn.execute(
                 "INSERT INTO case_events (event_seq, event_id, kind, project_no, assess_number,"
                 " level_pressed, event, event_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -97,6 +101,26 @@ class CaseEvents:
                 ),
             )
         return StoredEvent(seq + 1, event["eventId"], event)
+
+    def hold_bad_press(self, body: dict[str, Any]) -> None:
+        """Keep an unsigned `out_of_service` event for a case whose rater pressed a bad level
+        and has not finished: stored for real (`recover_held`) if the device stops before the
+        case ends; dropped when the case ends as a rating or an event."""
+        with self.ledger.writing("bad press not held"):
+            self.conn.execute(
+                "INSERT OR REPLACE INTO pending_bad_presses (project_no, assess_number, event)"
+                " VALUES (?, ?, ?)",
+                (body["projectNo"], body["assessNumber"], canonical_json(body).decode("utf-8")),
+            )
+
+    def recover_held(self, key: DeviceKey, ended_at: str) -> int:
+        """At start: every bad press held when the device stopped becomes its case event,
+        `endedAt` the time the device found it unfinished. Returns how many."""
+        rows = self.conn.execute("SELECT event FROM pending_bad_presses").fetchall()
+        for (text,) in rows:
+            body = {**json.loads(text), "endedAt": ended_at}
+            self.append(body, key)  # deletes the held row in the same transaction
+        return len(rows)
 
     def delivered(self, acks: Iterable[EventAck], delivered_at: str) -> int:
         """Record the province's acknowledgements (and receipts); returns how many events

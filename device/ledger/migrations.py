@@ -156,12 +156,32 @@ def _0005_case_events(conn: sqlite3.Connection) -> None:
     )
 
 
+def _0006_pending_bad_presses(conn: sqlite3.Connection) -> None:
+    """A bad level pressed is on disk at once, and settles its case: a restart or a power cut
+    while the rater chooses reasons can neither lose it nor let the case be rated again."""
+    conn.execute(
+        "CREATE TABLE pending_bad_presses ("  # its case has not ended yet
+        " project_no TEXT NOT NULL, assess_number INTEGER NOT NULL,"
+        " event TEXT NOT NULL,"  # the unsigned case event kept if the device stops first
+        " PRIMARY KEY (project_no, assess_number))"
+    )
+    conn.execute(
+        "CREATE TRIGGER pending_bad_press_settles AFTER INSERT ON pending_bad_presses BEGIN"
+        " INSERT OR IGNORE INTO settled_cases (project_no, assess_number)"
+        " SELECT NEW.project_no, NEW.assess_number UNION"
+        " SELECT value, NEW.assess_number FROM"
+        " json_each(coalesce(json_extract(NEW.event, '$.batchProjectNos'), json_array()));"
+        " END"
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_ratings", _0001_ratings),
     ("0002_case_outcomes", _0002_case_outcomes),
     ("0003_sync_state_and_base", _0003_sync_state_and_base),
     ("0004_key_history_and_receipts", _0004_key_history_and_receipts),
     ("0005_case_events", _0005_case_events),
+    ("0006_pending_bad_presses", _0006_pending_bad_presses),
 ]
 
 

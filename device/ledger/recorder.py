@@ -16,7 +16,7 @@ from device.keys.signing import DeviceKey
 from device.ledger.case_events import StoredEvent
 from device.ledger.store import Ledger, LedgerError, StoredRating
 from device.record.case_event import CaseEnding, EventKind, event_body, kind_for
-from device.record.rating import Case, Press, Site, record_body
+from device.record.rating import Case, Press, Site, assess_time, record_body
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,31 @@ class Recorder:
         level = int(ended.level) if ended.level is not None else None
         shown_code = kind in (EventKind.NOT_RATED, EventKind.NO_REASON)
         return self._event(ended.case, kind, level, shown, now, shown_code or code_handed_out)
+
+    def hold_bad_press(self, case: Case, level: int, shown_at: float | None) -> None:
+        """A bad level pressed on a case still on screen: on disk at once, so that neither a
+        restart nor a power cut before the case ends can lose it (it becomes an
+        `out_of_service` event at the next start). Never raises; a failure is logged."""
+        now = self.clock.now()
+        shown = now if shown_at is None else self._wall_time_of(shown_at)
+        ending = CaseEnding(
+            case, EventKind.OUT_OF_SERVICE, level, shown, now, self.clock.synced(), False
+        )
+        try:
+            self.ledger.events.hold_bad_press(event_body(str(uuid.uuid4()), self.site, ending))
+        except LedgerError as exc:
+            log.error("bad press not held: %s", exc)
+
+    def recover_held(self) -> int:
+        """At start: bad presses of cases the device stopped on become their case events."""
+        try:
+            count = self.ledger.events.recover_held(self.key, assess_time(self.clock.now()))
+        except LedgerError as exc:
+            log.error("held bad presses not recovered: %s", exc)
+            return 0
+        if count:
+            log.warning("%d bad press(es) of cases left on screen at the last stop recorded", count)
+        return count
 
     def changed(self, choice: Choice) -> StoredEvent | None:
         """A stored rating whose rater first pressed a bad level, then chose again: the

@@ -157,6 +157,10 @@ class Ledger:
         self, body: dict[str, Any], key: DeviceKey, vault: IdentityVault | None
     ) -> StoredRating:
         self.remember_key(key, body.get("deviceId"))
+        self.conn.execute(  # rated: a bad press held for the case is settled by the rating
+            "DELETE FROM pending_bad_presses WHERE project_no = ? AND assess_number = ?",
+            (body.get("projectNo"), body.get("assessNumber")),
+        )
         last = self._chain_end()
         seq, prev_hash = last[0] + 1, last[1]
         record = {**body, "seq": seq, "prevHash": prev_hash, "keyId": key.key_id}
