@@ -9,11 +9,8 @@ documented one is a retryable error.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import secrets
-import socket
-import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -25,12 +22,14 @@ from device.errors import HaochapingError
 from device.keys.signing import DeviceKey, request_signing_bytes
 from sync import answers
 from sync.adapter import OutgoingRecord
+from sync.deadline import Deadline, DeadlineAdapter
 
 MAX_RECORDS = 500
 MAX_BYTES = 1024 * 1024
 # The largest documented answer is a batch's results (500 × ~600 bytes); a body beyond this
 # is not an answer, and reading it would only cost memory (the unit's MemoryMax is 100M).
 MAX_ANSWER_BYTES = 2 * 1024 * 1024
+TOO_SLOW = "the province's answer is too slow (request deadline)"
 READ_CHUNK = 64 * 1024
 
 
@@ -104,6 +103,8 @@ class ProvinceClient:
         # a whole request, body included: a slow drip cannot hold the sync longer than this
         self.max_request_s = max_request_s or connect_timeout_s + 2 * read_timeout_s
         self.session = requests.Session()
+        for scheme in ("https://", "http://"):
+            self.session.mount(scheme, DeadlineAdapter())
         # passed with every request: a session-level verify would lose to REQUESTS_CA_BUNDLE
         self.verify: str | bool = ca_bundle or True
         self.session.headers["Content-Type"] = "application/json"
@@ -127,34 +128,39 @@ class ProvinceClient:
         return self.call_with_body(method, suffix, body)
 
     def call_with_body(self, method: str, suffix: str, body: bytes) -> Any:
-        """One signed call whose JSON body is already encoded."""
+        """One signed call whose JSON body is already encoded, within `max_request_s` in
+        all: a server dripping its headers or its body is cut off at the deadline."""
         headers = self.signed_headers(method, self.base_path + suffix, body)
-        deadline = time.monotonic() + self.max_request_s
-        try:
-            response = self.session.request(
-                method,
-                self.base_url + suffix,
-                data=body,
-                headers=headers,
-                timeout=self.timeout,
-                verify=self.verify,
-                allow_redirects=False,
-                stream=True,
-            )
-        except requests.RequestException as exc:
-            raise RetryableError(f"province unreachable: {type(exc).__name__}: {exc}") from exc
-        try:
-            if 300 <= response.status_code < 400:
-                location = response.headers.get("Location", "(none)")[:200]
-                raise OperatorNeededError(
-                    f"HTTP {response.status_code}: the province redirects to {location}; "
-                    "redirects are never followed (check [province] base_url)",
-                    "E_REDIRECT",
-                    response.status_code,
+        with Deadline(self.max_request_s).running() as deadline:
+            try:
+                response = self.session.request(
+                    method,
+                    self.base_url + suffix,
+                    data=body,
+                    headers=headers,
+                    timeout=self.timeout,
+                    verify=self.verify,
+                    allow_redirects=False,
+                    stream=True,
                 )
-            raw = _read_bounded(response, deadline)
-        finally:
-            response.close()
+            except requests.RequestException as exc:
+                if deadline.expired:
+                    raise RetryableError(TOO_SLOW) from exc
+                raise RetryableError(
+                    f"province unreachable: {type(exc).__name__}: {exc}"
+                ) from exc
+            try:
+                if 300 <= response.status_code < 400:
+                    location = response.headers.get("Location", "(none)")[:200]
+                    raise OperatorNeededError(
+                        f"HTTP {response.status_code}: the province redirects to {location}; "
+                        "redirects are never followed (check [province] base_url)",
+                        "E_REDIRECT",
+                        response.status_code,
+                    )
+                raw = _read_bounded(response, deadline)
+            finally:
+                response.close()
         return self._answer(response.status_code, raw, response.headers.get("Retry-After"))
 
     def _answer(self, status: int, raw: bytes, retry_after_header: str | None) -> Any:
@@ -209,18 +215,13 @@ def _results(data: Any, evaluation_ids: list[str]) -> list[dict[str, Any]]:
     return results
 
 
-def _read_bounded(response: requests.Response, deadline: float) -> bytes:
-    """The answer's body, up to MAX_ANSWER_BYTES and until the request's deadline."""
+def _read_bounded(response: requests.Response, deadline: Deadline) -> bytes:
+    """The answer's body, up to MAX_ANSWER_BYTES and within the request's deadline."""
     length = response.headers.get("Content-Length", "")
     if length.isdigit() and int(length) > MAX_ANSWER_BYTES:
         raise RetryableError(f"the province's answer is too large ({length} bytes)")
     chunks: list[bytes] = []
     size = 0
-    # a body dripping a byte at a time never trips the read timeout: at the deadline the
-    # connection is shut down under the reader
-    guard = threading.Timer(max(0.0, deadline - time.monotonic()), _cut, (response,))
-    guard.daemon = True
-    guard.start()
     try:
         for chunk in response.iter_content(READ_CHUNK):
             size += len(chunk)
@@ -228,22 +229,9 @@ def _read_bounded(response: requests.Response, deadline: float) -> bytes:
                 raise RetryableError(f"the province's answer exceeds {MAX_ANSWER_BYTES} bytes")
             chunks.append(chunk)
     except (requests.RequestException, OSError, ValueError) as exc:
-        if time.monotonic() >= deadline:
-            raise RetryableError("the province's answer is too slow (request deadline)") from exc
+        if deadline.expired:
+            raise RetryableError(TOO_SLOW) from exc
         raise RetryableError(f"answer cut off: {type(exc).__name__}: {exc}") from exc
-    finally:
-        guard.cancel()
-    if time.monotonic() >= deadline:
-        raise RetryableError("the province's answer is too slow (request deadline)")
+    if deadline.expired:
+        raise RetryableError(TOO_SLOW)
     return b"".join(chunks)
-
-
-def _cut(response: requests.Response) -> None:
-    """Shut the answer's socket down so that a blocked read returns at once."""
-    raw = response.raw
-    connection = getattr(raw, "connection", None) or getattr(raw, "_connection", None)
-    body = getattr(getattr(getattr(raw, "_fp", None), "fp", None), "raw", None)
-    for sock in (getattr(connection, "sock", None), getattr(body, "_sock", None)):
-        if isinstance(sock, socket.socket):
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)

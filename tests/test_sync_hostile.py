@@ -196,3 +196,29 @@ def test_a_slow_drip_cannot_hold_the_sync(unsent_device, hostile):
     assert result.returncode != 0
     assert took < 30, f"sync once --timeout 5 took {took:.0f} s"
     _nothing_delivered(device, 2)
+
+
+def test_a_province_dripping_its_headers_cannot_hold_the_sync(unsent_device, hostile):
+    device = unsent_device
+    stop = threading.Event()
+
+    def drip_headers(handler: BaseHTTPRequestHandler) -> None:
+        handler.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+        while not stop.is_set():  # a header that never ends, a byte every half second
+            handler.wfile.write(b"a")
+            handler.wfile.flush()
+            stop.wait(0.5)
+
+    server = hostile(drip_headers)
+    device = _pointed_at(device, server.url)
+    sync = dataclasses.replace(device.config.sync, connect_timeout_s=2, read_timeout_s=3)
+    device.config = dataclasses.replace(device.config, sync=sync)
+    save(device.config, device.config_path)
+    try:
+        result, took = _sync_once(device, timeout_s=5)
+    finally:
+        stop.set()
+    assert result.returncode != 0
+    assert "too slow" in result.stderr
+    assert took < 30, f"sync once --timeout 5 took {took:.0f} s"
+    _nothing_delivered(device, 2)
