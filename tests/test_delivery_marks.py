@@ -253,4 +253,4 @@ def test_a_bad_retention_base_does_not_stop_the_other_checks(device, province):
     )
     assert f"ledger BAD at seq 4: {NO_RECEIPT}" in found.stderr
     assert "2 findings, 1 of 2 ratings bad" in found.stderr
-    assert "receipt checked under the province key" in found.stderr
+    assert "case event's receipt checked under the province key" in found.stderr
