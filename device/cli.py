@@ -50,7 +50,8 @@ def run(config_path: Path) -> None:
     "--province-key",
     metavar="B64",
     help="The province's public key (province_key in the configuration, or from the "
-    "province): every delivered rating must carry a receipt that verifies under it.",
+    "province): every delivered rating and case event must carry a receipt that verifies "
+    "under it.",
 )
 def verify_ledger_cmd(
     ledger: Path, expect_key_id: str | None, identity_key: Path | None, province_key: str | None
@@ -71,7 +72,7 @@ def verify_ledger_cmd(
         "with another key would pass too"
     )
     anchor += (
-        "; every delivered rating's receipt checked under the province key"
+        "; every delivered rating's and case event's receipt checked under the province key"
         if report.receipts_checked
         else "; receipts not checked (no --province-key): a delivered mark set by hand "
         "would pass too"

@@ -187,6 +187,12 @@ class Jobs:
         moment = datetime.fromtimestamp(now if now is not None else time.time(), UTC)
         cutoff = moment - timedelta(days=self.config.sync.retention_days)
         with Ledger(self.config.ledger_path) as ledger:
-            removed = prune_delivered(ledger, self.key, cutoff.isoformat(timespec="seconds"))
+            removed = prune_delivered(
+                ledger,
+                self.key,
+                cutoff.isoformat(timespec="seconds"),
+                province_key=self.config.province.pinned_key,
+                device_id=self.config.province.device_id,
+            )
             prune_outcomes(ledger, assess_time(cutoff))
         return removed

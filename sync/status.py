@@ -50,6 +50,7 @@ def sync_status(
         "receipts": "checked" if province_key_id else "unproven",
         "provinceKeyId": province_key_id or None,
         "unprovenDeliveries": ledger.outbox.unproven(),
+        "unprovenEventDeliveries": ledger.outbox.unproven_events(),
     }
 
 
@@ -76,13 +77,14 @@ def render_text(status: dict[str, Any]) -> str:
 
 def _receipts(status: dict[str, Any]) -> str:
     unproven = status["unprovenDeliveries"]
+    events = status["unprovenEventDeliveries"]
+    without = f"{unproven} delivered without a receipt" + (
+        f", and {events} case events" if events else ""
+    )
     if status["receipts"] == "unproven":
-        return (
-            f"none (version-1 province): deliveries are unproven, "
-            f"{unproven} delivered without a receipt"
-        )
+        return f"none (version-1 province): deliveries are unproven, {without}"
     text = f"checked under province key {status['provinceKeyId']}"
-    return text + (f"; {unproven} delivered without a receipt (unproven)" if unproven else "")
+    return text + (f"; {without} (unproven)" if unproven or events else "")
 
 
 def _duration(seconds: int) -> str:

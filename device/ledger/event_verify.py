@@ -1,5 +1,6 @@
 """Re-check the ledger's case events: canonical form, signature by a trusted device key, the
-eventSeq order and the prevHash chain. Pure: rows and keys in, every problem out.
+eventSeq order and the prevHash chain, and their delivery marks. Pure: rows and keys in,
+every problem out.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any
 
 from device.keys.signing import public_key_from_b64, verify_record
 from device.ledger.case_events import EventRow
+from device.ledger.delivery_proof import DeliveryMark, mark_problem
 from device.record.canonical import ZERO_HASH, canonical_json, sha256_hex
 
 
@@ -57,3 +59,19 @@ def check_events(
             problems.append((row.event_seq, problem))
         expected, prev_hash = row.event_seq + 1, row.event_hash
     return count, problems
+
+
+def event_mark_problems(
+    marks: Iterable[tuple[DeliveryMark, str]], province_key: str | None
+) -> list[tuple[int, str]]:
+    """[(eventSeq, problem)] for every event whose delivery mark is not proven: each mark
+    comes with the device id its receipt must name (see `delivery_proof.mark_problem`)."""
+    problems = []
+    for mark, device_id in marks:
+        try:
+            problem = mark_problem(mark, device_id, province_key)
+        except Exception as exc:  # a hostile file gives a finding, never a traceback
+            problem = f"delivery mark cannot be checked: {type(exc).__name__}"
+        if problem:
+            problems.append((mark.seq, problem))
+    return problems

@@ -33,6 +33,8 @@ MARK_BY_ID = (
     "UPDATE ratings SET delivery = ?, delivered_at = ?, receipt = ?, received_at = ?"
     " WHERE evaluation_id = ? AND delivery IS NULL"
 )
+# a delivery mark no receipt proves: none kept, or a mark that is not an acknowledgement
+UNPROVEN = "delivery IS NOT NULL AND (receipt IS NULL OR delivery NOT IN ('accepted', 'duplicate'))"
 PURGE_BY_ID = (
     "DELETE FROM rater_identities WHERE seq = (SELECT seq FROM ratings WHERE evaluation_id = ?)"
 )
@@ -248,11 +250,18 @@ class Outbox:
         ).fetchone()[0]
 
     def unproven(self) -> int:
-        """Ratings marked delivered to the province without a receipt (a version-1 province,
-        or delivered before receipts were kept)."""
+        """Ratings marked delivered without a receipt that could prove it: none kept (a
+        version-1 province, delivered before receipts were kept, or a mark set by hand) or a
+        mark no receipt can prove ('exported', or one no device sets). Receipts themselves
+        are checked by verify-ledger."""
         return self.conn.execute(
-            "SELECT count(*) FROM ratings"
-            " WHERE delivery IN ('accepted', 'duplicate') AND receipt IS NULL"
+            f"SELECT count(*) FROM ratings WHERE {UNPROVEN}"  # noqa: S608
+        ).fetchone()[0]
+
+    def unproven_events(self) -> int:
+        """Case events marked delivered without a receipt that could prove it (as above)."""
+        return self.conn.execute(
+            f"SELECT count(*) FROM case_events WHERE {UNPROVEN}"  # noqa: S608
         ).fetchone()[0]
 
     def oldest_unsent_assess_time(self) -> str | None:

@@ -1,9 +1,9 @@
 """Re-check a ledger: its keys, every seal and signature, the seq order and the prevHash chain.
 
 Anchored (`expect_key_id`): only keys certified in a chain from the enrolled key are trusted.
-With the province key, every row marked delivered to the province must carry a receipt that
-verifies under it. `check_rows` is pure and reports every bad row; `verify_ledger` reads the
-file read-only.
+With the province key, every rating and case event marked delivered must carry a receipt that
+verifies under it; without it, only a mark no device sets is a finding (`delivery_proof`).
+`check_rows` is pure and reports every bad row; `verify_ledger` reads the file read-only.
 """
 
 from __future__ import annotations
@@ -22,20 +22,22 @@ from device.keys.key_history import KeyEntry, anchored_chain, self_consistent
 from device.keys.signing import public_key_from_b64, verify, verify_record
 from device.ledger.case_events import EventRow
 from device.ledger.connection import connect
-from device.ledger.event_verify import check_events
+from device.ledger.delivery_proof import NO_RECEIPT, DeliveryMark, mark_problem
+from device.ledger.event_verify import check_events, event_mark_problems
 from device.ledger.retention import base_bytes
 from device.ledger.store import seal_bytes
 from device.record.canonical import ZERO_HASH, canonical_json, record_hash
 from device.record.rating import join_identity
-from device.record.receipt import Acknowledged, Receipt, RecordKind
+from device.record.receipt import RecordKind
 
-NO_RECEIPT = "delivered without a valid receipt"
+__all__ = ["NO_RECEIPT", "Finding", "LedgerRow", "Report", "check_rows", "verify_ledger"]
 ROWS = (
     "SELECT r.seq, r.evaluation_id, r.record, r.record_hash, r.has_identity, r.seal,"
     " i.sealed, r.delivery, r.receipt, r.received_at"
     " FROM ratings r LEFT JOIN rater_identities i ON i.seq = r.seq ORDER BY r.seq"
 )
 ROWS_BEFORE_RECEIPTS = ROWS.replace("r.receipt, r.received_at", "NULL, NULL")  # older files
+EVENTS_MIGRATION = "0005_case_events"  # the migration that created the case_events table
 
 
 @dataclass(frozen=True)
@@ -129,26 +131,24 @@ def _check_signed(
     return None, True
 
 
-def receipt_problem(row: LedgerRow, province_key: str) -> str | None:
-    """A row marked delivered to the province (accepted or duplicate) must carry the
-    province key's receipt for exactly this record; None when it does or is not delivered."""
-    if row.delivery not in tuple(Acknowledged):
-        return None
-    try:
-        device_id = json.loads(row.record_text).get("deviceId")
-    except (ValueError, AttributeError):
-        device_id = None
-    receipt = Receipt(
+def receipt_problem(
+    row: LedgerRow, province_key: str | None, device_id: str | None = None
+) -> str | None:
+    """What is wrong with a rating's delivery mark (see `delivery_proof.mark_problem`), None
+    when it is unmarked or proven. The receipt must name *device_id* when it is known (from
+    the file's keys), else the device the record names."""
+    if device_id is None:
+        device_id = _named(row.record_text)
+    mark = DeliveryMark(
         RecordKind.RATING,
-        str(device_id),
         row.evaluation_id,
         row.seq,
         row.record_hash,
-        Acknowledged(row.delivery),
-        row.received_at or "",
-        row.receipt or "",
+        row.delivery,
+        row.receipt,
+        row.received_at,
     )
-    return None if receipt.verifies(province_key) else NO_RECEIPT
+    return mark_problem(mark, device_id, province_key)
 
 
 def check_rows(
@@ -162,7 +162,8 @@ def check_rows(
 ) -> Report:
     """Check rows in seq order and report every bad one; *base* is (seq, hash) of the last
     row retention removed. After a bad row the chain is followed on from that row. With
-    *province_key*, a delivered row without a valid receipt is a finding too."""
+    *province_key*, a delivered row without a valid receipt is a finding too; a delivery
+    mark no device sets is one always."""
     count = full = 0
     findings: list[Finding] = []
     expected, prev_hash = base[0] + 1, base[1]
@@ -174,18 +175,24 @@ def check_rows(
             problem, checked = f"row cannot be checked: {type(exc).__name__}", False
         if problem:
             findings.append(Finding(row.seq, problem))
-        if province_key is not None and receipt_problem(row, province_key):
-            findings.append(Finding(row.seq, NO_RECEIPT))
+        try:
+            mark = receipt_problem(row, province_key, device_id)
+        except Exception as exc:  # a hostile file gives a finding, never a traceback
+            mark = f"delivery mark cannot be checked: {type(exc).__name__}"
+        if mark:
+            findings.append(Finding(row.seq, mark))
         full += checked
         expected, prev_hash = row.seq + 1, row.record_hash
     return Report(count, full, tuple(findings), receipts_checked=province_key is not None)
 
 
-def _base(conn: sqlite3.Connection, keys: dict[str, str]) -> tuple[int, str] | Finding:
-    """Where the chain starts: seq 0 and zeros, or the sealed last row retention removed."""
+def _base(conn: sqlite3.Connection, keys: dict[str, str]) -> tuple[tuple[int, str], Finding | None]:
+    """Where the chain starts: seq 0 and zeros, or the last row retention removed; with a
+    finding when that base does not carry a valid device seal (the chain is still followed
+    from it, so every other check runs too)."""
     row = conn.execute("SELECT seq, record_hash, key_id, seal FROM ledger_base").fetchone()
     if row is None:
-        return (0, ZERO_HASH)
+        return (0, ZERO_HASH), None
     seq, record_hash, key_id, seal = row
     public_b64 = keys.get(key_id)
     try:
@@ -194,9 +201,14 @@ def _base(conn: sqlite3.Connection, keys: dict[str, str]) -> tuple[int, str] | F
         )
     except (ValueError, TypeError):
         sealed = False
+    try:
+        base = (int(seq), str(record_hash))
+    except (ValueError, TypeError):
+        base = (0, ZERO_HASH)
     if not sealed:
-        return Finding(seq, "retention base does not carry a valid device seal")
-    return (seq, record_hash)
+        problem = f"retention base (up to seq {seq}) does not carry a valid device seal"
+        return base, Finding(0, problem)
+    return base, None
 
 
 def _key_entries(conn: sqlite3.Connection) -> tuple[list[KeyEntry], str | None]:
@@ -285,9 +297,9 @@ def _verify(
         chain = anchored_chain(entries, expect_key_id, device_id)
     findings += [Finding(0, problem) for problem in chain.problems]
     keys = chain.public_keys()
-    base = _base(conn, keys)
-    if isinstance(base, Finding):
-        return Report(0, 0, (*findings, base), expect_key_id is not None)
+    base, base_finding = _base(conn, keys)
+    if base_finding is not None:
+        findings.append(base_finding)
     columns = {row[1] for row in conn.execute("PRAGMA table_info(ratings)")}
     cursor = conn.execute(ROWS if "receipt" in columns else ROWS_BEFORE_RECEIPTS)
     rows = (
@@ -297,7 +309,7 @@ def _verify(
     report = check_rows(
         rows, keys, vault, base, device_id=device_id or None, province_key=province_key
     )
-    events, event_findings = _events(conn, keys, device_id or None)
+    events, event_findings = _events(conn, keys, device_id or None, province_key)
     return Report(
         report.rows,
         report.fully_verified,
@@ -309,15 +321,45 @@ def _verify(
 
 
 def _events(
-    conn: sqlite3.Connection, keys: dict[str, str], device_id: str | None
+    conn: sqlite3.Connection,
+    keys: dict[str, str],
+    device_id: str | None,
+    province_key: str | None,
 ) -> tuple[int, list[Finding]]:
-    """The case events' own chain; a finding's seq is 0 (it is not a rating), its text names
-    the eventSeq."""
+    """The case events' own chain and delivery marks; a finding's seq is 0 (it is not a
+    rating), its text names the eventSeq."""
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
-    if "case_events" not in tables:  # a ledger from before case events were chained
-        return 0, []
+    if "case_events" not in tables:
+        if _applied(conn, tables, EVENTS_MIGRATION):
+            return 0, [Finding(0, f"case events table missing ({EVENTS_MIGRATION} was applied)")]
+        return 0, []  # a ledger from before case events were chained
     cursor = conn.execute(
         "SELECT event_seq, event_id, event, event_hash FROM case_events ORDER BY event_seq"
     )
     count, problems = check_events((EventRow(*row) for row in cursor), keys, device_id)
+    marks = conn.execute(
+        "SELECT event_id, event_seq, event_hash, delivery, receipt, received_at, event"
+        " FROM case_events WHERE delivery IS NOT NULL ORDER BY event_seq"
+    )
+    problems += event_mark_problems(
+        ((DeliveryMark(RecordKind.EVENT, *row[:6]), device_id or _named(row[6])) for row in marks),
+        province_key,
+    )
+    problems.sort(key=lambda problem: problem[0])
     return count, [Finding(0, f"case event {seq}: {problem}") for seq, problem in problems]
+
+
+def _named(text: str) -> str:
+    """The device a stored record or event names ("" when it cannot be read)."""
+    try:
+        value = json.loads(text).get("deviceId")
+    except (ValueError, TypeError, AttributeError):
+        return ""
+    return value if isinstance(value, str) else ""
+
+
+def _applied(conn: sqlite3.Connection, tables: set[str], migration: str) -> bool:
+    if "_migrations" not in tables:
+        return False
+    found = conn.execute("SELECT 1 FROM _migrations WHERE name = ?", (migration,)).fetchone()
+    return found is not None
