@@ -226,7 +226,8 @@ class CaseEvents:
             "  WHERE p.project_no IN (SELECT project_no FROM bad)"
             "  AND NOT EXISTS (SELECT 1 FROM ratings r WHERE r.assess_number = 1"
             "   AND (r.project_no = p.project_no OR EXISTS (SELECT 1 FROM json_each(coalesce("
-            "   json_extract(r.record, '$.batchProjectNos'), json_array())) WHERE value = p.project_no))))",
+            "   json_extract(r.record, '$.batchProjectNos'), json_array()))"
+            "   WHERE value = p.project_no))))",
             numbers,
         ).fetchone()
         return bool(row[0])
