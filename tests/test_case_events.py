@@ -225,6 +225,19 @@ def test_a_genuine_follow_up_of_a_case_rated_here_is_taken(hall):
     assert (second.status_code, second.json()["code"]) == (409, "E_ALREADY_RATED")
 
 
+def test_a_follow_up_of_a_case_rated_in_a_batch_is_taken(hall):
+    _, driver = hall
+    batch = {**case_json(), "batchProjectNos": [CASE_NO, OTHER_NO]}
+    assert api(driver, "POST", "/cases", batch).status_code == 202
+    driver.until(lambda: driver.phase == "rating", "batch on screen")
+    driver.key(1)  # 非常满意, one rating for both cases
+    driver.until(lambda: driver.phase == "thanks", "stored and thanked")
+    driver.clock.advance(30)
+    driver.until(lambda: driver.phase == "idle", "thanks page over")
+    taken = api(driver, "POST", "/cases", follow_up(OTHER_NO))
+    assert taken.status_code == 202, taken.text
+
+
 def test_re_pushing_the_case_on_screen_is_refused(hall):
     _, driver = hall
     show(driver)
