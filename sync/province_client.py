@@ -146,9 +146,7 @@ class ProvinceClient:
             except requests.RequestException as exc:
                 if deadline.expired:
                     raise RetryableError(TOO_SLOW) from exc
-                raise RetryableError(
-                    f"province unreachable: {type(exc).__name__}: {exc}"
-                ) from exc
+                raise RetryableError(f"province unreachable: {type(exc).__name__}: {exc}") from exc
             try:
                 if 300 <= response.status_code < 400:
                     location = response.headers.get("Location", "(none)")[:200]

@@ -190,6 +190,93 @@ def test_a_restart_on_the_reasons_page_cannot_make_the_bad_press_vanish(tmp_path
     device.close()
 
 
+def follow_up(project_no: str = CASE_NO, **more: Any) -> dict[str, Any]:
+    return {**case_json(project_no), "assessNumber": 2, **more}
+
+
+@pytest.mark.parametrize("how", ["cancelled", "replaced", "staff_signed_out"])
+def test_a_bad_press_cannot_be_hidden_by_a_follow_up(hall, how):
+    _, driver = hall
+    bad_press_then(driver, how)
+
+    refused = api(driver, "POST", "/cases", follow_up())
+    assert (refused.status_code, refused.json()["code"]) == (409, "E_NOT_RATED_YET")
+    assert "assessNumber" in refused.json()["message"]
+    driver.key(1)  # 非常满意 pressed: nothing of CASE_NO is on screen to rate
+    driver.step()
+    assert all(r["projectNo"] != CASE_NO for r in driver.ratings())
+    (event, *_) = driver.outcomes()
+    assert (event["kind"], event["levelPressed"], event["assessNumber"]) == (how, 1, 1)
+    # the first push stays refused as before
+    again = api(driver, "POST", "/cases", case_json())
+    assert (again.status_code, again.json()["code"]) == (409, "E_ALREADY_RATED")
+
+
+def test_a_follow_up_of_a_batch_case_with_a_bad_press_is_refused(hall):
+    _, driver = hall
+    batch = [CASE_NO, OTHER_NO]
+    body = {**case_json(), "batchProjectNos": batch}
+    assert api(driver, "POST", "/cases", body).status_code == 202
+    driver.until(lambda: driver.phase == "rating", "rating page shown")
+    driver.key(4)  # 不满意, level 2
+    driver.until(lambda: driver.phase == "reasons", "reasons page")
+    assert api(driver, "DELETE", f"/cases/{CASE_NO}").status_code == 200
+    driver.until(lambda: driver.phase == "idle", "cancelled")
+    for number in batch:  # alone, or as a batch of its own with an unrated case
+        alone = api(driver, "POST", "/cases", follow_up(number))
+        assert (alone.status_code, alone.json()["code"]) == (409, "E_NOT_RATED_YET")
+    mixed = follow_up("HD20261121000123", batchProjectNos=["HD20261121000123", OTHER_NO])
+    refused = api(driver, "POST", "/cases", mixed)
+    assert (refused.status_code, refused.json()["code"]) == (409, "E_NOT_RATED_YET")
+    assert driver.ratings() == []
+
+
+def test_a_follow_up_while_the_first_rating_is_on_screen_is_refused(hall):
+    _, driver = hall
+    show(driver)
+    driver.key(5)  # 非常不满意, the reasons page is up and nothing is stored yet
+    driver.until(lambda: driver.phase == "reasons", "reasons page")
+    refused = api(driver, "POST", "/cases", follow_up())
+    assert (refused.status_code, refused.json()["code"]) == (409, "E_ON_SCREEN")
+    assert (driver.phase, driver.status["projectNo"]) == ("reasons", CASE_NO)
+    assert api(driver, "DELETE", f"/cases/{CASE_NO}").status_code == 200
+    driver.until(lambda: driver.phase == "idle", "cancelled")
+    refused = api(driver, "POST", "/cases", follow_up())
+    assert (refused.status_code, refused.json()["code"]) == (409, "E_NOT_RATED_YET")
+    assert driver.ratings() == []
+
+
+def test_a_genuine_follow_up_of_a_case_rated_here_is_taken(hall):
+    _, driver = hall
+    show(driver)
+    driver.key(2)  # 满意, stored with assessNumber 1
+    driver.until(lambda: driver.phase == "thanks", "stored and thanked")
+    driver.clock.advance(30)
+    driver.until(lambda: driver.phase == "idle", "thanks page over")
+    taken = api(driver, "POST", "/cases", follow_up())
+    assert taken.status_code == 202, taken.text
+    driver.until(lambda: driver.phase == "rating", "follow-up on screen")
+    driver.key(1)  # 非常满意
+    driver.until(lambda: driver.phase == "thanks", "follow-up stored")
+    stored = [(r["projectNo"], r["assessNumber"]) for r in driver.ratings()]
+    assert stored == [(CASE_NO, 1), (CASE_NO, 2)]
+    second = api(driver, "POST", "/cases", follow_up())
+    assert (second.status_code, second.json()["code"]) == (409, "E_ALREADY_RATED")
+
+
+def test_a_follow_up_of_a_case_rated_in_a_batch_is_taken(hall):
+    _, driver = hall
+    batch = {**case_json(), "batchProjectNos": [CASE_NO, OTHER_NO]}
+    assert api(driver, "POST", "/cases", batch).status_code == 202
+    driver.until(lambda: driver.phase == "rating", "batch on screen")
+    driver.key(1)  # 非常满意, one rating for both cases
+    driver.until(lambda: driver.phase == "thanks", "stored and thanked")
+    driver.clock.advance(30)
+    driver.until(lambda: driver.phase == "idle", "thanks page over")
+    taken = api(driver, "POST", "/cases", follow_up(OTHER_NO))
+    assert taken.status_code == 202, taken.text
+
+
 def test_re_pushing_the_case_on_screen_is_refused(hall):
     _, driver = hall
     show(driver)

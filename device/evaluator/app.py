@@ -71,7 +71,7 @@ class Evaluator:
         self.keypad: KeypadLink | None = None
         self.api: LocalApi | None = None
         self._api_ledger: Ledger | None = None  # the API threads' own connection
-        self.guard = CaseGuard(self._settled, self._rated)
+        self.guard = CaseGuard(self._settled, self._rated, self._bad_press_unrated)
         self.loop.on_settled = self.guard.release
 
     # -- the parts, as they are now (storage may open later) ----------------------------
@@ -159,6 +159,12 @@ class Evaluator:
         if self._api_ledger is None:
             self._api_ledger = Ledger(self.config.ledger_path)
         return self._api_ledger.events.settled(project_nos, assess_number)
+
+    def _bad_press_unrated(self, project_nos: Iterable[str]) -> bool:
+        """Asked by the case guard, under its lock, on the API's own ledger connection."""
+        if self._api_ledger is None:
+            self._api_ledger = Ledger(self.config.ledger_path)
+        return self._api_ledger.events.bad_press_unrated(project_nos)
 
     def _rated(self, project_no: str) -> bool:
         """Asked by the case guard, under its lock, on the API's own ledger connection."""

@@ -2,8 +2,9 @@
 own sequence (`eventSeq`, `prevHash`), and their delivery as the sync records it.
 
 The only code that writes SQL for events. Appending chains and signs in one IMMEDIATE
-transaction; a bad overall level pressed settles the case (see `settled`), so the local API
-can refuse a re-push that would hide it.
+transaction; a bad overall level pressed settles the case (see `settled`) and bars its
+follow-up while it has no rating (see `bad_press_unrated`), so the local API can refuse a
+re-push that would hide it.
 """
 
 from __future__ import annotations
@@ -222,5 +223,35 @@ class CaseEvents:
             f"SELECT EXISTS (SELECT 1 FROM settled_cases WHERE assess_number = ?"  # noqa: S608
             f" AND project_no IN ({marks}))",
             (assess_number, *numbers),
+        ).fetchone()
+        return bool(row[0])
+
+    def bad_press_unrated(self, project_nos: Iterable[str]) -> bool:
+        """Whether any of these case numbers had a bad overall level (1 or 2) pressed at
+        assessNumber 1, recorded in an event, and has no rating with assessNumber 1 in the
+        ledger: a follow-up (assessNumber 2) of it would hide the bad press."""
+        numbers = sorted(set(project_nos))
+        if not numbers:
+            return False
+        marks = ",".join("(?)" for _ in numbers)
+        row = self.conn.execute(
+            f"WITH pushed(project_no) AS (VALUES {marks}),"  # noqa: S608
+            " bad_events(project_no, batch) AS ("
+            "  SELECT project_no, json_extract(event, '$.batchProjectNos') FROM case_events"
+            "  WHERE assess_number = 1 AND level_pressed IN (1, 2)"
+            "  UNION ALL"
+            "  SELECT project_no, json_extract(event, '$.batchProjectNos') FROM case_outcomes"
+            "  WHERE json_extract(event, '$.assessNumber') = 1"
+            "  AND json_extract(event, '$.levelPressed') IN (1, 2)),"
+            " bad(project_no) AS ("
+            "  SELECT project_no FROM bad_events UNION"
+            "  SELECT j.value FROM bad_events b, json_each(coalesce(b.batch, json_array())) j)"
+            " SELECT EXISTS (SELECT 1 FROM pushed p"
+            "  WHERE p.project_no IN (SELECT project_no FROM bad)"
+            "  AND NOT EXISTS (SELECT 1 FROM ratings r WHERE r.assess_number = 1"
+            "   AND (r.project_no = p.project_no OR EXISTS (SELECT 1 FROM json_each(coalesce("
+            "   json_extract(r.record, '$.batchProjectNos'), json_array()))"
+            "   WHERE value = p.project_no))))",
+            numbers,
         ).fetchone()
         return bool(row[0])

@@ -10,6 +10,7 @@ from typing import Any
 
 from device.errors import HaochapingError
 from device.flow.mode import Mode
+from device.local_api.cert_key import cert_key_problem
 from device.record.rating import PERSONAL_FIELDS, Case, Theme, ThemeItem
 
 MAX_BATCH = 100
@@ -220,22 +221,12 @@ def _theme_item(value: Any, prefix: str) -> ThemeItem:
     )
 
 
-# certKey is the province's hash of ID number and name: hex or base64 of at least 64 bits
-CERT_KEY_PATTERN = r"^[A-Za-z0-9+/=_-]{16,128}$"
-_CERT_KEY = re.compile(CERT_KEY_PATTERN)
-# what a raw resident ID number looks like: 18 characters (17 digits and a check digit or X),
-# or the old 15 digits
-_ID_NUMBER = re.compile(r"^(\d{17}[\dXx]|\d{15})$")
-
-
 def cert_key(value: str) -> str:
-    """Refuse anything but a hash in certKey: a raw ID number must never leave the counter."""
-    if _ID_NUMBER.match(value):
-        raise CaseError(
-            "certKey", "is an ID number; send the province's hash of ID number and name instead"
-        )
-    if not _CERT_KEY.match(value):
-        raise CaseError("certKey", "must be the province's hash (16-128 hex or base64 characters)")
+    """Refuse anything but a hash's shape in certKey: a raw ID number must never leave the
+    counter, neither bare nor padded nor encoded."""
+    problem = cert_key_problem(value)
+    if problem is not None:
+        raise CaseError("certKey", problem)
     return value
 
 

@@ -190,6 +190,14 @@ class LocalApi:
                     "that case (or a case of its batch) with this assessNumber was already "
                     "rated, or a bad level was pressed for it: it cannot be rated again here",
                 )
+            case Admission.NOT_RATED_YET:
+                raise ApiError(
+                    HTTPStatus.CONFLICT,
+                    "E_NOT_RATED_YET",
+                    "a follow-up (assessNumber 2 or more) is only for a case rated here with "
+                    "assessNumber 1; this case has no such rating, and a bad level was pressed "
+                    "for it: push it with assessNumber 1",
+                )
             case Admission.ADMITTED:
                 return
 
