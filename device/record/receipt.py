@@ -8,10 +8,14 @@ record delivered only with a receipt that verifies under the key pinned at enrol
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
-from device.keys.signing import public_key_from_b64, verify
+from nacl.exceptions import BadSignatureError
+from nacl.signing import VerifyKey
+
 from device.record.canonical import canonical_json
 
 
@@ -56,8 +60,22 @@ class Receipt:
 
     def verifies(self, province_key_b64: str) -> bool:
         """True only for the pinned province key's signature over exactly these fields."""
-        try:
-            public = public_key_from_b64(province_key_b64)
-        except ValueError:
+        key = _province_key(province_key_b64)
+        if key is None or not self.signature:
             return False
-        return bool(self.signature) and verify(public, self.signature, self.signed_bytes())
+        try:
+            key.verify(self.signed_bytes(), base64.b64decode(self.signature, validate=True))
+        except (BadSignatureError, ValueError, TypeError):
+            return False
+        return True
+
+
+@lru_cache(maxsize=4)
+def _province_key(province_key_b64: str) -> VerifyKey | None:
+    """The pinned key, parsed once. libsodium verifies in about half the time OpenSSL takes
+    here, and a delivery checks one receipt per record."""
+    try:
+        raw = base64.b64decode(province_key_b64, validate=True)
+        return VerifyKey(raw) if len(raw) == 32 else None
+    except (ValueError, TypeError):
+        return None
