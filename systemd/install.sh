@@ -30,7 +30,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TREE=$(dirname "$HERE")
 UNITS=(haochaping-evaluator.service haochaping-sync.service)
 COMMANDS=(haochaping-evaluator haochaping-sync haochaping-provision)
-DEBIAN_PACKAGES=(python3-pygame python3-venv fonts-wqy-microhei
+DEBIAN_PACKAGES=(python3-pygame python3-venv fonts-wqy-microhei fonts-hanazono
     libegl1 libgles2 libgl1-mesa-dri ca-certificates)
 VENV=/opt/haochaping/venv
 
