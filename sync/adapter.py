@@ -1,8 +1,8 @@
 """One internal record, many provincial wire formats: what every delivery adapter offers.
 
 An adapter takes signed records as the ledger holds them (each one's canonical JSON bytes,
-the province spec's RECORD) and says, for each, whether it is now delivered or will never
-be accepted as it is.
+the province spec's RECORD) and says, for each, whether it is now delivered, will never be
+accepted as it is, or was acknowledged without proof (`unproven`: sent again).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""One delivery round: the oldest unsent ratings out through the adapter, its answers recorded.
+"""One delivery round: the oldest unsent records (ratings, or case events through their own
+outbox) out through the adapter, its answers recorded.
 
 Delivered ratings (accepted, duplicate, exported) are marked, with the province's receipt,
 and lose their personal data in the same transaction; rejected ones go to quarantine with the

@@ -112,7 +112,7 @@ def test_no_press_offers_a_signed_rate_later_code(window):
     push(window)
     window.clock.advance(30.5)
     window.until(lambda: window.phase == "rate_later", "rate-later page")
-    url = window.evaluator._qr_url()
+    url = window.evaluator.loop.qr_url()
     assert url is not None and CASE.project_no in url and "hcp-test" in url
     (outcome,) = window.outcomes()
     assert (outcome["kind"], outcome["rateLater"]) == ("not_rated", True)

@@ -96,9 +96,6 @@ class Evaluator:
     def health(self) -> HealthCheck | None:
         return self.loop.storage.health if self.loop.storage else None
 
-    def _qr_url(self) -> str | None:
-        return self.loop.qr_url()
-
     # -- start and stop ---------------------------------------------------------------
 
     def open(self) -> None:

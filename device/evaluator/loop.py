@@ -154,12 +154,13 @@ class MainLoop:
     # -- one turn ---------------------------------------------------------------------
 
     def step(self, max_wait_ms: int | None = None) -> None:
-        """Upkeep, draw if anything changed, sleep until a message or a deadline, handle what
-        came."""
+        """Draw if anything changed, else upkeep; sleep until a message or a deadline, handle
+        what came."""
         now = self.clock.monotonic()
         if self.watchdog is not None:
             self.watchdog.pet()
-        self._dirty = self._quiet_upkeep(now) or self._dirty
+        if not self._dirty:  # a page waiting to be shown (the thanks) goes first; upkeep after
+            self._dirty = self._quiet_upkeep(now)
         if self._dirty:
             self._draw()
             self._dirty = False

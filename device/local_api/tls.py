@@ -40,15 +40,6 @@ def fingerprint(certificate_pem: bytes) -> str:
     return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
 
 
-def same_fingerprint(a: str, b: str) -> bool:
-    """Fingerprints compared as hex digits, colons, spaces and case aside."""
-
-    def digits(text: str) -> str:
-        return "".join(c for c in text.lower() if c in "0123456789abcdef")
-
-    return len(digits(a)) == 64 and digits(a) == digits(b)
-
-
 def server_context(state_dir: Path) -> ssl.SSLContext:
     """The TLS context serving the device certificate (TLS 1.2 or newer); its fingerprint is
     logged, so the journal says what clients must pin."""

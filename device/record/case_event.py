@@ -92,12 +92,3 @@ def event_body(event_id: str, site: Site, ending: CaseEnding) -> dict[str, Any]:
         "clockSynced": ending.clock_synced,
         "rateLater": ending.rate_later,
     }
-
-
-def case_numbers(event_or_record: dict[str, Any]) -> set[str]:
-    """Every case number an event or a rating names: projectNo and its batch."""
-    numbers = {str(event_or_record.get("projectNo"))}
-    batch = event_or_record.get("batchProjectNos")
-    if isinstance(batch, list):
-        numbers |= {str(n) for n in batch}
-    return numbers

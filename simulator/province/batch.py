@@ -107,17 +107,6 @@ class BatchEndpoint:
             )
             result.update(receipt_fields(key, receipt, wrong))
 
-    def check_records(
-        self, device_id: str, records: list[Any], plan: FaultPlan = NO_FAULTS
-    ) -> list[CheckedRecord | Rejection]:
-        """Validate every record and verify the signatures of those that passed."""
-        with self.checker.stream() as signatures:
-            verdicts, signed = self._read(device_id, records, plan, signatures)
-            for index, ok in zip(signed, signatures.verdicts(), strict=True):
-                if not ok:
-                    verdicts[index] = BAD_SIGNATURE
-        return verdicts
-
     def _read(
         self,
         device_id: str,
