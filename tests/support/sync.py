@@ -67,20 +67,16 @@ class Device:
         )
 
     def sync_cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "sync", *args, "--config", str(self.config_path)],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
+        """`haochaping-sync ARGS --config` on this device."""
+        return self._cli("sync", *args)
 
     def provision_cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         """`haochaping-provision ARGS --config` on this device, as a technician runs it."""
+        return self._cli("provisioning.cli", *args)
+
+    def _cli(self, module: str, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "provisioning.cli", *args, "--config", str(self.config_path)],
+            [sys.executable, "-m", module, *args, "--config", str(self.config_path)],
             cwd=ROOT,
             capture_output=True,
             text=True,
