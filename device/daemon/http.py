@@ -307,7 +307,9 @@ class JsonHandler(BaseHTTPRequestHandler):
         raise AttributeError(name)
 
     def answer(self) -> Reply:
-        raise NotImplementedError
+        """The reply to the request read; each server's handler class says how (the local
+        API routes with its bearer token, the stand-in with request signatures)."""
+        raise NotImplementedError  # abstract: both handler subclasses override it
 
     def encode_json(self, body: Any) -> bytes:
         return encode_json(body)
