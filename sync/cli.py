@@ -23,6 +23,8 @@ from sync.backoff import Backoff
 from sync.daemon import SyncDaemon
 from sync.event_delivery import EventOutbox, EventRounds, ProvinceEventAdapter
 from sync.export_adapter import MonthlyExport
+from sync.gm.adapter import GmSoapAdapter
+from sync.gm.setup import gm_client
 from sync.jobs import Jobs
 from sync.province_adapter import ProvinceAdapter
 from sync.province_client import ProvinceClient
@@ -44,6 +46,8 @@ def _client(config: Config, key: DeviceKey) -> ProvinceClient:
 def adapter_for(config: Config, key: DeviceKey) -> Adapter:
     if config.sync.adapter == "monthly-export":
         return MonthlyExport(Path(config.sync.export_dir or config.state_dir / "exports"))
+    if config.sync.adapter == "gm-soap":
+        return GmSoapAdapter(gm_client(config))
     return ProvinceAdapter(_client(config, key), config.province.pinned_key)
 
 

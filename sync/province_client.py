@@ -156,7 +156,7 @@ class ProvinceClient:
                         "E_REDIRECT",
                         response.status_code,
                     )
-                raw = _read_bounded(response, deadline)
+                raw = read_bounded(response, deadline)
             finally:
                 response.close()
         return self._answer(response.status_code, raw, response.headers.get("Retry-After"))
@@ -213,7 +213,7 @@ def _results(data: Any, evaluation_ids: list[str]) -> list[dict[str, Any]]:
     return results
 
 
-def _read_bounded(response: requests.Response, deadline: Deadline) -> bytes:
+def read_bounded(response: requests.Response, deadline: Deadline) -> bytes:
     """The answer's body, up to MAX_ANSWER_BYTES and within the request's deadline."""
     length = response.headers.get("Content-Length", "")
     if length.isdigit() and int(length) > MAX_ANSWER_BYTES:

@@ -12,7 +12,7 @@ import pytest
 from device.keys import sm2
 from tests.support import openssl_sm2
 
-MESSAGE = '<evaluations ts="1767225600000" nonce="00ff"><evaluation/></evaluations>'.encode()
+MESSAGE = b'<evaluations ts="1767225600000" nonce="00ff"><evaluation/></evaluations>'
 
 
 def test_openssl_keys_and_signatures_agree_with_ours(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from device.errors import HaochapingError
 from device.flow.mode import Mode
 from device.keys.private_file import write_private
 from device.keys.signing import key_id_of
+from device.keys.sm2 import public_key_problem
 from device.record.rate_later import DEFAULT_TEMPLATE
 from device.screen.texts import LANGUAGES
 
@@ -230,9 +231,48 @@ class RateLaterSection:
                 raise ConfigError(f"[rate_later] url_template must contain {placeholder}")
 
 
+ADAPTERS = ("province-v1", "monthly-export", "gm-soap")
+
+
+@dataclass(frozen=True)
+class GmSection:
+    """A 国密 province (`[sync] adapter = "gm-soap"`): its token gateway and what it issued
+    at installation. `app_secret` is a secret: never in a repr, a log line or `show`. The
+    device's SM2 private key is a file of its own in the state folder (gm-sm2.key)."""
+
+    gateway_url: str = ""
+    app_key: str = ""
+    app_secret: str = field(default="", repr=False)
+    province_sm2_key: str = ""  # hex of the uncompressed point, 130 characters
+    device_sm2_key: str = ""  # the device's SM2 public key as registered (hex)
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.gateway_url or self.app_key or self.app_secret or self.province_sm2_key)
+
+    def check(self) -> None:
+        if not self.configured:
+            return
+        problem = province_url_problem(self.gateway_url)
+        if problem is not None:
+            raise ConfigError(f"[gm] gateway_url {problem}")
+        if not self.app_key or len(self.app_key) > 128:
+            raise ConfigError("[gm] app_key is required (as the province issued it)")
+        if len(self.app_secret) != 32 or any(
+            c not in "0123456789abcdefABCDEF" for c in self.app_secret
+        ):
+            raise ConfigError("[gm] app_secret must be the 32 hex characters the province issued")
+        problem = public_key_problem(self.province_sm2_key)
+        if problem is not None:
+            raise ConfigError(f"[gm] province_sm2_key: {problem}")
+        problem = public_key_problem(self.device_sm2_key)
+        if problem is not None:
+            raise ConfigError(f"[gm] device_sm2_key: {problem}")
+
+
 @dataclass(frozen=True)
 class SyncSection:
-    adapter: str = "province-v1"  # or "monthly-export"
+    adapter: str = "province-v1"  # or "monthly-export", or "gm-soap" (a 国密 province: [gm])
     export_dir: str | None = None  # monthly-export: where the files go (default state/exports)
     batch_size: int = 500
     poll_seconds: float = 60.0  # how long to sleep when idle; new ratings wake it at once
@@ -245,8 +285,8 @@ class SyncSection:
     backoff_cap_s: float = 300.0
 
     def check(self) -> None:
-        if self.adapter not in ("province-v1", "monthly-export"):
-            raise ConfigError("[sync] adapter must be 'province-v1' or 'monthly-export'")
+        if self.adapter not in ADAPTERS:
+            raise ConfigError(f"[sync] adapter must be one of {', '.join(ADAPTERS)}")
         if not 1 <= self.batch_size <= 500:
             raise ConfigError("[sync] batch_size must be 1-500 (the province's limit)")
         if not 1 <= self.retention_days <= 3650:
@@ -268,9 +308,15 @@ class Config:
     sync: SyncSection = field(default_factory=SyncSection)
     voice: VoiceSection = field(default_factory=VoiceSection)
     rate_later: RateLaterSection = field(default_factory=RateLaterSection)
+    gm: GmSection = field(default_factory=GmSection)
 
     def check(self) -> None:
         """Rules that span sections."""
+        if self.sync.adapter == "gm-soap" and not self.gm.configured:
+            raise ConfigError(
+                "[sync] adapter = 'gm-soap' needs the [gm] section "
+                "(haochaping-provision gm-enroll writes it)"
+            )
         if not self.device.mode.takes_keys and self.keypad.port:
             raise ConfigError("[keypad] port: a self-service terminal is touch only")
 
@@ -289,6 +335,11 @@ class Config:
     @property
     def identity_key_path(self) -> Path:
         return self.state_dir / "identity.key"
+
+    @property
+    def sm2_key_path(self) -> Path:
+        """The device's SM2 private key (a 国密 province), mode 0600, never leaves the device."""
+        return self.state_dir / "gm-sm2.key"
 
 
 def _type_ok(value: Any, hint: Any) -> bool:
@@ -362,6 +413,8 @@ def to_dict(config: Config) -> dict[str, Any]:
     """The configuration as TOML-ready tables (None values left out: TOML has no null)."""
     out: dict[str, Any] = {}
     for f in dataclasses.fields(config):
+        if f.name == "gm" and not config.gm.configured:
+            continue  # a device of a JSON province has no [gm] table
         table = dataclasses.asdict(getattr(config, f.name))
         out[f.name] = {k: v for k, v in table.items() if v is not None}
     return out

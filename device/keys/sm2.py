@@ -137,7 +137,7 @@ class Sm2Key:
 
 
 def _public_of(secret: int) -> str:
-    point = gmalg.SM2(sk=_bytes32(secret), uid=USER_ID)._pk  # noqa: SLF001
+    point = gmalg.SM2(sk=_bytes32(secret), uid=USER_ID)._pk
     raw = gmalg.sm2.point_to_bytes(point, gmalg.PC_MODE.RAW)
     return raw.hex()
 
