@@ -234,7 +234,11 @@ def run_all(
     key = check_key(config)
     yield key
     yield check_ledger(config) if key.ok else Outcome("ledger", None, "needs the key")
-    if province and key.ok:
+    if province and key.ok and config.sync.adapter == "gm-soap":
+        from provisioning.gm_enroll import check_gm_province  # noqa: PLC0415 (no cycle)
+
+        yield check_gm_province(config)
+    elif province and key.ok:
         yield check_province(config)
     else:
         yield Outcome("province", None, "skipped" if key.ok else "needs the key")

@@ -24,6 +24,7 @@ from device.ledger.store import Ledger, LedgerError
 from provisioning.certificate import certificate_fingerprint, make_certificate
 from provisioning.checks import Outcome, run_all
 from provisioning.decommission import decommission
+from provisioning.gm_enroll import gm_enroll_cmd, show_lines
 from provisioning.keypad_check import check_keypad
 from provisioning.label import label_text, write_label
 from provisioning.rotate import rotate_key
@@ -233,6 +234,8 @@ def show(config_path: Path, qr_path: Path | None) -> None:
     pin = certificate_fingerprint(config.state_dir)
     pin = f"SHA-256 {pin}" if pin else "none: make one with `haochaping-provision certificate`"
     click.echo(f"certificate:  {pin}")
+    for line in show_lines(config):
+        click.echo(line)
     click.echo(f"ratings:      {backlog}")
     if qr_path:
         write_label(config, qr_path)
@@ -287,6 +290,8 @@ def decommission_cmd(config_path: Path, force: bool) -> None:
         f"ledger kept at {config.ledger_path}"
     )
 
+
+main.add_command(gm_enroll_cmd)
 
 if __name__ == "__main__":
     main()

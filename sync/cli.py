@@ -166,6 +166,7 @@ def status(config_path: Path, as_json: bool) -> None:
             datetime.now(UTC),
             config.province.province_key_id,
             events_delivered=carries_events(config),
+            gm_province=config.sync.adapter == "gm-soap",
         )
     click.echo(json.dumps(figures, ensure_ascii=False) if as_json else render_text(figures))
 

@@ -109,6 +109,16 @@ class Jobs:
             next_run_time=now,
             id=self._job_id("retention"),
         )
+        if s.adapter == "gm-soap":  # a 国密 province: heartbeats only (it has no tag lists)
+            self.scheduler.add_job(
+                self._guard(self.heartbeat),
+                "interval",
+                seconds=s.heartbeat_s,
+                next_run_time=first_beat,
+                id=self._job_id("heartbeat"),
+                max_instances=1,
+                coalesce=True,
+            )
         if s.adapter == "province-v1":
             self.scheduler.add_job(
                 self._guard(self.heartbeat),
@@ -154,6 +164,8 @@ class Jobs:
     def heartbeat(self) -> dict[str, Any]:
         with Ledger(self.config.ledger_path) as ledger:
             body = heartbeat_body(self.config, ledger)
+        if self.config.sync.adapter == "gm-soap":
+            return self._gm_heartbeat(body)
         client = self._client()
         try:
             answer = client.call(
@@ -164,6 +176,16 @@ class Jobs:
         if isinstance(answer, dict) and answer.get("tagsVersion") not in (None, self.tags_version):
             self.refresh_tags()
         return answer
+
+    def _gm_heartbeat(self, body: dict[str, Any]) -> dict[str, Any]:
+        from sync.gm import calls  # noqa: PLC0415 (only a 国密 device needs it)
+        from sync.gm.setup import gm_client  # noqa: PLC0415
+
+        client = gm_client(self.config)
+        try:
+            return {"serverTime": calls.heartbeat(client, body)}
+        finally:
+            client.close()
 
     def refresh_tags(self) -> str:
         """Fetch the province's tag lists and keep them for the evaluator (offline too)."""

@@ -20,11 +20,17 @@ def _age(moment: str | None, now: datetime) -> int | None:
 
 
 def sync_status(
-    ledger: Ledger, now: datetime, province_key_id: str = "", *, events_delivered: bool = True
+    ledger: Ledger,
+    now: datetime,
+    province_key_id: str = "",
+    *,
+    events_delivered: bool = True,
+    gm_province: bool = False,
 ) -> dict[str, Any]:
     """*province_key_id*: the province key pinned at enrolment; "" for a version-1 province,
     whose deliveries are unproven (it gives no receipts). *events_delivered*: whether the
-    configured adapter carries case events at all."""
+    configured adapter carries case events at all. *gm_province*: a 国密 province, whose
+    answers are SM2-signed and whose ids are kept as receipts."""
     state = ledger.sync_state.read()
     if not events_delivered:
         events_endpoint = "not carried by this adapter: kept on the device"
@@ -47,7 +53,7 @@ def sync_status(
         "lastSuccessAt": state.last_success_at,
         "lastError": state.last_error,
         "lastErrorAt": state.last_error_at,
-        "receipts": "checked" if province_key_id else "unproven",
+        "receipts": "gm-sm2" if gm_province else "checked" if province_key_id else "unproven",
         "provinceKeyId": province_key_id or None,
         "unprovenDeliveries": ledger.outbox.unproven(),
         "unprovenEventDeliveries": ledger.outbox.unproven_events(),
@@ -81,6 +87,11 @@ def _receipts(status: dict[str, Any]) -> str:
     without = f"{unproven} delivered without a receipt" + (
         f", and {events} case events" if events else ""
     )
+    if status["receipts"] == "gm-sm2":
+        return (
+            "国密 province: each answer's SM2 signature checked before marking, the "
+            "province's id of every rating kept" + (f"; {without}" if unproven else "")
+        )
     if status["receipts"] == "unproven":
         return f"none (version-1 province): deliveries are unproven, {without}"
     text = f"checked under province key {status['provinceKeyId']}"

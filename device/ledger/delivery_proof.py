@@ -12,6 +12,15 @@ from dataclasses import dataclass
 from device.record.receipt import Acknowledged, Receipt, RecordKind
 
 NO_RECEIPT = "delivered without a valid receipt"
+# A 国密 province (gm-soap) answers with its own id of each stored rating inside an answer it
+# signs with SM2; the device checks that signature before it marks anything and keeps the id
+# (this prefix, then the id) as the receipt. The signed answer itself is not kept, so the mark
+# cannot be re-checked here under an Ed25519 province key: it is reported as what it is.
+GM_RECEIPT_PREFIX = "gm-sm2:"
+GM_RECEIPT = (
+    "delivered to a 国密 province (its id {unid}): the SM2-signed answer was checked at "
+    "delivery and is not kept, so no Ed25519 province key can prove this mark"
+)
 # What each kind of row may be marked: 'exported' only by the export adapter, which carries
 # no case events.
 KNOWN_MARKS: dict[RecordKind, tuple[str, ...]] = {
@@ -49,6 +58,8 @@ def mark_problem(mark: DeliveryMark, device_id: str, province_key: str | None) -
         return unknown_mark(mark.delivery)
     if province_key is None:
         return None
+    if mark.receipt is not None and mark.receipt.startswith(GM_RECEIPT_PREFIX):
+        return GM_RECEIPT.format(unid=mark.receipt[len(GM_RECEIPT_PREFIX) :][:64])
     if mark.delivery not in tuple(Acknowledged):
         return NO_RECEIPT
     receipt = Receipt(

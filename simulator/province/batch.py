@@ -130,7 +130,7 @@ class BatchEndpoint:
                 verdicts.append(rejection)
                 continue
             canonical = fast_json.canonical(record)  # validated: JSON values only
-            checked = _checked(record, canonical)
+            checked = checked_record(record, canonical)
             if stored.get(checked.evaluation_id) == checked.canonical:
                 verdicts.append(checked)  # a resend: its signature was verified on arrival
                 continue
@@ -168,7 +168,7 @@ def _signer_rejection(
     return None
 
 
-def _checked(record: dict[str, Any], canonical: bytes) -> CheckedRecord:
+def checked_record(record: dict[str, Any], canonical: bytes) -> CheckedRecord:
     cases = record["batchProjectNos"] or [record["projectNo"]]
     return CheckedRecord(
         evaluation_id=record["evaluationId"],

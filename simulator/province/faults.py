@@ -27,6 +27,7 @@ KINDS = (
     "drop_after_commit",
     "reject",
     "bad_receipt",
+    "expired_token",
 )
 PARAMS: dict[str, tuple[str, ...]] = {  # the parameters that mean something for each kind
     "down": ("mode", "retry_after"),
@@ -37,6 +38,8 @@ PARAMS: dict[str, tuple[str, ...]] = {  # the parameters that mean something for
     "drop_after_commit": (),
     "reject": ("evaluation_ids", "fraction", "code", "field"),
     "bad_receipt": ("receipt",),
+    # a 国密 province only (a JSON province has no tokens): the call's token has just expired
+    "expired_token": (),
 }
 DOWN_MODES = ("503", "close")
 MAX_RETRY_AFTER = 86_400
@@ -197,6 +200,10 @@ class FaultPlan:
         """What accepted and duplicate results carry instead of a valid receipt, if anything."""
         fault = self.fired.get("bad_receipt")
         return None if fault is None else WrongReceipt(fault.receipt)
+
+    @property
+    def token_expired(self) -> bool:
+        return "expired_token" in self.fired
 
     @property
     def drop_after_commit(self) -> bool:

@@ -95,3 +95,27 @@ def _province_key(db: Database) -> None:
     db.table("province_keys").create(
         {"key_id": str, "private_pem": str, "created_at": float}, pk="key_id"
     )
+
+
+@migrations(name="005_gm_province")
+def _gm_province(db: Database) -> None:
+    """The 国密 dialect: apps issued out of band, gateway tokens, devices registered with
+    their SM2 key, the province's id of each stored rating and the province's SM2 key."""
+    db.table("gm_apps").create(
+        {"app_key": str, "app_secret": str, "created_at": float}, pk="app_key"
+    )
+    db.table("gm_tokens").create({"token": str, "app_key": str, "expires_at": float}, pk="token")
+    db.table("gm_devices").create(
+        {
+            "device_no": str,
+            "app_key": str,
+            "sm2_public": str,
+            "evidence_key": str,
+            "registered_at": float,
+        },
+        pk="device_no",
+    )
+    db.table("gm_unids").create({"evaluation_id": str, "unid": str}, pk="evaluation_id")
+    db.table("gm_province_key").create(
+        {"name": str, "secret_hex": str, "created_at": float}, pk="name"
+    )

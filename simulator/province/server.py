@@ -20,6 +20,7 @@ from simulator.province.devices import DeviceEndpoints, beijing_time
 from simulator.province.event_store import EventStore
 from simulator.province.events import EventsEndpoint
 from simulator.province.faults import Faults
+from simulator.province.gm.service import GATEWAY_PATH, TOKEN_TTL_S, GmService
 from simulator.province.http_server import (
     HTML_TYPE,
     MAX_BODY_BYTES,
@@ -97,6 +98,8 @@ class ProvinceServer:
         tls: ssl.SSLContext | None = None,
         api_version: ApiVersion = ApiVersion.V1_1,
         province_key: ProvinceKey | None = None,
+        gm: bool = False,
+        gm_token_ttl_s: float = TOKEN_TTL_S,
     ) -> None:
         self.store = store
         self.api_version = ApiVersion(api_version)
@@ -129,6 +132,8 @@ class ProvinceServer:
         self.router.add("GET", "/devices/{deviceId}/audit", devices.audit)
         self.admin_router = AdminEndpoints(self).router
         self.phone = PhoneRating(self)
+        # the 国密 dialect beside the JSON one, when asked for at start (--dialect gm-soap)
+        self.gm = GmService(store, clock, self.base_path, gm_token_ttl_s) if gm else None
         self.page_router = DeviceRouter()
         for method in ("GET", "HEAD"):
             self.page_router.add(method, "/", self._page, signed=False)
@@ -137,6 +142,11 @@ class ProvinceServer:
     def url(self) -> str:
         """The device API's base URL, e.g. `http://127.0.0.1:8123/api/v1`."""
         return self.root_url + self.base_path
+
+    @property
+    def gm_gateway_url(self) -> str:
+        """The 国密 dialect's token gateway (`{gateway}/oauth/token`)."""
+        return self.root_url + GATEWAY_PATH
 
     @property
     def root_url(self) -> str:
@@ -216,6 +226,8 @@ class ProvinceServer:
             if path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/"):
                 check_admin_token(headers, self.admin_token)
                 return self._route(self.admin_router, method, path, ADMIN_PREFIX, headers, body)
+            if self.gm is not None and self.gm.serves(path):
+                return self._device_call(method, path, headers, body)
             if path == self.base_path + PHONE_PATH:
                 return self._phone_call(method, target, body)
             if path.startswith(self.base_path + "/"):
@@ -263,6 +275,9 @@ class ProvinceServer:
             return refusal
         if plan.delay_seconds:
             time.sleep(plan.delay_seconds)
+        if self.gm is not None and self.gm.serves(path):
+            reply = self.gm.answer(path, headers, body, plan)
+            return Reply.dropped() if plan.drop_after_commit else reply
         if refusal is not None:
             return refusal
         try:

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from simulator.province.audit import AuditFlag, ChainView
+from simulator.province.gm.tables import GmTables
 from simulator.province.ratings import CheckedRecord, RatingTables, StoreResult, decide
 from simulator.province.receipts import ProvinceKey
 from simulator.province.schema import migrations
@@ -69,7 +70,7 @@ class EnrolOutcome:
     device_id: str | None = None
 
 
-class ProvinceStore(RatingTables):
+class ProvinceStore(GmTables, RatingTables):
     """Everything the stand-in province remembers, in one SQLite file."""
 
     def __init__(self, path: Path) -> None:

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
+from device.ledger.delivery_proof import GM_RECEIPT_PREFIX
 from device.record.rating import BEIJING
 from sync.adapter import Delivery, DeliveryStatus, OutgoingRecord
 from sync.gm import payloads
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 
 MAX_EVALUATIONS = 100
 LATE_AFTER_S = 24 * 3600 - 600  # ten minutes early: supplementEvaluation takes any age
-RECEIPT_PREFIX = "gm-sm2:"  # the receipt column: the province's id of the stored rating
+RECEIPT_PREFIX = GM_RECEIPT_PREFIX  # the receipt column: the province's id of the stored rating
 SAVE, SUPPLEMENT = "saveEvaluation", "supplementEvaluation"
 
 
