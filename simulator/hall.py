@@ -35,9 +35,10 @@ def free_port() -> int:
 class StandInProvince:
     """The stand-in provincial server in this process, on a free loopback port."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *, gm: bool = False) -> None:
+        """*gm*: speak the 国密 dialect (gm-soap) too."""
         self.store = ProvinceStore(workdir / "province.db")
-        self.server = ProvinceServer(self.store, host="127.0.0.1", port=0)
+        self.server = ProvinceServer(self.store, host="127.0.0.1", port=0, gm=gm)
 
     def start(self) -> None:
         self.server.start()

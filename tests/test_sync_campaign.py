@@ -1,5 +1,6 @@
 """Every rating delivered exactly once, through every fault the province can throw, through
-the sync being killed mid-batch, and through a week offline."""
+the sync being killed mid-batch, and through a week offline: to a JSON province and to a
+国密 one (gm-soap: SOAP, token gateway, SM2/SM4) alike."""
 
 from __future__ import annotations
 
@@ -14,10 +15,18 @@ import pytest
 import time_machine
 
 from device.ledger.verify import verify_ledger
+from simulator.hall import StandInProvince
 from sync.cli import build
 from sync.jobs import Jobs
+from tests.support.gm import GmDeviceUnderTest
 from tests.support.sync import Device
 
+DIALECTS = ["json", "gm-soap"]
+
+GM_FAULTS = [  # what only a 国密 province does: tokens expire, answers are signed
+    ("expired_token", {}),
+    ("bad_receipt", {"receipt": "foreign_key"}),
+]
 FAULTS = [
     ("down", {"retry_after": 1}),
     ("down", {"mode": "close"}),
@@ -30,8 +39,20 @@ FAULTS = [
 ]
 
 
-def _held(province, device) -> list[str]:
-    return province.store.evaluation_ids()
+@pytest.fixture(params=DIALECTS)
+def hall(request, tmp_path, province):
+    """(province, make_device) for one dialect: the JSON stand-in of the `province` fixture, or
+    one speaking gm-soap too with a device provisioned by gm-enroll."""
+    if request.param == "json":
+        yield province, lambda **sync: Device(tmp_path, province, **sync)
+        return
+    (tmp_path / "gm").mkdir()
+    gm = StandInProvince(tmp_path / "gm", gm=True)
+    gm.start()
+    try:
+        yield gm, lambda **sync: GmDeviceUnderTest(tmp_path / "gm" / "device", gm.server, **sync)
+    finally:
+        gm.close()
 
 
 def _assert_exactly_once(province, device, sent: list[str]) -> None:
@@ -44,8 +65,10 @@ def _assert_exactly_once(province, device, sent: list[str]) -> None:
 
 
 @pytest.mark.slow
-def test_fault_campaign_delivers_every_rating_exactly_once(tmp_path, province):
-    device = Device(tmp_path, province, backoff_base_s=0.05, backoff_cap_s=1.0, poll_seconds=1.0)
+def test_fault_campaign_delivers_every_rating_exactly_once(tmp_path, hall):
+    province, make_device = hall
+    device = make_device(backoff_base_s=0.05, backoff_cap_s=1.0, poll_seconds=1.0)
+    faults = FAULTS + (GM_FAULTS if isinstance(device, GmDeviceUnderTest) else [])
     sync = device.sync_process("run", log=tmp_path / "sync.log")
     sent: list[str] = []
     stop = threading.Event()
@@ -63,7 +86,7 @@ def test_fault_campaign_delivers_every_rating_exactly_once(tmp_path, province):
     try:
         rng = random.Random(7)
         for _ in range(2):
-            for kind, params in FAULTS:  # each fault stays on until it has hit the sync
+            for kind, params in faults:  # each fault stays on until it has hit the sync
                 before = province.faults.fired_counts().get(kind, 0)
                 province.faults.set(kind, probability=rng.choice([0.3, 0.7, 1.0]), **params)
                 deadline = time.monotonic() + 15
@@ -87,14 +110,15 @@ def test_fault_campaign_delivers_every_rating_exactly_once(tmp_path, province):
         sync.wait(15)
     assert len(sent) >= 2100
     fired = province.faults.fired_counts()
-    assert all(fired.get(kind, 0) > 0 for kind, _ in FAULTS), fired
+    assert all(fired.get(kind, 0) > 0 for kind, _ in faults), fired
     _assert_exactly_once(province, device, sent)
     assert verify_ledger(device.config.ledger_path).ok
 
 
 @pytest.mark.slow
-def test_sigkill_in_the_middle_of_batches_loses_and_doubles_nothing(tmp_path, province):
-    device = Device(tmp_path, province, backoff_base_s=0.05, backoff_cap_s=0.5)
+def test_sigkill_in_the_middle_of_batches_loses_and_doubles_nothing(tmp_path, hall):
+    province, make_device = hall
+    device = make_device(backoff_base_s=0.05, backoff_cap_s=0.5)
     sent = [device.record(n).evaluation_id for n in range(3000)]
     province.faults.set("slow", delay_ms=150)  # keep batches in flight when the kill lands
     rng = random.Random(11)
@@ -115,10 +139,13 @@ def test_sigkill_in_the_middle_of_batches_loses_and_doubles_nothing(tmp_path, pr
     assert verify_ledger(device.config.ledger_path).ok
 
 
-def test_a_week_offline_then_everything_in_order(tmp_path, province):
+def test_a_week_offline_then_everything_in_order(tmp_path, hall):
+    """To a 国密 province the ratings of the first six days go through supplementEvaluation
+    (补报): over 24 h old by the province's clock."""
+    province, make_device = hall
     start = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
     with time_machine.travel(start, tick=False) as traveller:
-        device = Device(tmp_path, province, backoff_base_s=0.05, backoff_cap_s=0.2)
+        device = make_device(backoff_base_s=0.05, backoff_cap_s=0.2)
         daemon = build(device.config)
         province.stop()  # the provincial system is unreachable for seven days
         sent = []
@@ -135,6 +162,9 @@ def test_a_week_offline_then_everything_in_order(tmp_path, province):
         assert daemon.run_until_empty(deadline_s=60) == 0
         held = province.store.evaluation_ids()
         assert held == sent  # in the order they were rated
+        if isinstance(device, GmDeviceUnderTest):  # over a day old: every one as 补报
+            assert province.server.gm.calls["supplementEvaluation"] >= 2
+            assert province.server.gm.calls["saveEvaluation"] == 0
         traveller.shift(timedelta(days=device.config.sync.retention_days + 1))
         assert Jobs(device.config, device.key).retention() == 175
         assert device.ledger.count() == 0

@@ -88,6 +88,19 @@ def _add_serve(parser: argparse.ArgumentParser) -> None:
         metavar="PEM",
         help="sign receipts with this Ed25519 key (default: the one kept in --db)",
     )
+    parser.add_argument(
+        "--dialect",
+        choices=["json", "gm-soap"],
+        default="json",
+        help="gm-soap: speak the 国密 interface (SOAP, token gateway, SM2/SM3/SM4) too",
+    )
+    parser.add_argument(
+        "--gm-apps",
+        type=int,
+        default=0,
+        metavar="N",
+        help="gm-soap: issue N appKey/appSecret pairs at start and print them",
+    )
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
 
 
@@ -180,6 +193,7 @@ def serve(args: argparse.Namespace) -> int:
         fault_seed=args.fault_seed,
         api_version=ApiVersion(args.api_version),
         province_key=key,
+        gm=args.dialect == "gm-soap",
     )
     if args.tags is not None and not _publish_file(server, args.tags):
         store.close()
@@ -195,6 +209,12 @@ def serve(args: argparse.Namespace) -> int:
     server.start()
     print(f"province: listening on {server.url}", flush=True)
     print(f"province: page and /admin at {server.root_url}", flush=True)
+    if server.gm is not None:
+        print(f"province: gm-soap gateway at {server.gm_gateway_url}", flush=True)
+        print(f"province: gm-soap province SM2 key {server.gm.public_key}", flush=True)
+        for _ in range(args.gm_apps):
+            app_key, app_secret = server.gm.issue_app()
+            print(f"province: gm-soap app {app_key} {app_secret}", flush=True)
     try:
         while not stopping.wait(0.5):
             pass

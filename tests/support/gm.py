@@ -108,10 +108,28 @@ class GmDeviceUnderTest:
         return GmSoapAdapter(client)
 
     def daemon(self) -> SyncDaemon:
-        daemon = build(self.config)
-        return daemon
+        return build(self.config)
 
-    def cli(self, module: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def sync_process(self, *args: str, log: Path | None = None) -> subprocess.Popen[bytes]:
+        """`haochaping-sync ARGS --config` as a process of its own."""
+        out = log.open("ab") if log else subprocess.DEVNULL
+        return subprocess.Popen(
+            [sys.executable, "-m", "sync", *args, "--config", str(self.config_path)],
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+    def sync_cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return self.cli("sync", *args)
+
+    def provision_cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return self.cli("provisioning.cli", *args)
+
+    def cli(
+        self, module: str, *args: str, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", module, *args, "--config", str(self.config_path)],
             cwd=ROOT,
