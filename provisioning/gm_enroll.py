@@ -9,8 +9,10 @@ Nothing half-done is left behind: a failed registration removes both new keys ag
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
@@ -36,6 +38,9 @@ from provisioning.setup_device import SiteAnswers, hand_over
 from sync.gm import calls
 from sync.gm.client import GmClient, GmCredentials
 from sync.jobs import heartbeat_body
+from sync.province_client import ProvinceClock, RetryableError
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -106,9 +111,10 @@ def provision_gm(
             sm2_key,
         ),
         ca_bundle=ca_bundle,
+        clock=ProvinceClock(),  # its own: a clock learnt here is not the sync's business
     )
     try:
-        calls.register(client, key.public_b64, _site(site))
+        _clock_corrected(lambda: calls.register(client, key.public_b64, _site(site)))
     except BaseException:
         draft.key_path.unlink(missing_ok=True)
         draft.sm2_key_path.unlink(missing_ok=True)
@@ -136,6 +142,16 @@ def provision_gm(
     if service_user is not None:
         _hand_over_sm2(config, service_user)
     return config
+
+
+def _clock_corrected(call: Callable[[], T]) -> T:
+    """*call*, made once more when the province refused our clock (40101) and told its own."""
+    try:
+        return call()
+    except RetryableError as exc:
+        if exc.code != "40101":
+            raise
+    return call()
 
 
 def _hand_over_sm2(config: Config, user: str) -> None:
@@ -183,11 +199,12 @@ def check_gm_province(config: Config) -> Outcome:
         client = gm_client(config)
     except HaochapingError as exc:
         return Outcome("province", False, str(exc), "restore gm-sm2.key or run gm-enroll again")
+    client.clock = ProvinceClock()
     try:
-        client.token()
+        _clock_corrected(client.token)
         with Ledger(config.ledger_path) as ledger:
             body = heartbeat_body(config, ledger)
-        server_time = calls.heartbeat(client, body)
+        server_time = _clock_corrected(lambda: calls.heartbeat(client, body))
     except HaochapingError as exc:
         return Outcome(
             "province",
