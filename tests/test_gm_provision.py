@@ -130,6 +130,6 @@ def test_the_officers_page_shows_both_kinds_of_device(tmp_path: Path, province) 
 
 
 def _site(device: Device):
-    from device.evaluator.app import site_of  # noqa: PLC0415
+    from device.evaluator.app import site_of
 
     return site_of(device.config)
