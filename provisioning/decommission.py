@@ -44,6 +44,7 @@ def decommission(config: Config, config_path: Path, force: bool = False) -> Deco
         for p in (
             config.key_path,
             config.identity_key_path,
+            config.sm2_key_path,  # a 国密 province's device key, where there is one
             config.state_dir / tag_catalog.CACHE_NAME,
         )
         if wipe(p)

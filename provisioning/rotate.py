@@ -24,6 +24,11 @@ log = logging.getLogger(__name__)
 def rotate_key(config: Config, config_path: Path) -> tuple[str, str]:
     """Returns (old key id, new key id). Nothing changes locally unless the province took
     the new key; the new key file then replaces the old one in one rename."""
+    if config.sync.adapter == "gm-soap":
+        raise ValueError(
+            "a 国密 province has no call to certify a new evidence key: provision the device "
+            "again with gm-enroll (a new deviceNo) to change keys"
+        )
     old = DeviceKey.load(config.key_path)
     new = DeviceKey.generate()
     p = config.province

@@ -78,6 +78,9 @@ def test_gm_enroll_show_and_check_as_a_technician_runs_them(tmp_path: Path) -> N
         assert "signed heartbeat answered" in province_line
         assert province.store.heartbeat("GM-HALL-0042") is not None
 
+        rotated = _provision(config_path, "rotate-key")
+        assert rotated.returncode != 0 and "国密" in rotated.stderr
+
         # a second device claiming the same deviceNo with other keys: refused, nothing left
         again = _provision(tmp_path / "other.toml", *_enroll_args(issued, tmp_path / "other"))
         assert again.returncode != 0
@@ -85,6 +88,10 @@ def test_gm_enroll_show_and_check_as_a_technician_runs_them(tmp_path: Path) -> N
         assert not (tmp_path / "other" / "gm-sm2.key").exists()
         assert not (tmp_path / "other" / "device.key").exists()
         assert not (tmp_path / "other.toml").exists()
+
+        retired = _provision(config_path, "decommission", "--yes")
+        assert retired.returncode == 0, retired.stderr
+        assert not config.sm2_key_path.exists()
 
 
 def test_wrong_credentials_are_refused_at_provisioning(tmp_path: Path) -> None:
