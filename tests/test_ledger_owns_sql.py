@@ -23,6 +23,7 @@ STAND_IN_STORAGE = frozenset(
         "simulator/province/reports.py",  # read-only statistics queries
         "simulator/province/speed/checkpoint.py",  # the WAL checkpoint thread (speed only)
         "simulator/province/event_store.py",  # case events, their chain and suppression flags
+        "simulator/province/gm/tables.py",  # the 国密 dialect: apps, tokens, devices, unids
     }
 )
 STATEMENT_CALLS = frozenset({"execute", "executemany", "executescript"})
