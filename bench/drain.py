@@ -139,6 +139,7 @@ def build_backlog(cache: Path, count: int) -> None:
 
 def build_gm_backlog(cache: Path, count: int) -> None:
     """Register a device at a 国密 province in its own process, then append *count* ratings."""
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # stdout is the one JSON line
     from provisioning.gm_enroll import GmIssued, provision_gm  # noqa: PLC0415
     from provisioning.setup_device import SiteAnswers  # noqa: PLC0415
     from simulator.province.store import ProvinceStore  # noqa: PLC0415
