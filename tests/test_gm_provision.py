@@ -15,6 +15,7 @@ import requests
 
 from device.daemon.config import load
 from device.keys.sm2 import Sm2Key
+from sync.jobs import Jobs
 from tests.support import ROOT
 from tests.support.gm import AREA, DEPT, GmDeviceUnderTest, gm_province, issued_for
 from tests.support.records import make_body
@@ -115,6 +116,9 @@ def test_the_officers_page_shows_both_kinds_of_device(tmp_path: Path, province) 
         assert daemon.run_until_empty(20) == 0
         daemon.sender.close()
         daemon.ledger.close()
+        beat = Jobs(gm_device.config, gm_device.key).heartbeat()  # the sync's timed job
+        assert beat["serverTime"].startswith("20")
+        assert server.store.heartbeat("GM-WINDOW-9")["body"]["clockSynced"] in (True, False)
 
         class _Hall:  # what tests.support.sync.Device needs of a province
             url = server.url
@@ -131,6 +135,7 @@ def test_the_officers_page_shows_both_kinds_of_device(tmp_path: Path, province) 
         assert json_device.sync_cli("once", "--timeout", "30").returncode == 0
         page = requests.get(server.root_url + "/", timeout=10).text
         assert "GM-WINDOW-9" in page
+        assert "国密 gm-soap" in page
         assert json_device.config.province.device_id in page
         json_device.close()
         gm_device.close()

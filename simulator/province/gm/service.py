@@ -253,7 +253,15 @@ class GmService:
         body = {name: _child(root, name) for name in HEARTBEAT_FIELDS}
         if body["deviceNo"] != device.device_no:
             raise Refused(42201, "deviceNo is not the calling device", field="deviceNo")
-        self.store.record_heartbeat(device.device_no, {"dialect": "gm-soap", **body}, now)
+        shown = {  # as the officer's page shows a JSON device's heartbeat
+            "backlog": int(body["backlog"]) if body["backlog"].isdigit() else None,
+            "quarantined": int(body["quarantined"]) if body["quarantined"].isdigit() else None,
+            "keypadConnected": _flag(body["keypadConnected"]),
+            "clockSynced": _flag(body["clockSynced"]),
+            "lastSerialNo": body["lastSerialNo"],
+            "dialect": "gm-soap",
+        }
+        self.store.record_heartbeat(device.device_no, shown, now)
         stamp = datetime.fromtimestamp(now, BEIJING).strftime("%Y-%m-%d %H:%M:%S")
         return f"<ok><serverTime>{stamp}</serverTime></ok>".encode()
 
@@ -322,6 +330,10 @@ def _older_than_a_day(text: str, now: float) -> bool:
     except ValueError:
         return False  # refused per evaluation as E_FIELD
     return now - moment.timestamp() > LATE_S
+
+
+def _flag(text: str) -> bool | None:
+    return {"1": True, "0": False}.get(text)
 
 
 def _child(root: Element, name: str) -> str:

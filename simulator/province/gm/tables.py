@@ -102,7 +102,7 @@ class GmTables(SqliteFile):
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     device.device_no,
-                    "",
+                    "国密 gm-soap",  # what the officer's page shows as its serial
                     "gm-soap",
                     "",
                     json.dumps(site, sort_keys=True, ensure_ascii=False),
