@@ -223,11 +223,12 @@ def show(config_path: Path, qr_path: Path | None) -> None:
     )
     click.echo(f"province:     {config.province.base_url}")
     pinned = config.province.province_key_id
-    click.echo(
-        f"province key: {pinned} (pinned at enrolment; receipts checked)"
-        if pinned
-        else "province key: none (version-1 province: deliveries unproven)"
-    )
+    if config.sync.adapter != "gm-soap":  # a 国密 province's keys: show_lines below
+        click.echo(
+            f"province key: {pinned} (pinned at enrolment; receipts checked)"
+            if pinned
+            else "province key: none (version-1 province: deliveries unproven)"
+        )
     api = config.local_api
     scheme = "https" if api.serves_tls else "http (loopback only)"
     click.echo(f"local API:    {api.bind}:{api.port}, {scheme}, token ********")
