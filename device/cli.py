@@ -53,15 +53,29 @@ def run(config_path: Path) -> None:
     "province): every delivered rating and case event must carry a receipt that verifies "
     "under it.",
 )
+@click.option(
+    "--province-sm2-key",
+    metavar="HEX",
+    help="A 国密 province's SM2 public key ([gm] province_sm2_key): every delivered rating "
+    "must be acknowledged by an answer kept in the ledger and signed by it.",
+)
 def verify_ledger_cmd(
-    ledger: Path, expect_key_id: str | None, identity_key: Path | None, province_key: str | None
+    ledger: Path,
+    expect_key_id: str | None,
+    identity_key: Path | None,
+    province_key: str | None,
+    province_sm2_key: str | None,
 ) -> None:
     """Re-check the keys, every seal, signature and chain link of LEDGER, and the province's
     receipts; name every bad row."""
     try:
         vault = IdentityVault.load(identity_key) if identity_key else None
         report = verify_ledger(
-            ledger, vault, expect_key_id=expect_key_id, province_key=province_key
+            ledger,
+            vault,
+            expect_key_id=expect_key_id,
+            province_key=province_key,
+            province_sm2_key=province_sm2_key,
         )
     except (FileNotFoundError, HaochapingError) as exc:
         raise click.ClickException(str(exc)) from exc

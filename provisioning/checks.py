@@ -85,7 +85,10 @@ def check_ledger(config: Config) -> Outcome:
         return Outcome("ledger", True, "no ratings yet")
     anchor = config.province.enrolled_key_id or None
     report = verify_ledger(
-        config.ledger_path, IdentityVault.load(config.identity_key_path), expect_key_id=anchor
+        config.ledger_path,
+        IdentityVault.load(config.identity_key_path),
+        expect_key_id=anchor,
+        province_sm2_key=config.gm.province_sm2_key if config.sync.adapter == "gm-soap" else None,
     )
     bad = report.first_bad  # None exactly when the report is ok
     if bad is not None:

@@ -45,6 +45,8 @@ class Delivery:
     message: str | None = None
     receipt: str | None = None  # the province's signature, verified under the pinned key
     received_at: str | None = None  # when the province first stored it, its clock
+    # a 国密 province's proof: its answer payload and SM2 signature (verified), kept once
+    answer: tuple[bytes, bytes] | None = None
 
     @property
     def delivered(self) -> bool:

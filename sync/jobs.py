@@ -215,6 +215,7 @@ class Jobs:
                 cutoff.isoformat(timespec="seconds"),
                 province_key=self.config.province.pinned_key,
                 device_id=self.config.province.device_id,
+                province_sm2_key=self.config.gm.province_sm2_key or None,
             )
             prune_outcomes(ledger, assess_time(cutoff))
         return removed

@@ -23,6 +23,7 @@ from typing import Protocol
 
 from device.keys.identity_vault import IdentityVault
 from device.ledger.store import Ledger, LedgerError, UnsentRating
+from device.record.gm_answer import answer_digest
 from sync.adapter import Adapter, Delivery, DeliveryStatus, OutgoingRecord
 from sync.province_client import RetryableError
 
@@ -83,6 +84,7 @@ class RatingOutbox:
             at,
             seqs={r.record_id: r.seq for r in batch},
             receipts=receipts_of(results),
+            answers=answers_of(results),
         )
         if rejected:
             self.ledger.quarantine(rejected)
@@ -95,6 +97,15 @@ def receipts_of(results: list[Delivery]) -> dict[str, tuple[str, str]]:
         d.evaluation_id: (d.receipt, d.received_at or "")
         for d in results
         if d.delivered and d.receipt is not None
+    }
+
+
+def answers_of(results: list[Delivery]) -> dict[str, tuple[bytes, bytes]]:
+    """The signed answers (a 国密 province's) behind delivered records, by digest."""
+    return {
+        answer_digest(d.answer[0]): d.answer
+        for d in results
+        if d.delivered and d.answer is not None
     }
 
 

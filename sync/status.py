@@ -89,8 +89,9 @@ def _receipts(status: dict[str, Any]) -> str:
     )
     if status["receipts"] == "gm-sm2":
         return (
-            "国密 province: each answer's SM2 signature checked before marking, the "
-            "province's id of every rating kept" + (f"; {without}" if unproven else "")
+            "国密 province: each answer's SM2 signature checked before marking; the signed "
+            "answers and the province's id of every rating kept (verify-ledger "
+            "--province-sm2-key)" + (f"; {without}" if unproven else "")
         )
     if status["receipts"] == "unproven":
         return f"none (version-1 province): deliveries are unproven, {without}"

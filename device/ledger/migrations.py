@@ -175,6 +175,16 @@ def _0006_pending_bad_presses(conn: sqlite3.Connection) -> None:
     )
 
 
+_0007_gm_answers = _statements(
+    # A 国密 province's signed answers, one per call, kept while a rating it proves is kept:
+    # the proof behind each `gm-sm2:<evaluateUnid>@<digest>` receipt.
+    "CREATE TABLE gm_answers ("
+    " digest TEXT PRIMARY KEY,"
+    " payload BLOB NOT NULL,"
+    " signature BLOB NOT NULL)"
+)
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_ratings", _0001_ratings),
     ("0002_case_outcomes", _0002_case_outcomes),
@@ -182,6 +192,7 @@ MIGRATIONS: list[Migration] = [
     ("0004_key_history_and_receipts", _0004_key_history_and_receipts),
     ("0005_case_events", _0005_case_events),
     ("0006_pending_bad_presses", _0006_pending_bad_presses),
+    ("0007_gm_answers", _0007_gm_answers),
 ]
 
 

@@ -162,11 +162,15 @@ class Outbox:
         *,
         seqs: Mapping[str, int] | None = None,
         receipts: Mapping[str, tuple[str, str]] | None = None,
+        answers: Mapping[str, tuple[bytes, bytes]] | None = None,
     ) -> int:
         """Record the province's acknowledgements and delete the delivered personal data;
         returns how many ratings became delivered. *seqs* (evaluationId → seq, as unsent()
         gave them) spares looking each rating up by its evaluationId. *receipts*
-        (evaluationId → (receipt, receivedAt)) are stored with the marks they prove.
+        (evaluationId → (receipt, receivedAt)) are stored with the marks they prove;
+        *answers* (digest → (payload, signature): a 国密 province's signed answers, which its
+        receipts name) are stored first, in a transaction of their own, before any mark that
+        names them (an answer left without a mark by a crash is removed by retention).
 
         A rating's mark and the deletion of its personal data share one transaction. A big
         batch is recorded in transactions of MARK_CHUNK ratings, so that the evaluator, which
@@ -186,6 +190,13 @@ class Outbox:
             for (eid, status), key in zip(statuses.items(), keys, strict=True)
         ]
         changed = 0
+        if answers:
+            with self.ledger.writing("delivery not recorded"):
+                self.conn.executemany(
+                    "INSERT OR IGNORE INTO gm_answers (digest, payload, signature)"
+                    " VALUES (?, ?, ?)",
+                    [(digest, payload, sig) for digest, (payload, sig) in answers.items()],
+                )
         for start in range(0, len(keys), MARK_CHUNK):
             with self.ledger.writing("delivery not recorded"):
                 changed += self.conn.executemany(mark, marks[start : start + MARK_CHUNK]).rowcount

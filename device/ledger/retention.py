@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 
 from device.keys.signing import DeviceKey
-from device.ledger.delivery_proof import DeliveryMark, mark_problem
+from device.ledger.delivery_proof import DeliveryMark, GmProof, mark_problem
+from device.ledger.gm_answers import kept_answers
 from device.ledger.store import Ledger
 from device.record.canonical import canonical_json
 from device.record.receipt import RecordKind
@@ -32,12 +33,15 @@ def prune_delivered(
     province_key: str | None,
     device_id: str,
     limit: int = 5000,
+    province_sm2_key: str | None = None,
 ) -> int:
     """Remove delivered ratings acknowledged before *delivered_before* (ISO time, same form
     as delivered_at) from the front of the chain; returns how many were removed.
 
     *province_key* (base64, pinned at enrolment; None for a version-1 province) and
-    *device_id* decide which marks are proven; the prefix ends at the first that is not."""
+    *device_id* decide which marks are proven, or for a 国密 province *province_sm2_key* and
+    the answers kept; the prefix ends at the first that is not."""
+    gm = GmProof(province_sm2_key, kept_answers(ledger.conn)) if province_sm2_key else None
     rows = ledger.conn.execute(
         "SELECT seq, evaluation_id, record_hash, delivery, delivered_at, receipt, received_at"
         " FROM ratings ORDER BY seq LIMIT ?",
@@ -50,7 +54,7 @@ def prune_delivered(
         mark = DeliveryMark(
             RecordKind.RATING, evaluation_id, seq, record_hash, delivery, receipt, received_at
         )
-        problem = mark_problem(mark, device_id, province_key)
+        problem = mark_problem(mark, device_id, province_key, gm)
         if problem is not None:
             log.warning("retention stops at seq %d: %s", seq, problem)
             break
@@ -62,6 +66,10 @@ def prune_delivered(
     with ledger.writing("retention not applied"):
         ledger.conn.execute("DELETE FROM rater_identities WHERE seq <= ?", (last_seq,))
         ledger.conn.execute("DELETE FROM ratings WHERE seq <= ?", (last_seq,))
+        ledger.conn.execute(  # a 国密 province's answers that no kept rating names any more
+            "DELETE FROM gm_answers WHERE digest NOT IN (SELECT substr(receipt, -64) FROM "
+            "ratings WHERE receipt LIKE 'gm-sm2:%')"
+        )
         ledger.conn.execute(
             "INSERT INTO ledger_base (id, seq, record_hash, key_id, seal) VALUES (1, ?, ?, ?, ?)"
             " ON CONFLICT(id) DO UPDATE SET seq = excluded.seq,"

@@ -22,8 +22,9 @@ from device.keys.key_history import KeyEntry, anchored_chain, self_consistent
 from device.keys.signing import public_key_from_b64, verify, verify_record
 from device.ledger.case_events import EventRow
 from device.ledger.connection import connect
-from device.ledger.delivery_proof import NO_RECEIPT, DeliveryMark, mark_problem
+from device.ledger.delivery_proof import NO_RECEIPT, DeliveryMark, GmProof, mark_problem
 from device.ledger.event_verify import check_events, event_mark_problems
+from device.ledger.gm_answers import kept_answers
 from device.ledger.retention import base_bytes
 from device.ledger.store import seal_bytes
 from device.record.canonical import ZERO_HASH, canonical_json, record_hash
@@ -132,7 +133,10 @@ def _check_signed(
 
 
 def receipt_problem(
-    row: LedgerRow, province_key: str | None, device_id: str | None = None
+    row: LedgerRow,
+    province_key: str | None,
+    device_id: str | None = None,
+    gm: GmProof | None = None,
 ) -> str | None:
     """What is wrong with a rating's delivery mark (see `delivery_proof.mark_problem`), None
     when it is unmarked or proven. The receipt must name *device_id* when it is known (from
@@ -148,7 +152,7 @@ def receipt_problem(
         row.receipt,
         row.received_at,
     )
-    return mark_problem(mark, device_id, province_key)
+    return mark_problem(mark, device_id, province_key, gm)
 
 
 def check_rows(
@@ -159,11 +163,12 @@ def check_rows(
     *,
     device_id: str | None = None,
     province_key: str | None = None,
+    gm: GmProof | None = None,
 ) -> Report:
     """Check rows in seq order and report every bad one; *base* is (seq, hash) of the last
     row retention removed. After a bad row the chain is followed on from that row. With
-    *province_key*, a delivered row without a valid receipt is a finding too; a delivery
-    mark no device sets is one always."""
+    *province_key* (or *gm*, a 国密 province's SM2 key and kept answers), a delivered row
+    without a valid receipt is a finding too; a delivery mark no device sets is one always."""
     count = full = 0
     findings: list[Finding] = []
     expected, prev_hash = base[0] + 1, base[1]
@@ -176,14 +181,15 @@ def check_rows(
         if problem:
             findings.append(Finding(row.seq, problem))
         try:
-            mark = receipt_problem(row, province_key, device_id)
+            mark = receipt_problem(row, province_key, device_id, gm)
         except Exception as exc:  # a hostile file gives a finding, never a traceback
             mark = f"delivery mark cannot be checked: {type(exc).__name__}"
         if mark:
             findings.append(Finding(row.seq, mark))
         full += checked
         expected, prev_hash = row.seq + 1, row.record_hash
-    return Report(count, full, tuple(findings), receipts_checked=province_key is not None)
+    checked = province_key is not None or gm is not None
+    return Report(count, full, tuple(findings), receipts_checked=checked)
 
 
 def _base(conn: sqlite3.Connection, keys: dict[str, str]) -> tuple[tuple[int, str], Finding | None]:
@@ -260,11 +266,14 @@ def verify_ledger(
     *,
     expect_key_id: str | None = None,
     province_key: str | None = None,
+    province_sm2_key: str | None = None,
 ) -> Report:
     """Re-check the whole file. With `expect_key_id` (the enrolled key, known from outside the
     file) only keys certified in a chain from it are trusted; without it the result only says
     the file is consistent with itself. With `province_key` (base64, pinned at enrolment or
-    asked of the province) every delivered row's receipt is checked; without it, none is."""
+    asked of the province) every delivered row's receipt is checked; without it, none is.
+    With `province_sm2_key` (a 国密 province's, hex) every delivered rating must be
+    acknowledged by an answer kept in the file and signed by that key."""
     if not path.exists():
         raise FileNotFoundError(f"no ledger at {path}")
     try:
@@ -272,7 +281,7 @@ def verify_ledger(
     except sqlite3.DatabaseError as exc:
         return Report(0, 0, (Finding(0, f"ledger unreadable: {exc}"),))
     try:
-        return _verify(conn, vault, expect_key_id, province_key)
+        return _verify(conn, vault, expect_key_id, province_key, province_sm2_key)
     except sqlite3.DatabaseError as exc:
         return Report(0, 0, (Finding(0, f"ledger unreadable: {exc}"),))
     finally:
@@ -284,6 +293,7 @@ def _verify(
     vault: IdentityVault | None,
     expect_key_id: str | None,
     province_key: str | None,
+    province_sm2_key: str | None = None,
 ) -> Report:
     findings = _integrity(conn)
     try:
@@ -306,8 +316,9 @@ def _verify(
         LedgerRow(seq, eid, text, h, bool(has), seal, sealed, delivery, receipt, received)
         for seq, eid, text, h, has, seal, sealed, delivery, receipt, received in cursor
     )
+    gm = GmProof(province_sm2_key, kept_answers(conn)) if province_sm2_key else None
     report = check_rows(
-        rows, keys, vault, base, device_id=device_id or None, province_key=province_key
+        rows, keys, vault, base, device_id=device_id or None, province_key=province_key, gm=gm
     )
     events, event_findings = _events(conn, keys, device_id or None, province_key)
     return Report(

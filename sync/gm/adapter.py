@@ -5,7 +5,8 @@ A batch is split by age on the province's clock: ratings up to 24 h old go throu
 `saveEvaluation`, older ones through `supplementEvaluation` (补报); a `saveEvaluation`
 refused with 42202 all the same is sent again, as a new call, through `supplementEvaluation`.
 A result counts as a delivery only inside an answer whose SM2 signature verifies under the
-province key held, and only with the province's own id (`evaluateUnid`), kept as the receipt.
+province key held, and only with the province's own id (`evaluateUnid`), kept as the receipt
+together with the signed answer itself (once per call), so the mark can be proven later.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-from device.ledger.delivery_proof import GM_RECEIPT_PREFIX
+from device.record.gm_answer import GM_RECEIPT_PREFIX, answer_digest, gm_receipt
 from device.record.rating import BEIJING
 from sync.adapter import Delivery, DeliveryStatus, OutgoingRecord
 from sync.gm import payloads
@@ -27,12 +28,8 @@ log = logging.getLogger(__name__)
 
 MAX_EVALUATIONS = 100
 LATE_AFTER_S = 24 * 3600 - 600  # ten minutes early: supplementEvaluation takes any age
-RECEIPT_PREFIX = GM_RECEIPT_PREFIX  # the receipt column: the province's id of the stored rating
+RECEIPT_PREFIX = GM_RECEIPT_PREFIX  # the receipt column: the province's id, the answer's digest
 SAVE, SUPPLEMENT = "saveEvaluation", "supplementEvaluation"
-
-
-def receipt_of(unid: str) -> str:
-    return RECEIPT_PREFIX + unid
 
 
 class GmSoapAdapter:
@@ -76,7 +73,7 @@ class GmSoapAdapter:
         ids = [r.evaluation_id for r, _ in batch]
         evaluations = [x for _, x in batch]
         try:
-            answer = self.client.call(
+            answer, signature = self.client.call_signed(
                 operation, lambda ts, nonce: payloads.evaluations_payload(evaluations, ts, nonce)
             )
         except UnprovenAnswerError as exc:
@@ -92,7 +89,8 @@ class GmSoapAdapter:
             raise RetryableError(f"{operation}: signed answer of the wrong shape: {exc}") from exc
         received = datetime.fromtimestamp(self.client.clock.now(), BEIJING)
         at = received.strftime("%Y-%m-%d %H:%M:%S")
-        return {result.evaluation_id: _delivery(result, at) for result in results}
+        proof = (answer, signature)
+        return {result.evaluation_id: _delivery(result, at, proof) for result in results}
 
 
 def _late(record: OutgoingRecord, province_now: float) -> bool:
@@ -105,7 +103,7 @@ def _late(record: OutgoingRecord, province_now: float) -> bool:
     return province_now - moment.timestamp() > LATE_AFTER_S
 
 
-def _delivery(result: payloads.Result, at: str) -> Delivery:
+def _delivery(result: payloads.Result, at: str, proof: tuple[bytes, bytes]) -> Delivery:
     if result.status == "rejected":
         return Delivery(
             result.evaluation_id,
@@ -123,6 +121,7 @@ def _delivery(result: payloads.Result, at: str) -> Delivery:
     return Delivery(
         result.evaluation_id,
         DeliveryStatus(result.status),
-        receipt=receipt_of(result.unid),
+        receipt=gm_receipt(result.unid, answer_digest(proof[0])),
         received_at=at,
+        answer=proof,
     )

@@ -153,6 +153,12 @@ class GmClient:
         """One call of *operation*: the payload made by *payload_of(ts_ms, nonce)*, sealed
         and signed; returns the answer payload once its SM2 signature verifies. On 40102 a
         new token and one repeat (a new payload, nonce and signature)."""
+        return self.call_signed(operation, payload_of)[0]
+
+    def call_signed(
+        self, operation: str, payload_of: Callable[[int, str], bytes]
+    ) -> tuple[bytes, bytes]:
+        """As `call`, with the province's signature over the answer (verified): the proof."""
         try:
             return self._call_once(operation, payload_of)
         except _TokenRefusedError:
@@ -164,7 +170,9 @@ class GmClient:
                 f"{operation}: a fresh token was refused too (40102)", "40102"
             ) from exc
 
-    def _call_once(self, operation: str, payload_of: Callable[[int, str], bytes]) -> bytes:
+    def _call_once(
+        self, operation: str, payload_of: Callable[[int, str], bytes]
+    ) -> tuple[bytes, bytes]:
         c = self.credentials
         token = self.token()
         payload = payload_of(int(self.clock.now() * 1000), secrets.token_hex(16))
@@ -193,7 +201,7 @@ class GmClient:
             raise RetryableError(f"{operation}: {exc}") from exc
         return self._answer(operation, answer)
 
-    def _answer(self, operation: str, answer: envelope.Response) -> bytes:
+    def _answer(self, operation: str, answer: envelope.Response) -> tuple[bytes, bytes]:
         code, said = answer.code, f"{operation}: {answer.code} {answer.message}".strip()
         if code == "0":
             try:
@@ -206,7 +214,7 @@ class GmClient:
                     f"{operation}: the answer's SM2 signature does not verify under the "
                     "province key held; nothing marked delivered"
                 )
-            return plain
+            return plain, signature
         if code == "40101" and answer.server_time.isdigit():
             self._learn_clock(int(answer.server_time))
             raise RetryableError(said + " (province clock learnt)", code, 0.0)
