@@ -145,3 +145,46 @@ def _site(device: Device):
     from device.evaluator.app import site_of
 
     return site_of(device.config)
+
+
+def test_the_stand_in_speaks_gm_soap_when_started_so(tmp_path: Path) -> None:
+    """`python -m simulator.province serve --dialect gm-soap --gm-apps 1`: what it prints is
+    all a technician needs for gm-enroll."""
+    import re
+    import signal
+
+    server = subprocess.Popen(
+        [sys.executable, "-m", "simulator.province", "serve", "--db", str(tmp_path / "p.db"),
+         "--dialect", "gm-soap", "--gm-apps", "1", "--log-level", "WARNING"],
+        cwd=ROOT, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        assert server.stdout is not None
+        said = {}
+        for line in server.stdout:
+            for name, pattern in (
+                ("url", r"listening on (\S+)"),
+                ("gateway", r"gateway at (\S+)"),
+                ("key", r"province SM2 key ([0-9a-f]{130})"),
+                ("app", r"gm-soap app (\S+) ([0-9a-f]{32})"),
+            ):
+                found = re.search(pattern, line)
+                if found:
+                    said[name] = found.groups()
+            if "app" in said:
+                break
+        (url,), (gateway,), (key,) = said["url"], said["gateway"], said["key"]
+        app_key, app_secret = said["app"]
+        config_path = tmp_path / "device.toml"
+        args = [
+            "gm-enroll", "--state-dir", str(tmp_path / "state"), "--gateway-url", gateway,
+            "--base-url", url, "--app-key", app_key, "--app-secret", app_secret,
+            "--province-key", key, "--device-no", "GM-CLI-1", "--area-code", AREA,
+            "--dept-code", DEPT,
+        ]  # fmt: skip
+        enrolled = _provision(config_path, *args)
+        assert enrolled.returncode == 0, enrolled.stderr
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(15)
+    assert server.returncode == 0
