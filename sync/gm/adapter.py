@@ -111,7 +111,7 @@ def _delivery(result: payloads.Result, at: str, proof: tuple[bytes, bytes]) -> D
             result.error_code or "E_UNKNOWN",
             result.error_message,
         )
-    if not result.unid or len(result.unid) > 128:
+    if not result.unid or len(result.unid) > 256:
         return Delivery(
             result.evaluation_id,
             DeliveryStatus.UNPROVEN,
