@@ -23,3 +23,20 @@ def test_a_small_backlog_drains_and_is_reported_in_one_line(capsys, monkeypatch,
     assert 10 < result["sync_peak_rss_mb"] < 500
     assert (tmp_path / "runs" / "run2" / "province.db").exists()
     assert list(tmp_path.glob("haochaping-drain-*/ready"))  # built once, used twice
+
+
+def test_the_gm_soap_drain_is_reported_beside_the_default_in_one_line(
+    capsys, monkeypatch, tmp_path
+):
+    """`--adapter gm-soap`: a device registered at the stand-in's 国密 dialect drains its own
+    backlog, and the default adapter's in the same run; one line holds both."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    main(["--ratings", "150", "--adapter", "gm-soap"])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1
+    result = json.loads(lines[0])
+    assert (result["adapter"], result["ratings"], result["batches"]) == ("gm-soap", 150, 2)
+    assert result["ratings_per_s"] > 0 and 10 < result["sync_peak_rss_mb"] < 500
+    beside = result["default_adapter"]
+    assert (beside["adapter"], beside["ratings"], beside["batches"]) == ("province-v1", 150, 1)
+    assert beside["ratings_per_s"] > 0
