@@ -83,3 +83,17 @@ def test_key_file_is_private_and_round_trips(tmp_path: Path) -> None:
     path.write_text("not a key\n")
     with pytest.raises(sm2.Sm2Error, match="not an SM2 private key"):
         sm2.Sm2Key.load(path)
+
+
+def test_threads_signing_and_verifying_at_once_do_not_garble_each_other() -> None:
+    """The stand-in answers calls on many threads, the sync signs heartbeats beside batches."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    key = sm2.Sm2Key.generate()
+    messages = [MESSAGE * (1 + i % 7) + bytes([i]) for i in range(64)]
+    with ThreadPoolExecutor(8) as pool:
+        signatures = list(pool.map(key.sign, messages))
+        pairs = zip(messages, signatures, strict=True)
+        checked = list(pool.map(lambda pair: sm2.verify(key.public_hex, *pair), pairs))
+    assert all(checked)
+    assert "secret" not in repr(key)

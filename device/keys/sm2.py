@@ -12,7 +12,7 @@ The device's own SM2 private key lives in one file (mode 0600) and never leaves 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -89,29 +89,25 @@ def verify(public_hex: str, message: bytes, signature_der: bytes) -> bool:
 
 
 class _Sm3:
-    """SM3 from `cryptography` (OpenSSL) in the shape gmalg's core takes: its own pure-Python
-    SM3 costs about 1 s per 400 kB here, and a call's whole payload is hashed (Z || M)."""
-
-    def __init__(self) -> None:
-        self._data: list[bytes] = []
+    """The hash gmalg's core is built with (only its length is asked for by SM2 signatures)."""
 
     @classmethod
     def hash_length(cls) -> int:
         return 32
 
-    def reset(self) -> None:
-        self._data = []
 
-    def update(self, data: bytes) -> None:
-        self._data.append(bytes(data))
+class _Core(gmalg.sm2.SM2Core):
+    """gmalg's SM2 arithmetic over the GB/T 32918.5 curve, hashing with `cryptography`'s SM3
+    (OpenSSL) as one stateless call: gmalg's own pure-Python SM3 costs about 1 s per 400 kB
+    here (a call's whole payload is hashed, Z || M), and its hash object is one shared state,
+    which threads signing and verifying at once would garble."""
 
-    def value(self) -> bytes:
-        return sm3(b"".join(self._data))
+    def _hash_fn(self, data: bytes) -> bytes:
+        return sm3(data)
 
 
-# gmalg's SM2 arithmetic over the GB/T 32918.5 curve, with the fast SM3 and the operating
-# system's randomness for each signature's nonce
-_CORE = gmalg.sm2.SM2Core(gmalg.sm2._ecdlp, _Sm3(), secrets.randbits)
+# each signature's nonce from the operating system's randomness
+_CORE = _Core(gmalg.sm2._ecdlp, _Sm3(), secrets.randbits)
 
 
 @lru_cache(maxsize=16)
@@ -123,8 +119,8 @@ def _point(public_hex: str) -> Any:
 class Sm2Key:
     """An SM2 key pair: the device's, or one a test or the stand-in province holds."""
 
-    secret: int
-    public_hex: str
+    secret: int = field(repr=False)  # never in a repr, a log line or a traceback
+    public_hex: str = ""
 
     @classmethod
     def generate(cls) -> Sm2Key:
