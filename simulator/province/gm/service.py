@@ -14,6 +14,7 @@ import base64
 import binascii
 import logging
 import re
+import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -78,6 +79,7 @@ class GmService:
         self.key = store.gm_province_key(clock())
         self.foreign_key = sm2.Sm2Key.generate()  # signs answers under the bad_receipt fault
         self.calls: Counter[str] = Counter()  # operations answered (code 0 or not), by name
+        self._calls_lock = threading.Lock()
 
     @property
     def public_key(self) -> str:
@@ -105,7 +107,8 @@ class GmService:
         content_type = (headers.get("Content-Type") or "").lower()
         if operation not in soap.OPERATIONS or not content_type.startswith("text/xml"):
             return Reply(400, soap.fault("SOAPAction or Content-Type"), content_type=XML_TYPE)
-        self.calls[operation] += 1
+        with self._calls_lock:
+            self.calls[operation] += 1
         try:
             call = soap.read_call(body, operation)
         except soap.Unreadable as exc:
