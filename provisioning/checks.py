@@ -98,6 +98,8 @@ def check_ledger(config: Config) -> Outcome:
             "do not delete anything; keep the file and report it (it is evidence)",
         )
     anchored = f", keys certified from {anchor}" if anchor else ""
+    if report.notes:
+        anchored += f"; {report.sent_without_identity} sent without personal data (identity lost)"
     return Outcome("ledger", True, f"{report.rows} ratings, signatures and chain intact{anchored}")
 
 

@@ -70,7 +70,7 @@ def build(config: Config) -> SyncDaemon:
     except VaultError:
         ledger.close()
         raise
-    sender = Sender(ledger, adapter_for(config, key), vault, config.sync.batch_size)
+    sender = Sender(ledger, adapter_for(config, key), vault, config.sync.batch_size, key=key)
     backoff = Backoff(config.sync.backoff_base_s, config.sync.backoff_cap_s)
     return SyncDaemon(
         ledger,
@@ -164,6 +164,27 @@ def status(config_path: Path, as_json: bool) -> None:
             events_delivered=carries_events(config),
         )
     click.echo(json.dumps(figures, ensure_ascii=False) if as_json else render_text(figures))
+
+
+@main.command("identity-lost")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line instead of text.")
+def identity_lost(config_path: Path, as_json: bool) -> None:
+    """Ratings sent without the rater's personal data because it could not be restored:
+    when it was found, why, the key that signed what was sent, whether it was delivered."""
+    with _ledger(_load(config_path)) as ledger:
+        entries = ledger.identity_losses.entries()
+    if not entries and not as_json:
+        click.echo("no rating lost its personal data")
+    for entry in entries:
+        if as_json:
+            click.echo(json.dumps(entry.as_json(), ensure_ascii=False))
+            continue
+        click.echo(
+            f"seq {entry.seq}  {entry.evaluation_id}  case {entry.project_no}  "
+            f"noted {entry.noted_at}: {entry.reason_text}; re-signed by key {entry.key_id}; "
+            f"{entry.state}"
+        )
 
 
 @main.group()

@@ -1,7 +1,7 @@
 """`haochaping-sync status`: backlog, age of the oldest unsent rating, last success, last
-error, quarantined count (and how many lost their personal data) and whether deliveries are
-proven by receipts — for ratings and for case events — read from the ledger, so it works
-whether the daemon runs or not."""
+error, quarantined count, ratings sent without the personal data they lost, and whether
+deliveries are proven by receipts — for ratings and for case events — read from the ledger,
+so it works whether the daemon runs or not."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def sync_status(
         "backlog": ledger.outbox.backlog(),
         "oldestUnsentAgeSeconds": _age(ledger.outbox.oldest_unsent_assess_time(), now),
         "quarantined": ledger.outbox.quarantined(),
-        "identityLost": ledger.outbox.identity_lost(),
+        **_identity_lost(ledger),
         "eventBacklog": ledger.events.backlog(),
         "oldestUnsentEventAgeSeconds": _age(ledger.events.oldest_unsent_ended_at(), now),
         "eventsQuarantined": ledger.events.quarantined(),
@@ -61,8 +61,7 @@ def render_text(status: dict[str, Any]) -> str:
         f"backlog:        {status['backlog']} ratings",
         f"oldest unsent:  {'-' if age is None else _duration(age)}",
         f"quarantined:    {status['quarantined']}",
-        f"identity lost:  {status['identityLost']}"
-        + (" (kept on the device, not sent: E_IDENTITY_LOST)" if status["identityLost"] else ""),
+        f"identity lost:  {_losses(status)}",
         f"case events:    {status['eventBacklog']} unsent, "
         f"{status['eventsQuarantined']} quarantined",
         f"oldest event:   {'-' if event_age is None else _duration(event_age)}",
@@ -73,6 +72,34 @@ def render_text(status: dict[str, Any]) -> str:
         f"receipts:       {_receipts(status)}",
     ]
     return "\n".join(lines)
+
+
+def _identity_lost(ledger: Ledger) -> dict[str, int]:
+    """Ratings whose personal data could not be restored: sent without it, waiting to be,
+    rejected after, or (no device key to re-sign) kept back."""
+    counts = ledger.identity_losses.counts()
+    kept = ledger.outbox.identity_lost()
+    return {
+        "identityLost": counts.sent + counts.waiting + counts.quarantined + kept,
+        "sentWithoutIdentity": counts.sent,
+        "waitingWithoutIdentity": counts.waiting,
+        "identityLostKeptBack": kept,
+    }
+
+
+def _losses(status: dict[str, Any]) -> str:
+    if not status["identityLost"]:
+        return "0"
+    text = (
+        f"{status['sentWithoutIdentity']} sent without personal data, "
+        f"{status['waitingWithoutIdentity']} waiting (haochaping-sync identity-lost lists them)"
+    )
+    if status["identityLostKeptBack"]:
+        text += (
+            f"; {status['identityLostKeptBack']} kept on the device, not sent "
+            "(E_IDENTITY_LOST: no device key to re-sign)"
+        )
+    return text
 
 
 def _receipts(status: dict[str, Any]) -> str:

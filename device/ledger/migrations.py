@@ -175,6 +175,20 @@ def _0006_pending_bad_presses(conn: sqlite3.Connection) -> None:
     )
 
 
+_0007_identity_losses = _statements(
+    """
+        CREATE TABLE identity_losses (      -- ratings sent without the rater's personal data
+            seq INTEGER PRIMARY KEY REFERENCES ratings(seq),
+            reason TEXT NOT NULL,           -- sealed_row_missing, does_not_open
+            noted_at TEXT NOT NULL,         -- device clock (ISO, UTC) when the sync found it
+            key_id TEXT NOT NULL,           -- the key that signed the record sent instead
+            signature TEXT NOT NULL         -- its signature: the bytes sent are rebuilt from
+                                            -- the stored record, this key id and signature
+        )
+    """
+)
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_ratings", _0001_ratings),
     ("0002_case_outcomes", _0002_case_outcomes),
@@ -182,6 +196,7 @@ MIGRATIONS: list[Migration] = [
     ("0004_key_history_and_receipts", _0004_key_history_and_receipts),
     ("0005_case_events", _0005_case_events),
     ("0006_pending_bad_presses", _0006_pending_bad_presses),
+    ("0007_identity_losses", _0007_identity_losses),
 ]
 
 

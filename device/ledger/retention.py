@@ -5,17 +5,21 @@ delivered, too recent, or whose delivery mark is not proven), and the last remov
 and hash are kept, sealed by the device key, so the rest of the ledger still verifies from
 there. With the province key pinned a mark is proven only by the province's receipt for that
 row (`delivery_proof`); a mark set by hand never lets a rating be erased and sealed over.
+A rating sent without the personal data it lost is proven by the receipt for the bytes sent
+in its place; its entry in `identity_losses` leaves with it.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 
 from device.keys.signing import DeviceKey
 from device.ledger.delivery_proof import DeliveryMark, mark_problem
 from device.ledger.store import Ledger
-from device.record.canonical import canonical_json
+from device.record.canonical import canonical_json, sha256_hex
 from device.record.receipt import RecordKind
+from device.record.without_identity import substitute_bytes
 
 log = logging.getLogger(__name__)
 
@@ -39,16 +43,19 @@ def prune_delivered(
     *province_key* (base64, pinned at enrolment; None for a version-1 province) and
     *device_id* decide which marks are proven; the prefix ends at the first that is not."""
     rows = ledger.conn.execute(
-        "SELECT seq, evaluation_id, record_hash, delivery, delivered_at, receipt, received_at"
-        " FROM ratings ORDER BY seq LIMIT ?",
+        "SELECT r.seq, r.evaluation_id, r.record_hash, r.delivery, r.delivered_at, r.receipt,"
+        " r.received_at, r.record, l.key_id, l.signature"
+        " FROM ratings r LEFT JOIN identity_losses l ON l.seq = r.seq ORDER BY r.seq LIMIT ?",
         (limit,),
     ).fetchall()
     prefix = []
-    for seq, evaluation_id, record_hash, delivery, delivered_at, receipt, received_at in rows:
+    for row in rows:
+        seq, evaluation_id, record_hash, delivery, delivered_at, receipt, received_at = row[:7]
         if delivery is None or delivered_at is None or delivered_at >= delivered_before:
             break
+        sent = record_hash if row[8] is None else _sent_instead_hash(row[7], row[8], row[9])
         mark = DeliveryMark(
-            RecordKind.RATING, evaluation_id, seq, record_hash, delivery, receipt, received_at
+            RecordKind.RATING, evaluation_id, seq, sent, delivery, receipt, received_at
         )
         problem = mark_problem(mark, device_id, province_key)
         if problem is not None:
@@ -61,6 +68,7 @@ def prune_delivered(
     seal = key.sign(base_bytes(last_seq, last_hash))
     with ledger.writing("retention not applied"):
         ledger.conn.execute("DELETE FROM rater_identities WHERE seq <= ?", (last_seq,))
+        ledger.conn.execute("DELETE FROM identity_losses WHERE seq <= ?", (last_seq,))
         ledger.conn.execute("DELETE FROM ratings WHERE seq <= ?", (last_seq,))
         ledger.conn.execute(
             "INSERT INTO ledger_base (id, seq, record_hash, key_id, seal) VALUES (1, ?, ?, ?, ?)"
@@ -70,6 +78,11 @@ def prune_delivered(
         )
     log.info("retention removed %d delivered ratings (up to seq %d)", len(prefix), last_seq)
     return len(prefix)
+
+
+def _sent_instead_hash(stored: str, key_id: str, signature: str) -> str:
+    """The hash of what was sent in place of a rating whose personal data was lost."""
+    return sha256_hex(substitute_bytes(json.loads(stored), key_id, signature))
 
 
 def prune_outcomes(ledger: Ledger, ended_before: str) -> int:

@@ -3,6 +3,8 @@
 Anchored (`expect_key_id`): only keys certified in a chain from the enrolled key are trusted.
 With the province key, every rating and case event marked delivered must carry a receipt that
 verifies under it; without it, only a mark no device sets is a finding (`delivery_proof`).
+A rating sent without the personal data it lost (`identity_losses`) is checked as sent — its
+new signature under a trusted key, its receipt over those bytes — and reported as a note.
 `check_rows` is pure and reports every bad row; `verify_ledger` reads the file read-only.
 """
 
@@ -26,17 +28,43 @@ from device.ledger.delivery_proof import NO_RECEIPT, DeliveryMark, mark_problem
 from device.ledger.event_verify import check_events, event_mark_problems
 from device.ledger.retention import base_bytes
 from device.ledger.store import seal_bytes
-from device.record.canonical import ZERO_HASH, canonical_json, record_hash
+from device.record.canonical import ZERO_HASH, canonical_json, record_hash, sha256_hex
 from device.record.rating import join_identity
 from device.record.receipt import RecordKind
+from device.record.without_identity import IdentityLoss, substitute, substitute_bytes
 
-__all__ = ["NO_RECEIPT", "Finding", "LedgerRow", "Report", "check_rows", "verify_ledger"]
+__all__ = [
+    "NO_RECEIPT",
+    "Finding",
+    "LedgerRow",
+    "Report",
+    "SentInstead",
+    "check_rows",
+    "verify_ledger",
+]
 ROWS = (
     "SELECT r.seq, r.evaluation_id, r.record, r.record_hash, r.has_identity, r.seal,"
-    " i.sealed, r.delivery, r.receipt, r.received_at"
-    " FROM ratings r LEFT JOIN rater_identities i ON i.seq = r.seq ORDER BY r.seq"
+    " i.sealed, r.delivery, r.receipt, r.received_at, l.key_id, l.signature, l.reason"
+    " FROM ratings r LEFT JOIN rater_identities i ON i.seq = r.seq"
+    " LEFT JOIN identity_losses l ON l.seq = r.seq ORDER BY r.seq"
 )
-ROWS_BEFORE_RECEIPTS = ROWS.replace("r.receipt, r.received_at", "NULL, NULL")  # older files
+# older files: before receipts were kept (0004), before identity losses (0007)
+ROWS_BEFORE_LOSSES = ROWS.replace("l.key_id, l.signature, l.reason", "NULL, NULL, NULL").replace(
+    " LEFT JOIN identity_losses l ON l.seq = r.seq", ""
+)
+ROWS_BEFORE_RECEIPTS = ROWS_BEFORE_LOSSES.replace("r.receipt, r.received_at", "NULL, NULL")
+SENT_WITHOUT_IDENTITY = "sent without personal data (identity lost)"
+
+
+@dataclass(frozen=True)
+class SentInstead:
+    """What the sync sent in place of a rating whose personal data was lost."""
+
+    key_id: str
+    signature: str
+    reason: str  # an IdentityLoss value
+
+
 EVENTS_MIGRATION = "0005_case_events"  # the migration that created the case_events table
 
 
@@ -52,6 +80,7 @@ class LedgerRow:
     delivery: str | None = None  # accepted, duplicate, exported; None before delivery
     receipt: str | None = None  # the province's signature over what it acknowledged
     received_at: str | None = None
+    sent_instead: SentInstead | None = None  # sent without the personal data it lost
 
 
 @dataclass(frozen=True)
@@ -68,6 +97,11 @@ class Report:
     anchored: bool = False  # keys checked against a key id given from outside the file
     receipts_checked: bool = False  # delivered rows' receipts checked under the province key
     events: int = 0  # case events checked (their own chain)
+    notes: tuple[Finding, ...] = ()  # not problems: ratings sent without personal data
+
+    @property
+    def sent_without_identity(self) -> int:
+        return len(self.notes)
 
     @property
     def first_bad(self) -> Finding | None:
@@ -109,13 +143,20 @@ def _check_one(
         return f"record names device {redacted.get('deviceId')!r}, not {device_id!r}", False
     if redacted.get("prevHash") != prev_hash:
         return "prevHash does not match the previous rating (chain broken)", False
-    return _check_signed(row, redacted, public, vault)
+    return _check_signed(row, redacted, public, vault, keys)
 
 
 def _check_signed(
-    row: LedgerRow, redacted: dict[str, Any], public: Ed25519PublicKey, vault: IdentityVault | None
+    row: LedgerRow,
+    redacted: dict[str, Any],
+    public: Ed25519PublicKey,
+    vault: IdentityVault | None,
+    keys: dict[str, str],
 ) -> tuple[str | None, bool]:
-    """Re-check the wire signature and hash where the full record can be rebuilt."""
+    """Re-check the wire signature and hash where the full record can be rebuilt; for a
+    rating sent without its lost personal data, the record that was sent instead."""
+    if row.sent_instead is not None:
+        return _check_sent_instead(row, redacted, keys), False
     if row.has_identity and (row.sealed_identity is None or vault is None):
         return None, False  # personal data purged after delivery, or no key to open it
     full = redacted
@@ -131,6 +172,35 @@ def _check_signed(
     return None, True
 
 
+def _check_sent_instead(
+    row: LedgerRow, redacted: dict[str, Any], keys: dict[str, str]
+) -> str | None:
+    """The record sent without personal data: only for a rating that had some, signed by a
+    trusted key over exactly the stored rating with its personal fields null."""
+    sent = row.sent_instead
+    assert sent is not None
+    if not row.has_identity:
+        return "marked as sent without personal data, but it never had any"
+    if sent.reason not in tuple(IdentityLoss):
+        return f"sent without personal data for an unknown reason {sent.reason!r}"
+    public_b64 = keys.get(sent.key_id)
+    if public_b64 is None:
+        return f"sent without personal data, signed by unknown key {sent.key_id!r}"
+    record = substitute(redacted, sent.key_id, sent.signature)
+    if not verify_record(public_key_from_b64(public_b64), record):
+        return "the record sent without personal data has an invalid signature"
+    return None
+
+
+def sent_hash(row: LedgerRow) -> str:
+    """The SHA-256 of the bytes the province got: the stored hash, or for a rating sent
+    without its lost personal data, the hash of what was sent instead."""
+    if row.sent_instead is None:
+        return row.record_hash
+    sent = row.sent_instead
+    return sha256_hex(substitute_bytes(json.loads(row.record_text), sent.key_id, sent.signature))
+
+
 def receipt_problem(
     row: LedgerRow, province_key: str | None, device_id: str | None = None
 ) -> str | None:
@@ -143,7 +213,7 @@ def receipt_problem(
         RecordKind.RATING,
         row.evaluation_id,
         row.seq,
-        row.record_hash,
+        sent_hash(row),
         row.delivery,
         row.receipt,
         row.received_at,
@@ -166,6 +236,7 @@ def check_rows(
     mark no device sets is one always."""
     count = full = 0
     findings: list[Finding] = []
+    notes: list[Finding] = []
     expected, prev_hash = base[0] + 1, base[1]
     for row in rows:
         count += 1
@@ -175,6 +246,8 @@ def check_rows(
             problem, checked = f"row cannot be checked: {type(exc).__name__}", False
         if problem:
             findings.append(Finding(row.seq, problem))
+        elif row.sent_instead is not None:
+            notes.append(Finding(row.seq, _note(row.sent_instead)))
         try:
             mark = receipt_problem(row, province_key, device_id)
         except Exception as exc:  # a hostile file gives a finding, never a traceback
@@ -183,7 +256,18 @@ def check_rows(
             findings.append(Finding(row.seq, mark))
         full += checked
         expected, prev_hash = row.seq + 1, row.record_hash
-    return Report(count, full, tuple(findings), receipts_checked=province_key is not None)
+    return Report(
+        count,
+        full,
+        tuple(findings),
+        receipts_checked=province_key is not None,
+        notes=tuple(notes),
+    )
+
+
+def _note(sent: SentInstead) -> str:
+    why = IdentityLoss(sent.reason).text
+    return f"{SENT_WITHOUT_IDENTITY}: {why}; re-signed by key {sent.key_id}"
 
 
 def _base(conn: sqlite3.Connection, keys: dict[str, str]) -> tuple[tuple[int, str], Finding | None]:
@@ -300,11 +384,36 @@ def _verify(
     base, base_finding = _base(conn, keys)
     if base_finding is not None:
         findings.append(base_finding)
-    columns = {row[1] for row in conn.execute("PRAGMA table_info(ratings)")}
-    cursor = conn.execute(ROWS if "receipt" in columns else ROWS_BEFORE_RECEIPTS)
+    cursor = conn.execute(_rows_query(conn))
     rows = (
-        LedgerRow(seq, eid, text, h, bool(has), seal, sealed, delivery, receipt, received)
-        for seq, eid, text, h, has, seal, sealed, delivery, receipt, received in cursor
+        LedgerRow(
+            seq,
+            eid,
+            text,
+            digest,
+            bool(has),
+            seal,
+            sealed,
+            delivery,
+            receipt,
+            received,
+            None if lost_key is None else SentInstead(str(lost_key), str(lost_sig), str(why)),
+        )
+        for (
+            seq,
+            eid,
+            text,
+            digest,
+            has,
+            seal,
+            sealed,
+            delivery,
+            receipt,
+            received,
+            lost_key,
+            lost_sig,
+            why,
+        ) in cursor
     )
     report = check_rows(
         rows, keys, vault, base, device_id=device_id or None, province_key=province_key
@@ -317,7 +426,17 @@ def _verify(
         expect_key_id is not None,
         report.receipts_checked,
         events,
+        report.notes,
     )
+
+
+def _rows_query(conn: sqlite3.Connection) -> str:
+    """The rows query for this file's schema (older files lack later columns and tables)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(ratings)")}
+    if "receipt" not in columns:
+        return ROWS_BEFORE_RECEIPTS
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    return ROWS if "identity_losses" in tables else ROWS_BEFORE_LOSSES
 
 
 def _events(
