@@ -346,3 +346,18 @@ def test_without_a_device_key_such_a_rating_is_kept_back_and_the_rest_delivered(
     assert (status["identityLostKeptBack"], status["quarantined"]) == (1, 1)
     assert "1 kept on the device, not sent" in device.sync_cli("status").stdout
     assert lost.evaluation_id in device.sync_cli("quarantine", "list").stdout
+
+
+def test_a_ledger_from_before_identity_losses_verifies_and_is_upgraded(filled):
+    """A file written before migration 0007 is read by verify-ledger as it is, and gets the
+    table when the device opens it."""
+    attack(
+        filled,
+        "DROP TABLE identity_losses",
+        "DELETE FROM _migrations WHERE name = '0007_identity_losses'",
+    )
+    report = verify_ledger(filled)
+    assert report.ok and report.rows > 0 and report.notes == ()
+    with Ledger(filled) as ledger:
+        assert ledger.identity_losses.entries() == []
+    assert verify_ledger(filled).ok
