@@ -361,3 +361,27 @@ def test_a_ledger_from_before_identity_losses_verifies_and_is_upgraded(filled):
     with Ledger(filled) as ledger:
         assert ledger.identity_losses.entries() == []
     assert verify_ledger(filled).ok
+
+
+def test_ratings_an_older_sync_kept_back_go_out_after_the_upgrade(device, province):
+    """Before migration 0007 such a rating was quarantined on the device (E_IDENTITY_LOST):
+    the upgrade releases it and the sync sends it without personal data."""
+    kept = device.record(1, identity=person(1))
+    device.record(2)
+    device.close()
+    attack(
+        device.config.ledger_path,
+        DELETE_ROW.format(seq=1),
+        "UPDATE ratings SET quarantine_code = 'E_IDENTITY_LOST',"
+        " quarantine_message = 'personal data cannot be restored' WHERE seq = 1",
+        "DROP TABLE identity_losses",
+        "DELETE FROM _migrations WHERE name = '0007_identity_losses'",
+    )
+
+    done = device.sync_cli("once", "--timeout", "30")
+
+    assert done.returncode == 0, done.stderr
+    assert province.store.evaluation_count() == 2
+    assert province.store.evaluation(kept.evaluation_id)["userName"] is None
+    status = json.loads(device.sync_cli("status", "--json").stdout)
+    assert (status["quarantined"], status["sentWithoutIdentity"]) == (0, 1)

@@ -184,7 +184,10 @@ _0007_identity_losses = _statements(
             key_id TEXT NOT NULL,           -- the key that signed the record sent instead
             signature TEXT NOT NULL         -- its signature: the bytes sent are rebuilt from
                                             -- the stored record, this key id and signature
-        )
+        );
+        -- ratings an older sync kept back for the same reason go out now (without it)
+        UPDATE ratings SET quarantine_code = NULL, quarantine_message = NULL
+            WHERE quarantine_code = 'E_IDENTITY_LOST' AND delivery IS NULL
     """
 )
 
