@@ -11,15 +11,14 @@ in its place; its entry in `identity_losses` leaves with it.
 
 from __future__ import annotations
 
-import json
 import logging
 
 from device.keys.signing import DeviceKey
 from device.ledger.delivery_proof import DeliveryMark, mark_problem
+from device.ledger.loss_verify import SentInstead
 from device.ledger.store import Ledger
-from device.record.canonical import canonical_json, sha256_hex
+from device.record.canonical import canonical_json
 from device.record.receipt import RecordKind
-from device.record.without_identity import substitute_bytes
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +43,7 @@ def prune_delivered(
     *device_id* decide which marks are proven; the prefix ends at the first that is not."""
     rows = ledger.conn.execute(
         "SELECT r.seq, r.evaluation_id, r.record_hash, r.delivery, r.delivered_at, r.receipt,"
-        " r.received_at, r.record, l.key_id, l.signature"
+        " r.received_at, r.record, l.key_id, l.signature, l.reason"
         " FROM ratings r LEFT JOIN identity_losses l ON l.seq = r.seq ORDER BY r.seq LIMIT ?",
         (limit,),
     ).fetchall()
@@ -53,7 +52,7 @@ def prune_delivered(
         seq, evaluation_id, record_hash, delivery, delivered_at, receipt, received_at = row[:7]
         if delivery is None or delivered_at is None or delivered_at >= delivered_before:
             break
-        sent = record_hash if row[8] is None else _sent_instead_hash(row[7], row[8], row[9])
+        sent = record_hash if row[8] is None else SentInstead(*row[8:11]).sent_hash(row[7])
         mark = DeliveryMark(
             RecordKind.RATING, evaluation_id, seq, sent, delivery, receipt, received_at
         )
@@ -78,11 +77,6 @@ def prune_delivered(
         )
     log.info("retention removed %d delivered ratings (up to seq %d)", len(prefix), last_seq)
     return len(prefix)
-
-
-def _sent_instead_hash(stored: str, key_id: str, signature: str) -> str:
-    """The hash of what was sent in place of a rating whose personal data was lost."""
-    return sha256_hex(substitute_bytes(json.loads(stored), key_id, signature))
 
 
 def prune_outcomes(ledger: Ledger, ended_before: str) -> int:

@@ -26,15 +26,16 @@ from device.ledger.case_events import EventRow
 from device.ledger.connection import connect
 from device.ledger.delivery_proof import NO_RECEIPT, DeliveryMark, mark_problem
 from device.ledger.event_verify import check_events, event_mark_problems
+from device.ledger.loss_verify import SENT_WITHOUT_IDENTITY, SentInstead
 from device.ledger.retention import base_bytes
 from device.ledger.store import seal_bytes
-from device.record.canonical import ZERO_HASH, canonical_json, record_hash, sha256_hex
+from device.record.canonical import ZERO_HASH, canonical_json, record_hash
 from device.record.rating import join_identity
 from device.record.receipt import RecordKind
-from device.record.without_identity import IdentityLoss, substitute, substitute_bytes
 
 __all__ = [
     "NO_RECEIPT",
+    "SENT_WITHOUT_IDENTITY",
     "Finding",
     "LedgerRow",
     "Report",
@@ -53,18 +54,6 @@ ROWS_BEFORE_LOSSES = ROWS.replace("l.key_id, l.signature, l.reason", "NULL, NULL
     " LEFT JOIN identity_losses l ON l.seq = r.seq", ""
 )
 ROWS_BEFORE_RECEIPTS = ROWS_BEFORE_LOSSES.replace("r.receipt, r.received_at", "NULL, NULL")
-SENT_WITHOUT_IDENTITY = "sent without personal data (identity lost)"
-
-
-@dataclass(frozen=True)
-class SentInstead:
-    """What the sync sent in place of a rating whose personal data was lost."""
-
-    key_id: str
-    signature: str
-    reason: str  # an IdentityLoss value
-
-
 EVENTS_MIGRATION = "0005_case_events"  # the migration that created the case_events table
 
 
@@ -156,7 +145,7 @@ def _check_signed(
     """Re-check the wire signature and hash where the full record can be rebuilt; for a
     rating sent without its lost personal data, the record that was sent instead."""
     if row.sent_instead is not None:
-        return _check_sent_instead(row, redacted, keys), False
+        return row.sent_instead.problem(redacted, row.has_identity, keys), False
     if row.has_identity and (row.sealed_identity is None or vault is None):
         return None, False  # personal data purged after delivery, or no key to open it
     full = redacted
@@ -172,33 +161,12 @@ def _check_signed(
     return None, True
 
 
-def _check_sent_instead(
-    row: LedgerRow, redacted: dict[str, Any], keys: dict[str, str]
-) -> str | None:
-    """The record sent without personal data: only for a rating that had some, signed by a
-    trusted key over exactly the stored rating with its personal fields null."""
-    sent = row.sent_instead
-    assert sent is not None
-    if not row.has_identity:
-        return "marked as sent without personal data, but it never had any"
-    if sent.reason not in tuple(IdentityLoss):
-        return f"sent without personal data for an unknown reason {sent.reason!r}"
-    public_b64 = keys.get(sent.key_id)
-    if public_b64 is None:
-        return f"sent without personal data, signed by unknown key {sent.key_id!r}"
-    record = substitute(redacted, sent.key_id, sent.signature)
-    if not verify_record(public_key_from_b64(public_b64), record):
-        return "the record sent without personal data has an invalid signature"
-    return None
-
-
 def sent_hash(row: LedgerRow) -> str:
     """The SHA-256 of the bytes the province got: the stored hash, or for a rating sent
     without its lost personal data, the hash of what was sent instead."""
     if row.sent_instead is None:
         return row.record_hash
-    sent = row.sent_instead
-    return sha256_hex(substitute_bytes(json.loads(row.record_text), sent.key_id, sent.signature))
+    return row.sent_instead.sent_hash(row.record_text)
 
 
 def receipt_problem(
@@ -247,7 +215,7 @@ def check_rows(
         if problem:
             findings.append(Finding(row.seq, problem))
         elif row.sent_instead is not None:
-            notes.append(Finding(row.seq, _note(row.sent_instead)))
+            notes.append(Finding(row.seq, row.sent_instead.note()))
         try:
             mark = receipt_problem(row, province_key, device_id)
         except Exception as exc:  # a hostile file gives a finding, never a traceback
@@ -263,11 +231,6 @@ def check_rows(
         receipts_checked=province_key is not None,
         notes=tuple(notes),
     )
-
-
-def _note(sent: SentInstead) -> str:
-    why = IdentityLoss(sent.reason).text
-    return f"{SENT_WITHOUT_IDENTITY}: {why}; re-signed by key {sent.key_id}"
 
 
 def _base(conn: sqlite3.Connection, keys: dict[str, str]) -> tuple[tuple[int, str], Finding | None]:
