@@ -19,6 +19,7 @@ from device.ledger.retention import prune_delivered
 from device.ledger.store import Ledger
 from device.ledger.verify import NO_RECEIPT, SENT_WITHOUT_IDENTITY, verify_ledger
 from device.record.rating import PERSONAL_FIELDS
+from provisioning.checks import check_ledger
 from sync.cli import build
 from sync.province_adapter import ProvinceAdapter
 from sync.province_client import ProvinceClient
@@ -176,6 +177,8 @@ def test_a_resent_rating_without_personal_data_is_a_duplicate_never_a_second_cop
     )
     assert report.ok, report.findings
     assert [(n.seq, n.problem.split(":")[0]) for n in report.notes] == [(2, SENT_WITHOUT_IDENTITY)]
+    checked = check_ledger(device.config)  # what `haochaping-provision check` shows
+    assert checked.ok and "1 sent without personal data (identity lost)" in checked.detail
 
 
 def test_a_rating_sent_without_personal_data_and_rejected_is_quarantined_with_its_code(
