@@ -14,6 +14,7 @@ from device.daemon.clock import SystemClock
 from device.daemon.config import Config, ConfigError, load
 from device.keys.identity_vault import IdentityVault, VaultError
 from device.keys.signing import DeviceKey, KeyFileError
+from device.ledger.identity_key import key_problem
 from device.ledger.store import Ledger, LedgerError
 from device.ledger.verify import verify_ledger
 from device.record import tag_catalog
@@ -70,6 +71,15 @@ def check_key(config: Config) -> Outcome:
             f"identity key mode {mode:o}",
             f"chmod 600 {config.identity_key_path}",
         )
+    wrong = _identity_key_problem(config)
+    if wrong is not None:
+        return Outcome(
+            "device key",
+            False,
+            wrong,
+            f"put back the {config.identity_key_path.name} that sealed the raters' personal "
+            "data (from the backup); do not make a new one and do not delete anything",
+        )
     if key.key_id != config.province.key_id:
         return Outcome(
             "device key",
@@ -78,6 +88,17 @@ def check_key(config: Config) -> Outcome:
             "run haochaping-provision rotate-key, or restore the enrolled key",
         )
     return Outcome("device key", True, f"key {key.key_id}, mode 600")
+
+
+def _identity_key_problem(config: Config) -> str | None:
+    """Whether identity.key is the key that sealed the personal data held in the ledger."""
+    if not config.ledger_path.exists():
+        return None
+    try:
+        with Ledger(config.ledger_path) as ledger:
+            return key_problem(ledger, config.identity_key_path)
+    except LedgerError:
+        return None  # the ledger line says what is wrong with it
 
 
 def check_ledger(config: Config) -> Outcome:

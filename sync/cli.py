@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import sys
 from datetime import UTC, datetime
@@ -15,8 +16,9 @@ from device.daemon.cli_options import config_option, verbose_option
 from device.daemon.config import Config, load
 from device.daemon.logsetup import configure
 from device.errors import HaochapingError
-from device.keys.identity_vault import IdentityVault, VaultError
+from device.keys.identity_vault import VaultError
 from device.keys.signing import DeviceKey
+from device.ledger.identity_key import key_problem, open_vault
 from device.ledger.store import Ledger
 from sync.adapter import Adapter
 from sync.backoff import Backoff
@@ -28,6 +30,8 @@ from sync.province_adapter import ProvinceAdapter
 from sync.province_client import ProvinceClient
 from sync.sender import Sender
 from sync.status import render_text, sync_status
+
+log = logging.getLogger(__name__)
 
 
 def _client(config: Config, key: DeviceKey) -> ProvinceClient:
@@ -63,11 +67,10 @@ def event_rounds(config: Config, key: DeviceKey, ledger: Ledger) -> EventRounds 
 def build(config: Config) -> SyncDaemon:
     key = DeviceKey.load(config.key_path)
     ledger = Ledger(config.ledger_path)
-    try:
-        vault = IdentityVault.load_or_create(
-            config.identity_key_path, holds_sealed=ledger.holds_identities()
-        )
-    except VaultError:
+    try:  # never a new identity key, nor another one, while data sealed with it is held
+        vault = open_vault(ledger, config.identity_key_path)
+    except VaultError as exc:
+        _remember_refusal(ledger, exc)
         ledger.close()
         raise
     sender = Sender(ledger, adapter_for(config, key), vault, config.sync.batch_size, key=key)
@@ -79,6 +82,17 @@ def build(config: Config) -> SyncDaemon:
         backoff=backoff,
         events=event_rounds(config, key, ledger),
     )
+
+
+def _remember_refusal(ledger: Ledger, exc: VaultError) -> None:
+    """Keep why the sync does not start as its last error, for `status` (once per cause:
+    systemd starts it again every few seconds)."""
+    log.error("out of service, nothing sent: %s", exc)
+    try:
+        if ledger.sync_state.read().last_error != str(exc):
+            ledger.sync_state.failed(str(exc), datetime.now(UTC).isoformat(timespec="seconds"))
+    except HaochapingError as failed:
+        log.warning("%s", failed)
 
 
 def _load(config_path: Path) -> Config:
@@ -154,7 +168,7 @@ def once(config_path: Path, timeout: float) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object instead of text.")
 def status(config_path: Path, as_json: bool) -> None:
     """Backlog, oldest unsent, last success and error, quarantined count, receipts (ratings
-    and case events)."""
+    and case events), and whether the identity key opens the personal data held."""
     config = _load(config_path)
     with _ledger(config) as ledger:
         figures = sync_status(
@@ -162,6 +176,7 @@ def status(config_path: Path, as_json: bool) -> None:
             datetime.now(UTC),
             config.province.province_key_id,
             events_delivered=carries_events(config),
+            identity_key_problem=key_problem(ledger, config.identity_key_path),
         )
     click.echo(json.dumps(figures, ensure_ascii=False) if as_json else render_text(figures))
 

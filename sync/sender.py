@@ -79,6 +79,10 @@ class RatingOutbox:
         self.resigner = resigner
 
     def unsent(self, limit: int, max_bytes: int, after_seq: int) -> list[UnsentRating]:
+        """Raises WrongIdentityKeyError, nothing read, while the vault is not the key that
+        sealed the personal data held (it may have been sealed since this sync started)."""
+        if self.vault is not None:
+            self.ledger.identity_key.confirm(self.vault)
         return self.ledger.unsent(
             limit, self.vault, max_bytes, after_seq=after_seq, resigner=self.resigner
         )

@@ -1,7 +1,8 @@
 """`haochaping-sync status`: backlog, age of the oldest unsent rating, last success, last
 error, quarantined count, ratings sent without the personal data they lost, and whether
 deliveries are proven by receipts — for ratings and for case events — read from the ledger,
-so it works whether the daemon runs or not."""
+so it works whether the daemon runs or not; and whether the identity key opens the personal
+data held (without it the sync sends nothing)."""
 
 from __future__ import annotations
 
@@ -20,11 +21,17 @@ def _age(moment: str | None, now: datetime) -> int | None:
 
 
 def sync_status(
-    ledger: Ledger, now: datetime, province_key_id: str = "", *, events_delivered: bool = True
+    ledger: Ledger,
+    now: datetime,
+    province_key_id: str = "",
+    *,
+    events_delivered: bool = True,
+    identity_key_problem: str | None = None,
 ) -> dict[str, Any]:
     """*province_key_id*: the province key pinned at enrolment; "" for a version-1 province,
     whose deliveries are unproven (it gives no receipts). *events_delivered*: whether the
-    configured adapter carries case events at all."""
+    configured adapter carries case events at all. *identity_key_problem*: why the identity
+    key cannot open the personal data held (missing, another key), which stops the sync."""
     state = ledger.sync_state.read()
     if not events_delivered:
         events_endpoint = "not carried by this adapter: kept on the device"
@@ -51,6 +58,7 @@ def sync_status(
         "provinceKeyId": province_key_id or None,
         "unprovenDeliveries": ledger.outbox.unproven(),
         "unprovenEventDeliveries": ledger.outbox.unproven_events(),
+        "identityKey": identity_key_problem or "ok",
     }
 
 
@@ -70,6 +78,7 @@ def render_text(status: dict[str, Any]) -> str:
         f"last error:     {status['lastError'] or '-'}"
         + (f" (at {status['lastErrorAt']})" if status["lastError"] else ""),
         f"receipts:       {_receipts(status)}",
+        f"identity key:   {_identity_key(status)}",
     ]
     return "\n".join(lines)
 
@@ -100,6 +109,12 @@ def _losses(status: dict[str, Any]) -> str:
             "(E_IDENTITY_LOST: no device key to re-sign)"
         )
     return text
+
+
+def _identity_key(status: dict[str, Any]) -> str:
+    if status["identityKey"] == "ok":
+        return "ok"
+    return f"OUT OF SERVICE, nothing is sent: {status['identityKey']}"
 
 
 def _receipts(status: dict[str, Any]) -> str:

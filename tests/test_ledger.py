@@ -119,6 +119,7 @@ def test_migrations_are_recorded_once(ledger_path):
         "0005_case_events",
         "0006_pending_bad_presses",
         "0007_identity_losses",
+        "0008_identity_key_check",
     ]
 
 

@@ -191,6 +191,15 @@ _0007_identity_losses = _statements(
     """
 )
 
+_0008_identity_key_check = _statements(
+    """
+        CREATE TABLE identity_key_check (   -- which identity.key sealed the personal data held
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            key_check TEXT NOT NULL         -- IdentityVault.key_check: names the key, opens nothing
+        )
+    """
+)
+
 
 MIGRATIONS: list[Migration] = [
     ("0001_ratings", _0001_ratings),
@@ -200,6 +209,7 @@ MIGRATIONS: list[Migration] = [
     ("0005_case_events", _0005_case_events),
     ("0006_pending_bad_presses", _0006_pending_bad_presses),
     ("0007_identity_losses", _0007_identity_losses),
+    ("0008_identity_key_check", _0008_identity_key_check),
 ]
 
 
