@@ -85,9 +85,8 @@ def build(config: Config) -> SyncDaemon:
 
 
 def _remember_refusal(ledger: Ledger, exc: VaultError) -> None:
-    """Keep why the sync does not start as its last error, for `status` (once per cause:
-    systemd starts it again every few seconds)."""
-    log.error("out of service, nothing sent: %s", exc)
+    """Keep why the sync does not start (nothing is sent) as its last error, for `status`;
+    once per cause, as systemd starts it again every few seconds."""
     try:
         if ledger.sync_state.read().last_error != str(exc):
             ledger.sync_state.failed(str(exc), datetime.now(UTC).isoformat(timespec="seconds"))
