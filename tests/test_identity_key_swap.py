@@ -19,6 +19,7 @@ from device.keys.identity_vault import IdentityVault, WrongIdentityKeyError
 from device.keys.signing import DeviceKey
 from device.ledger.identity_key import KeyVerdict, judge, open_vault
 from device.ledger.store import Ledger
+from device.ledger.verify import WRONG_IDENTITY_KEY, verify_ledger
 from device.record.rating import PERSONAL_FIELDS, Level
 from sync.cli import build
 from tests.support.evaluator import Driver, make_config
@@ -215,3 +216,16 @@ def test_the_key_check_opens_nothing_and_tells_keys_apart(tmp_path):
     assert judge(first.key_check, first.key_check, 2, lambda: False) is KeyVerdict.MATCHES
     assert judge(first.key_check, second.key_check, 2, lambda: True) is (KeyVerdict.DOES_NOT_MATCH)
     assert judge("zz\u00e9", first.key_check, 1, lambda: True) is KeyVerdict.DOES_NOT_MATCH
+
+
+def test_verify_ledger_given_another_identity_key_says_so_once(ledger_path, key, vault, tmp_path):
+    with Ledger(ledger_path) as ledger:
+        for n in range(3):
+            ledger.append(make_body(n, identity=person(n)), key, vault)
+    other = IdentityVault.load_or_create(tmp_path / "other.key")
+
+    report = verify_ledger(ledger_path, other)
+
+    assert [(f.seq, f.problem) for f in report.findings] == [(0, WRONG_IDENTITY_KEY)]
+    right = verify_ledger(ledger_path, vault)
+    assert right.ok and right.fully_verified == 3

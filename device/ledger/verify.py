@@ -26,6 +26,7 @@ from device.ledger.case_events import EventRow
 from device.ledger.connection import connect
 from device.ledger.delivery_proof import NO_RECEIPT, DeliveryMark, mark_problem
 from device.ledger.event_verify import check_events, event_mark_problems
+from device.ledger.identity_key import KeyVerdict, judge
 from device.ledger.loss_verify import SENT_WITHOUT_IDENTITY, SentInstead
 from device.ledger.retention import base_bytes
 from device.ledger.store import seal_bytes
@@ -36,6 +37,7 @@ from device.record.receipt import RecordKind
 __all__ = [
     "NO_RECEIPT",
     "SENT_WITHOUT_IDENTITY",
+    "WRONG_IDENTITY_KEY",
     "Finding",
     "LedgerRow",
     "Report",
@@ -54,7 +56,11 @@ ROWS_BEFORE_LOSSES = ROWS.replace("l.key_id, l.signature, l.reason", "NULL, NULL
     " LEFT JOIN identity_losses l ON l.seq = r.seq", ""
 )
 ROWS_BEFORE_RECEIPTS = ROWS_BEFORE_LOSSES.replace("r.receipt, r.received_at", "NULL, NULL")
-EVENTS_MIGRATION = "0005_case_events"  # the migration that created the case_events table
+EVENTS_MIGRATION = "0005_case_events"
+WRONG_IDENTITY_KEY = (
+    "the identity key given does not match the key that sealed the personal data held: "
+    "personal data not checked"
+)  # the migration that created the case_events table
 
 
 @dataclass(frozen=True)
@@ -343,6 +349,9 @@ def _verify(
     else:
         chain = anchored_chain(entries, expect_key_id, device_id)
     findings += [Finding(0, problem) for problem in chain.problems]
+    if vault is not None and _sealed_by_another_key(conn, vault):
+        findings.append(Finding(0, WRONG_IDENTITY_KEY))
+        vault = None  # one finding, not one per rating it cannot open
     keys = chain.public_keys()
     base, base_finding = _base(conn, keys)
     if base_finding is not None:
@@ -391,6 +400,19 @@ def _verify(
         events,
         report.notes,
     )
+
+
+def _sealed_by_another_key(conn: sqlite3.Connection, vault: IdentityVault) -> bool:
+    """Whether the file names another key than *vault* as the one that sealed the personal
+    data it holds (a file from before migration 0008 names none)."""
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    if "identity_key_check" not in tables:
+        return False
+    recorded = conn.execute("SELECT key_check FROM identity_key_check").fetchone()
+    held = conn.execute("SELECT EXISTS (SELECT 1 FROM rater_identities)").fetchone()[0]
+    if recorded is None or not held:
+        return False
+    return judge(str(recorded[0]), vault.key_check, 1, lambda: True) is KeyVerdict.DOES_NOT_MATCH
 
 
 def _rows_query(conn: sqlite3.Connection) -> str:
