@@ -23,6 +23,7 @@ from typing import Protocol
 
 from device.keys.identity_vault import IdentityVault
 from device.keys.signing import DeviceKey
+from device.ledger.identity_key import vault_for_round
 from device.ledger.identity_losses import Resigner
 from device.ledger.store import Ledger, LedgerError, UnsentRating
 from sync.adapter import Adapter, Delivery, DeliveryStatus, OutgoingRecord
@@ -79,10 +80,11 @@ class RatingOutbox:
         self.resigner = resigner
 
     def unsent(self, limit: int, max_bytes: int, after_seq: int) -> list[UnsentRating]:
-        """Raises WrongIdentityKeyError, nothing read, while the vault is not the key that
-        sealed the personal data held (it may have been sealed since this sync started)."""
+        """Raises WrongIdentityKeyError, nothing read, while neither the vault nor the key
+        its file holds now sealed the personal data held (it may have been sealed since this
+        sync started)."""
         if self.vault is not None:
-            self.ledger.identity_key.confirm(self.vault)
+            self.vault = vault_for_round(self.ledger, self.vault)
         return self.ledger.unsent(
             limit, self.vault, max_bytes, after_seq=after_seq, resigner=self.resigner
         )

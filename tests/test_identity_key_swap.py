@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from device.evaluator.app import site_of
 from device.keys.identity_vault import IdentityVault, WrongIdentityKeyError
 from device.keys.signing import DeviceKey
 from device.ledger.identity_key import KeyVerdict, judge, open_vault
@@ -120,12 +121,12 @@ def test_a_row_damaged_under_the_right_key_is_still_sent_alone_without_identity(
 
 
 def test_a_sync_that_started_before_personal_data_was_sealed_refuses_its_key_then(device, province):
-    """Nothing held when the sync took the other key; the evaluator (with the original in
-    memory) seals a rating after: the sync's next round sends nothing and says why."""
+    """Nothing held when the sync took the other key; the evaluator, with the original in
+    memory, seals a rating after: the sync's next round sends nothing and says why, and
+    the one after the original is back sends it, personal data included."""
     original = swap_in_another_key(device.config.identity_key_path)
     daemon = build(device.config)  # nothing held yet: any key will do
     try:
-        put_back(device.config.identity_key_path, original)
         rating = device.record(1, identity=person(1))  # sealed by the original key
 
         daemon.step()
@@ -134,12 +135,38 @@ def test_a_sync_that_started_before_personal_data_was_sealed_refuses_its_key_the
         assert province.store.evaluation_count() == 0
         assert held_and_lost(device.config.ledger_path) == (1, 0)
         assert WRONG_KEY in (device.ledger.sync_state.read().last_error or "")
+
+        put_back(device.config.identity_key_path, original)
+        daemon.step()
+
+        assert daemon.last_error is None
+        assert province.store.evaluation(rating.evaluation_id) == rating.record
     finally:
         daemon.sender.close()
         daemon.sender.adapter.close()
         daemon.ledger.close()
-    assert device.sync_cli("once", "--timeout", "30").returncode == 0
-    assert province.store.evaluation(rating.evaluation_id) == rating.record
+
+
+def test_a_running_sync_follows_a_key_changed_while_nothing_was_held(device, province):
+    """A new identity.key while no personal data was held (nothing it could fail to open);
+    the evaluator seals with it: the running sync takes the file's key, not its old one."""
+    daemon = build(device.config)
+    try:
+        swap_in_another_key(device.config.identity_key_path)
+        renewed = IdentityVault.load(device.config.identity_key_path)
+        rating = device.ledger.append(
+            make_body(1, identity=person(1), site=site_of(device.config)), device.key, renewed
+        )
+
+        daemon.step()
+
+        assert daemon.last_error is None
+        assert province.store.evaluation(rating.evaluation_id) == rating.record
+        assert held_and_lost(device.config.ledger_path) == (0, 0)
+    finally:
+        daemon.sender.close()
+        daemon.sender.adapter.close()
+        daemon.ledger.close()
 
 
 def test_the_evaluator_goes_out_of_service_on_another_key_and_back_with_the_original(

@@ -125,6 +125,24 @@ def open_vault(ledger: Ledger, path: Path) -> IdentityVault:
     return vault
 
 
+def vault_for_round(ledger: Ledger, vault: IdentityVault) -> IdentityVault:
+    """The vault to open personal data with now: *vault* if it is the key that sealed what
+    is held; else the key its file holds now, when that one is (the key legitimately
+    changed while nothing was held, the sealing program already on the new one); else
+    WrongIdentityKeyError naming the file."""
+    try:
+        ledger.identity_key.confirm(vault)
+    except WrongIdentityKeyError:
+        if vault.path is None:
+            raise
+        fresh = IdentityVault.load(vault.path)
+        if fresh.key_check == vault.key_check:
+            raise
+        ledger.identity_key.confirm(fresh)
+        return fresh
+    return vault
+
+
 def key_problem(ledger: Ledger, path: Path) -> str | None:
     """What stops the sync and the evaluator from using *path* with this ledger, for
     people (status, check); None when nothing does. Reads only: never makes a key."""
