@@ -51,7 +51,9 @@ class Terminal:
                 self._read_to = at + len(text)
                 return shown
             if time.monotonic() >= until or not self._read(until):
-                raise AssertionError(f"{text!r} not shown within {timeout} s; screen:\n{self.screen}")
+                raise AssertionError(
+                    f"{text!r} not shown within {timeout} s; screen:\n{self.screen}"
+                )
 
     def type(self, line: str) -> None:
         os.write(self._master, line.encode() + b"\n")
