@@ -20,6 +20,7 @@ from device.daemon.logsetup import configure
 from device.errors import HaochapingError
 from device.keys.signing import DeviceKey, KeyFileError
 from device.ledger.store import Ledger, LedgerError
+from device.screen.fonts import FontError
 from provisioning.certificate import certificate_fingerprint, make_certificate
 from provisioning.checks import Outcome, run_all
 from provisioning.decommission import decommission
@@ -226,10 +227,11 @@ def check(
 @main.command()
 @config_option
 @click.option(
+    "--label",
     "--qr",
     "qr_path",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Also write an asset label (QR code) to this PNG file.",
+    help="Also write the asset label (text beside a QR code, 62 mm tape, 300 dpi) to this PNG.",
 )
 def show(config_path: Path, qr_path: Path | None) -> None:
     """Device id, key fingerprint, site and backlog."""
@@ -276,8 +278,11 @@ def show(config_path: Path, qr_path: Path | None) -> None:
     click.echo(f"certificate:  {pin}")
     click.echo(f"ratings:      {backlog}")
     if qr_path:
-        write_label(config, qr_path)
-        click.echo(f"label:        {qr_path} ({label_text(config)})")
+        try:
+            write_label(config, qr_path)
+        except FontError as exc:
+            raise click.ClickException(f"label not written: {exc}") from exc
+        click.echo(f"label:        {qr_path} (62 mm tape, 300 dpi; QR: {label_text(config)})")
 
 
 @main.command("certificate")
