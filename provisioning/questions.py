@@ -94,7 +94,9 @@ def _keypad_offer(_: Answers, here: Here) -> Offer:
         )
     lines = ["serial ports found (type the number or a device path):"]
     lines += [f"  {i}) {port}" for i, port in enumerate(ports, 1)]
-    return Offer("1" if len(ports) == 1 else None, lines)
+    # the udev rule's name first: it stays the same when a keypad of the model is swapped
+    single = len(ports) == 1 or ports[0] == str(here.udev_name)
+    return Offer("1" if single else None, lines)
 
 
 def _rate_later_offer(given: Answers, _: Here) -> Offer:
