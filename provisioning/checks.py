@@ -17,7 +17,7 @@ from device.daemon.config import Config, ConfigError, load
 from device.keys.identity_vault import IdentityVault, VaultError
 from device.keys.signing import DeviceKey, KeyFileError
 from device.ledger.store import Ledger, LedgerError
-from device.ledger.verify import verify_ledger
+from device.ledger.verify import Finding, verify_ledger
 from device.record import tag_catalog
 from device.screen.fonts import FontError, load_font
 from device.screen.texts import Texts
@@ -91,6 +91,10 @@ def check_ledger(config: Config) -> Outcome:
     report = verify_ledger(
         config.ledger_path, IdentityVault.load(config.identity_key_path), expect_key_id=anchor
     )
+    if anchor and report.rows == 0 and report.events == 0:
+        untouched = Finding(0, f"the expected key {anchor} is not in the ledger")
+        if report.findings == (untouched,):  # opened by the services, nothing signed yet
+            return Outcome("ledger", True, "no ratings yet")
     bad = report.first_bad  # None exactly when the report is ok
     if bad is not None:
         where = f"at seq {bad.seq}: " if bad.seq else ""

@@ -14,7 +14,7 @@ import pytest
 from device.daemon.config import RateLaterSection, save
 from device.flow.mode import Mode
 from device.record.rate_later import template_for
-from provisioning.checks import check_clock, check_keypad_fitted
+from provisioning.checks import check_clock, check_keypad_fitted, check_ledger
 from provisioning.test_pattern import SNAPSHOT_NAME
 from provisioning.touch_check import TARGET, check_touch
 from simulator.hall import PHONE_QUERY
@@ -181,3 +181,12 @@ def test_a_missed_corner_fails_naming_what_was_missed(tmp_path, province):
     assert "bottom-left: no tap within" in outcome.detail
     assert "top-left" not in outcome.detail and "bottom-right" not in outcome.detail
     assert len(asked) == 4
+
+
+def test_a_ledger_the_services_opened_before_the_first_rating_passes(tmp_path, province):
+    device = Device(tmp_path, province)  # the ledger file is there, nothing signed in it yet
+    assert device.config.ledger_path.exists()
+    empty = check_ledger(device.config)
+    assert empty.ok and empty.detail == "no ratings yet"
+    device.record(1)
+    assert check_ledger(device.config).detail.startswith("1 ratings, signatures and chain intact")
