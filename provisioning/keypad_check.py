@@ -4,6 +4,7 @@ key within the time allowed. Uses the evaluator's own keypad driver."""
 from __future__ import annotations
 
 import queue
+import time
 from collections.abc import Callable
 
 from device.daemon.config import Config
@@ -54,6 +55,24 @@ def check_keypad(
         return Outcome(
             "keypad keys", True, f"keys 1-5 all arrived ({link.firmware or 'firmware ?'})"
         )
+    finally:
+        link.stop()
+
+
+def keypad_answers(port: str, seconds: float = 3.0) -> bool:
+    """Whether a keypad answers on *port* (its hello, or a reply to a ping) within *seconds*."""
+    events: queue.Queue[KeypadEvent] = queue.Queue()
+    link = KeypadLink(port, events.put, ping_interval=0.5, reopen_interval=0.5)
+    link.start()
+    end = time.monotonic() + seconds
+    try:
+        while (left := end - time.monotonic()) > 0:
+            try:
+                if isinstance(events.get(timeout=left), KeypadFound):
+                    return True
+            except queue.Empty:
+                return False
+        return False
     finally:
         link.stop()
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from device.flow.mode import Mode
 from provisioning import answers
 from provisioning.answers import Accepted, AnswerError
+from provisioning.keypad_check import keypad_answers
 from provisioning.panel_modes import DRM, native_mode
 from provisioning.serial_ports import BY_ID, UDEV_NAME, found_ports, port_problem
 
@@ -27,6 +28,7 @@ class Here:
     by_id: Path = BY_ID
     udev_name: Path = UDEV_NAME
     drm: Path = DRM
+    keypad_answers: Callable[[str], bool] = keypad_answers
 
 
 @dataclass(frozen=True)
@@ -74,11 +76,16 @@ def _keypad(text: str, _: Answers, here: Here) -> Accepted:
             "a window evaluator needs its keypad (check fails one without); plug it in, "
             "or choose mode self_service for a touch-only terminal"
         )
-    if answers.keypad_url(choice):
-        return Accepted(choice)
-    problem = port_problem(choice)
-    if problem is not None:
-        raise AnswerError(problem)
+    if not answers.keypad_url(choice):
+        problem = port_problem(choice)
+        if problem is not None:
+            raise AnswerError(problem)
+    if not here.keypad_answers(choice):
+        return Accepted(
+            choice,
+            f"no keypad answered on {choice} within 3 s: another device's port, or the "
+            "evaluator is holding it (systemctl stop haochaping-evaluator)",
+        )
     return Accepted(choice)
 
 

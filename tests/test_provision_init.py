@@ -7,25 +7,29 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import pytest
 
 from device.daemon.config import load
 from provisioning.panel_modes import native_mode
 from simulator.hall import DEMO_AREA, DEMO_DEPT
+from simulator.virtual_keypad import VirtualKeypad
 from tests.support import ROOT
 from tests.support.terminal import Terminal
 
 
 @pytest.fixture
-def serial_port(tmp_path):
-    """A real serial device (a pty) with a stable name in a by-id folder, as udev makes it."""
-    master, slave = os.openpty()
+def serial_ports(tmp_path):
+    """A by-id folder as udev makes it: a keypad board, and a silent serial device before it
+    (a USB-serial adapter with nothing on it)."""
     by_id = tmp_path / "by-id"
     by_id.mkdir()
-    name = by_id / "usb-Raspberry_Pi_Pico_E6614C311B7A-if00"
-    name.symlink_to(os.ttyname(slave))
-    yield name
+    master, slave = os.openpty()
+    silent = by_id / "usb-FTDI_FT232R_USB_UART_A10K3B2Q-if00-port0"
+    silent.symlink_to(os.ttyname(slave))
+    with VirtualKeypad(by_id / "usb-Raspberry_Pi_Pico_E6614C311B7A-if00") as board:
+        yield silent, Path(board.port)
     os.close(master)
     os.close(slave)
 
@@ -55,10 +59,9 @@ def _refused(term: Terminal, prompt: str, answer: str, reason: str) -> None:
     term.expect(reason)
 
 
-def test_a_technician_is_asked_again_until_every_answer_is_right(tmp_path, province, serial_port):
-    term = Terminal(
-        _command(tmp_path, "--serial-by-id", str(serial_port.parent)), cwd=ROOT, env=_env()
-    )
+def test_a_technician_is_asked_again_until_every_answer_is_right(tmp_path, province, serial_ports):
+    silent, keypad = serial_ports
+    term = Terminal(_command(tmp_path, "--serial-by-id", str(keypad.parent)), cwd=ROOT, env=_env())
     _refused(term, "Province base URL", "ftp://hcp.gov.cn/api/v1", "must be an https:// URL")
     _refused(term, "Province base URL", "http://10.1.2.3/api/v1", "not a loopback address")
     without_api = province.url.removesuffix("/api/v1")
@@ -86,11 +89,17 @@ def test_a_technician_is_asked_again_until_every_answer_is_right(tmp_path, provi
     _refused(term, "Window number", "7/8", "window number is 1-16")
     term.expect("Window number")
     term.type("7")
-    term.expect(f"1) {serial_port}")
+    term.expect(f"1) {silent}")
+    term.expect(f"2) {keypad}")
     _refused(term, "Keypad port", str(tmp_path / "ttyUSB9"), "is not present")
     _refused(term, "Keypad port", "none", "a window evaluator needs its keypad")
     term.expect("Keypad port")
-    term.type("1")
+    term.type("1")  # the adapter: present, but no keypad answers on it
+    term.expect(f"no keypad answered on {silent} within 3 s")
+    term.expect("keep it?")
+    term.type("n")
+    term.expect("Keypad port")
+    term.type("2")
     term.expect(f"serves it at {province.url}/m/rate")
     _refused(term, "Rate-later phone page", "https://rate.example.org/m", "placeholder")
     _refused(term, "Rate-later phone page", "http://10.1.2.3/m/rate", "must be https://")
@@ -104,7 +113,7 @@ def test_a_technician_is_asked_again_until_every_answer_is_right(tmp_path, provi
 
     config = load(tmp_path / "etc" / "device.toml")
     assert config.province.base_url == province.url
-    assert config.keypad.port == str(serial_port)
+    assert config.keypad.port == str(keypad)
     assert (config.site.hall_code, config.site.window_no, config.site.pf) == ("H01", "7", 4)
     assert config.site.dept_code == DEMO_DEPT
     assert config.rate_later.url_template.startswith(province.url + "/m/rate?p={projectNo}&")
