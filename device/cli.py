@@ -91,10 +91,17 @@ def verify_ledger_cmd(
         else "; receipts not checked (no --province-key): a delivered mark set by hand "
         "would pass too"
     )
+    for note in report.notes:
+        click.echo(f"note at seq {note.seq}: {note.problem}")
+    without = (
+        f", {report.sent_without_identity} sent without personal data (identity lost)"
+        if report.notes
+        else ""
+    )
     if report.ok:
         click.echo(
             f"ledger OK: {report.rows} ratings, chain intact, "
-            f"{report.fully_verified} with the province signature re-checked; {anchor}"
+            f"{report.fully_verified} with the province signature re-checked{without}; {anchor}"
         )
         return
     for finding in report.findings:

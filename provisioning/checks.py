@@ -4,6 +4,8 @@ fail and, on failure, what to do about it."""
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -14,11 +16,14 @@ from device.daemon.clock import SystemClock
 from device.daemon.config import Config, ConfigError, load
 from device.keys.identity_vault import IdentityVault, VaultError
 from device.keys.signing import DeviceKey, KeyFileError
+from device.ledger.identity_key import key_problem
 from device.ledger.store import Ledger, LedgerError
-from device.ledger.verify import verify_ledger
+from device.ledger.verify import Finding, verify_ledger
 from device.record import tag_catalog
 from device.screen.fonts import FontError, load_font
 from device.screen.texts import Texts
+from provisioning.answers import keypad_url, placeholder_problem
+from provisioning.serial_ports import port_problem
 from sync.jobs import heartbeat_body
 from sync.province_client import ProvinceClient, ProvinceError
 
@@ -70,6 +75,15 @@ def check_key(config: Config) -> Outcome:
             f"identity key mode {mode:o}",
             f"chmod 600 {config.identity_key_path}",
         )
+    wrong = _identity_key_problem(config)
+    if wrong is not None:
+        return Outcome(
+            "device key",
+            False,
+            wrong,
+            f"put back the {config.identity_key_path.name} that sealed the raters' personal "
+            "data (from the backup); do not make a new one and do not delete anything",
+        )
     if key.key_id != config.province.key_id:
         return Outcome(
             "device key",
@@ -78,6 +92,17 @@ def check_key(config: Config) -> Outcome:
             "run haochaping-provision rotate-key, or restore the enrolled key",
         )
     return Outcome("device key", True, f"key {key.key_id}, mode 600")
+
+
+def _identity_key_problem(config: Config) -> str | None:
+    """Whether identity.key is the key that sealed the personal data held in the ledger."""
+    if not config.ledger_path.exists():
+        return None
+    try:
+        with Ledger(config.ledger_path) as ledger:
+            return key_problem(ledger, config.identity_key_path)
+    except LedgerError:
+        return None  # the ledger line says what is wrong with it
 
 
 def check_ledger(config: Config) -> Outcome:
@@ -90,6 +115,10 @@ def check_ledger(config: Config) -> Outcome:
         expect_key_id=anchor,
         province_sm2_key=config.gm.province_sm2_key if config.sync.adapter == "gm-soap" else None,
     )
+    if anchor and report.rows == 0 and report.events == 0:
+        untouched = Finding(0, f"the expected key {anchor} is not in the ledger")
+        if report.findings == (untouched,):  # opened by the services, nothing signed yet
+            return Outcome("ledger", True, "no ratings yet")
     bad = report.first_bad  # None exactly when the report is ok
     if bad is not None:
         where = f"at seq {bad.seq}: " if bad.seq else ""
@@ -101,6 +130,8 @@ def check_ledger(config: Config) -> Outcome:
             "do not delete anything; keep the file and report it (it is evidence)",
         )
     anchored = f", keys certified from {anchor}" if anchor else ""
+    if report.notes:
+        anchored += f"; {report.sent_without_identity} sent without personal data (identity lost)"
     return Outcome("ledger", True, f"{report.rows} ratings, signatures and chain intact{anchored}")
 
 
@@ -155,15 +186,92 @@ def check_province(config: Config) -> Outcome:
     return Outcome("province", True, f"{p.base_url} accepts this device's signature")
 
 
-def check_clock(synced: Callable[[], bool] | None = None) -> Outcome:
+def ntp_enabled() -> bool | None:
+    """Whether systemd-timesyncd is switched on (`timedatectl show`); None when not known."""
+    timedatectl = shutil.which("timedatectl")
+    if timedatectl is None:
+        return None
+    try:
+        result = subprocess.run(  # noqa: S603 (timedatectl from PATH, fixed arguments)
+            [timedatectl, "show", "--property=NTP", "--value"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    answer = result.stdout.strip()
+    return {"yes": True, "no": False}.get(answer) if result.returncode == 0 else None
+
+
+def check_clock(
+    synced: Callable[[], bool] | None = None, ntp: Callable[[], bool | None] = ntp_enabled
+) -> Outcome:
+    """Synchronised as the kernel says (adjtimex); when not, the fix for why."""
     if (synced or SystemClock().synced)():
         return Outcome("clock", True, "synchronised (NTP)")
+    detail = "not synchronised: ratings would be marked clockSynced=false"
+    if ntp() is False:
+        return Outcome(
+            "clock",
+            False,
+            detail + "; time synchronisation is switched off",
+            "enable systemd-timesyncd: sudo timedatectl set-ntp true; then wait for "
+            "'System clock synchronized: yes' in timedatectl status",
+        )
     return Outcome(
         "clock",
         False,
-        "not synchronised: ratings are marked clockSynced=false",
-        "check NTP: timedatectl status; timedatectl set-ntp true",
+        detail + "; no NTP server answered yet",
+        "the NTP server must be reachable: timedatectl timesync-status shows the server tried; "
+        "a hall that blocks internet NTP needs its own server as NTP= in "
+        "/etc/systemd/timesyncd.conf, then sudo systemctl restart systemd-timesyncd "
+        "(and sudo timedatectl set-ntp true if it is off)",
     )
+
+
+def check_keypad_fitted(config: Config) -> Outcome:
+    """A window evaluator has its keypad configured and here; a terminal is touch only."""
+    port = config.keypad.port
+    if not config.device.mode.takes_keys:
+        return Outcome("keypad", True, "none: a self-service terminal is touch only")
+    if not port:
+        return Outcome(
+            "keypad",
+            False,
+            "a window evaluator without a keypad: raters could not press a key",
+            "plug the keypad in and set [keypad] port (haochaping-provision init finds it "
+            'under /dev/serial/by-id), e.g. port = "/dev/haochaping-keypad"',
+        )
+    if keypad_url(port):
+        return Outcome("keypad", True, f"{port} (a serial URL: tried by the key test only)")
+    problem = port_problem(port)
+    if problem is not None:
+        return Outcome(
+            "keypad",
+            False,
+            problem,
+            "check the keypad's cable; ls -l /dev/serial/by-id/ shows the ports there "
+            "and [keypad] port must name one",
+        )
+    return Outcome("keypad", True, f"{port} present")
+
+
+def check_rate_later(config: Config) -> Outcome:
+    """The rate-later code must lead to the province's real phone page."""
+    template = config.rate_later.url_template
+    page = template.split("?", 1)[0]
+    problem = placeholder_problem(template)
+    if problem is not None:
+        return Outcome(
+            "rate later",
+            False,
+            f"the address {page or '(empty)'} {problem}: raters' codes would lead nowhere",
+            "ask the province for its phone rating page and set [rate_later] url_template "
+            "(or provision again: haochaping-provision init asks for it)",
+        )
+    return Outcome("rate later", True, page)
 
 
 def check_disk(config: Config) -> Outcome:
@@ -204,32 +312,19 @@ def check_font(config: Config) -> Outcome:
     return Outcome("CJK font", True, f"{config.display.font} has every glyph; extensions {drawn}")
 
 
-def check_screen(config: Config, seconds: float) -> Outcome:
-    """Show a test pattern on the configured display for a few seconds."""
-    import pygame  # noqa: PLC0415 (only this check opens a display)
-
-    from provisioning.test_pattern import show_pattern  # noqa: PLC0415
-
-    try:
-        size = show_pattern(config, seconds)
-    except (pygame.error, FontError, OSError) as exc:
-        return Outcome(
-            "screen",
-            False,
-            f"cannot open the display: {exc}",
-            "stop the evaluator (systemctl stop haochaping-evaluator) and check "
-            "the cable and SDL_VIDEODRIVER=kmsdrm",
-        )
-    return Outcome("screen", True, f"test pattern shown at {size[0]}x{size[1]}")
+Test = Callable[[Config], Outcome]
 
 
 def run_all(
     config_path: Path,
     *,
     province: bool = True,
-    screen_s: float = 0.0,
-    keypad: Callable[[Config], Outcome] | None = None,
+    screen: Test | None = None,
+    touch: Test | None = None,
+    keypad: Test | None = None,
 ) -> Iterator[Outcome]:
+    """Every check in turn; the ones a person takes part in (screen, touch, keys) only when
+    given, and otherwise reported as skipped, never as passed."""
     outcome, config = check_config(config_path)
     yield outcome
     if config is None:
@@ -249,11 +344,16 @@ def run_all(
     yield check_clock()
     yield check_disk(config)
     yield check_font(config)
-    yield check_screen(config, screen_s) if screen_s > 0 else Outcome("screen", None, "skipped")
-    if keypad is not None:
+    yield check_rate_later(config)
+    fitted = check_keypad_fitted(config)
+    yield fitted
+    yield screen(config) if screen else Outcome("screen", None, "skipped (--screen SECONDS)")
+    yield touch(config) if touch else Outcome("touch", None, "skipped (--touch SECONDS)")
+    if keypad is not None and fitted.ok and config.keypad.port:
         yield keypad(config)
     else:
-        yield Outcome("keypad", None, "skipped")
+        why = "needs the keypad" if keypad is not None else "skipped (--keypad SECONDS)"
+        yield Outcome("keypad keys", None, why)
 
 
 def wait_for(predicate: Callable[[], bool], seconds: float) -> bool:

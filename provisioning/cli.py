@@ -15,20 +15,25 @@ from pathlib import Path
 import click
 
 from device.daemon.cli_options import DEFAULT_CONFIG, config_option, verbose_option
-from device.daemon.config import Config, load
+from device.daemon.config import Config, RateLaterSection, load
 from device.daemon.logsetup import configure
 from device.errors import HaochapingError
-from device.flow.mode import Mode
 from device.keys.signing import DeviceKey, KeyFileError
 from device.ledger.store import Ledger, LedgerError
+from device.screen.fonts import FontError
 from provisioning.certificate import certificate_fingerprint, make_certificate
 from provisioning.checks import Outcome, run_all
 from provisioning.decommission import decommission
 from provisioning.gm_enroll import gm_enroll_cmd, show_lines
+from provisioning.interview import interview, question_options
 from provisioning.keypad_check import check_keypad
 from provisioning.label import label_text, write_label
+from provisioning.questions import QUESTIONS, Here
 from provisioning.rotate import rotate_key
-from provisioning.setup_device import SiteAnswers, hand_over, provision
+from provisioning.screen_check import check_screen
+from provisioning.serial_ports import BY_ID
+from provisioning.setup_device import display_of, hand_over, provision, site_of, summary
+from provisioning.touch_check import check_touch
 
 SERVICES = ("haochaping-evaluator", "haochaping-sync")
 
@@ -82,59 +87,52 @@ def main(verbose: bool) -> None:
     show_default=True,
     help="Ledger, keys and other state.",
 )
+@question_options(QUESTIONS)
 @click.option(
-    "--province-url", prompt="Province base URL", help="e.g. https://hcp.example.gov.cn/api/v1"
+    "--ca-bundle",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="CA bundle that signs the province's certificate (if not a public CA).",
 )
-@click.option("--token", prompt="Enrolment token", hide_input=True, help="Issued by the province.")
-@click.option("--area-code", prompt="Area code (行政区划代码)", help="6-12 digits.")
-@click.option("--dept-code", prompt="Department code (统一社会信用代码)", help="18 characters.")
-@click.option(
-    "--mode",
-    type=click.Choice(["window", "self_service"]),
-    default="window",
-    show_default=True,
-    help="Window evaluator (pf 4) or self-service terminal (pf 5).",
-)
-@click.option("--hall-code", default=None, help="Service hall code.")
-@click.option("--window-no", default=None, help="Window number (window mode).")
-@click.option("--terminal-no", default=None, help="Terminal number (self-service mode).")
-@click.option("--ca-bundle", default=None, help="CA bundle that signs the province's certificate.")
-@click.option("--keypad-port", default=None, help="Keypad device path or pyserial URL.")
 @click.option("--local-api-port", default=8470, show_default=True, help="Local API port.")
+@click.option(
+    "--no-input",
+    is_flag=True,
+    help="Ask nothing: every answer comes from its option (scripts); a missing one is an error.",
+)
+@click.option(
+    "--serial-by-id",
+    type=click.Path(path_type=Path),
+    default=str(BY_ID),
+    show_default=True,
+    help="Where to look for serial ports (the keypad).",
+)
 def init(
     config_path: Path,
     state_dir: Path,
-    province_url: str,
-    token: str,
-    area_code: str,
-    dept_code: str,
-    mode: str,
-    hall_code: str | None,
-    window_no: str | None,
-    terminal_no: str | None,
     ca_bundle: str | None,
-    keypad_port: str | None,
     local_api_port: int,
+    no_input: bool,
+    serial_by_id: Path,
+    **given: str | None,
 ) -> None:
-    """Generate the device key here, enrol it with the province, write the configuration."""
-    site = SiteAnswers(
-        area_code=area_code,
-        dept_code=dept_code,
-        mode=Mode(mode),
-        hall_code=hall_code,
-        window_no=window_no,
-        terminal_no=terminal_no,
-    )
+    """Ask where the device stands, check each answer, then generate the device key here,
+    enrol it with the province and write the configuration (full screen)."""
+    answers = interview(QUESTIONS, given, Here(by_id=serial_by_id), ask=not no_input)
+    for line in summary(answers):
+        click.echo(line)
     try:
         config = provision(
             config_path=config_path,
             state_dir=state_dir,
-            province_url=province_url,
-            token=token,
-            site=site,
+            province_url=answers["province_url"],
+            token=answers["token"],
+            site=site_of(answers),
             ca_bundle=ca_bundle,
-            keypad_port=keypad_port,
+            keypad_port=answers.get("keypad_port"),
             local_api_port=local_api_port,
+            display=display_of(answers),
+            rate_later=RateLaterSection(url_template=answers["rate_later_url"]),
         )
     except HaochapingError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -151,45 +149,90 @@ def init(
 @click.option(
     "--screen",
     "screen_s",
-    type=float,
-    default=0.0,
-    help="Show a test pattern for this many seconds.",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Show a test pattern with a number for this many seconds, then ask for the number.",
+)
+@click.option(
+    "--touch",
+    "touch_s",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Ask for a tap on a target in each corner, waiting this many seconds for each.",
 )
 @click.option(
     "--keypad",
-    "keypad_timeout",
-    type=float,
+    "keypad_s",
+    type=click.FloatRange(min=0, min_open=True),
     default=None,
     help="Ask for keys 1-5, waiting this many seconds for each.",
 )
+@click.option(
+    "--no-input",
+    is_flag=True,
+    help="Nobody at the device: the screen test shows its pattern and reports it skipped.",
+)
 def check(
-    config_path: Path, no_province: bool, screen_s: float, keypad_timeout: float | None
+    config_path: Path,
+    no_province: bool,
+    screen_s: float | None,
+    touch_s: float | None,
+    keypad_s: float | None,
+    no_input: bool,
 ) -> None:
-    """Self-test: one PASS/FAIL line per item, with what to do about each failure."""
+    """Self-test: one PASS/FAIL/SKIP line per item, with what to do about each failure.
+
+    The screen, touch and key tests need someone at the device (and the evaluator stopped:
+    it holds the screen and the keypad); left out, they are reported as skipped."""
+
+    def read_back() -> str | None:
+        if no_input:
+            return None
+        try:
+            return str(
+                click.prompt("type the number the screen showed", default="", show_default=False)
+            )
+        except click.Abort:
+            return ""  # the input ended: nothing was typed
+
+    def screen(config: Config) -> Outcome:
+        click.echo(f"look at the screen: a test pattern with a number, for {screen_s:g} s")
+        return check_screen(config, screen_s or 0.0, read_back)
+
+    def touch(config: Config) -> Outcome:
+        return check_touch(config, click.echo, touch_s or 15.0)
 
     def keypad(config: Config) -> Outcome:
-        return check_keypad(config, click.echo, keypad_timeout or 15.0)
+        return check_keypad(config, click.echo, keypad_s or 15.0)
 
-    failed = 0
+    failed, skipped = 0, []
     for outcome in run_all(
         config_path,
         province=not no_province,
-        screen_s=screen_s,
-        keypad=keypad if keypad_timeout is not None else None,
+        screen=screen if screen_s is not None else None,
+        touch=touch if touch_s is not None else None,
+        keypad=keypad if keypad_s is not None else None,
     ):
         click.echo(outcome.line())
         failed += outcome.ok is False
-    click.echo("all checks passed" if not failed else f"{failed} check(s) failed")
+        if outcome.ok is None:
+            skipped.append(outcome.name)
+    untested = f"; not tested: {', '.join(skipped)}" if skipped else ""
+    if failed:
+        click.echo(f"{failed} check(s) failed{untested}")
+    else:
+        click.echo(("all checks passed" if not skipped else "no check failed") + untested)
     sys.exit(1 if failed else 0)
 
 
 @main.command()
 @config_option
 @click.option(
+    "--label",
     "--qr",
     "qr_path",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Also write an asset label (QR code) to this PNG file.",
+    help="Also write the asset label (text beside a QR code, 62 mm tape, 300 dpi) to this PNG.",
 )
 def show(config_path: Path, qr_path: Path | None) -> None:
     """Device id, key fingerprint, site and backlog."""
@@ -239,8 +282,11 @@ def show(config_path: Path, qr_path: Path | None) -> None:
         click.echo(line)
     click.echo(f"ratings:      {backlog}")
     if qr_path:
-        write_label(config, qr_path)
-        click.echo(f"label:        {qr_path} ({label_text(config)})")
+        try:
+            write_label(config, qr_path)
+        except FontError as exc:
+            raise click.ClickException(f"label not written: {exc}") from exc
+        click.echo(f"label:        {qr_path} (62 mm tape, 300 dpi; QR: {label_text(config)})")
 
 
 @main.command("certificate")

@@ -17,6 +17,7 @@ from typing import TypeVar
 import click
 
 from device import __version__
+from device.daemon.cli_options import DEFAULT_CONFIG
 from device.daemon.config import (
     Config,
     ConfigError,
@@ -223,7 +224,14 @@ def check_gm_province(config: Config) -> Outcome:
 
 
 @click.command("gm-enroll")
-@click.option("--config", "config_path", type=click.Path(path_type=Path), required=True)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_CONFIG,
+    show_default=True,
+    help="Where to write the configuration.",
+)
 @click.option(
     "--state-dir", type=click.Path(path_type=Path), default="/var/lib/haochaping", show_default=True
 )

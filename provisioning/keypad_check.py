@@ -4,6 +4,7 @@ key within the time allowed. Uses the evaluator's own keypad driver."""
 from __future__ import annotations
 
 import queue
+import time
 from collections.abc import Callable
 
 from device.daemon.config import Config
@@ -18,14 +19,14 @@ def check_keypad(
     config: Config, say: Callable[[str], None], timeout_s: float = 15.0, link_timeout_s: float = 6.0
 ) -> Outcome:
     if not config.keypad.port:
-        return Outcome("keypad", None, "none configured (touch only)")
+        return Outcome("keypad keys", None, "none configured (touch only)")
     events: queue.Queue[KeypadEvent] = queue.Queue()
     link = KeypadLink(config.keypad.port, events.put)
     link.start()
     try:
         if not _wait(events, lambda e: isinstance(e, KeypadFound), link_timeout_s):
             return Outcome(
-                "keypad",
+                "keypad keys",
                 False,
                 f"no answer from {config.keypad.port}",
                 "check the cable and udev name; stop the evaluator first "
@@ -38,20 +39,40 @@ def check_keypad(
             pressed = _next_press(events, timeout_s)
             if pressed is None:
                 return Outcome(
-                    "keypad",
+                    "keypad keys",
                     False,
                     f"key {key} not pressed in time",
                     "press firmly; if it never registers, replace the keypad",
                 )
             if pressed != key:
                 return Outcome(
-                    "keypad",
+                    "keypad keys",
                     False,
                     f"asked for key {key}, got key {pressed}",
                     "keys wired or mounted in another order: fix the wiring or "
                     "set [keypad] key_levels",
                 )
-        return Outcome("keypad", True, f"keys 1-5 all arrived ({link.firmware or 'firmware ?'})")
+        return Outcome(
+            "keypad keys", True, f"keys 1-5 all arrived ({link.firmware or 'firmware ?'})"
+        )
+    finally:
+        link.stop()
+
+
+def keypad_answers(port: str, seconds: float = 3.0) -> bool:
+    """Whether a keypad answers on *port* (its hello, or a reply to a ping) within *seconds*."""
+    events: queue.Queue[KeypadEvent] = queue.Queue()
+    link = KeypadLink(port, events.put, ping_interval=0.5, reopen_interval=0.5)
+    link.start()
+    end = time.monotonic() + seconds
+    try:
+        while (left := end - time.monotonic()) > 0:
+            try:
+                if isinstance(events.get(timeout=left), KeypadFound):
+                    return True
+            except queue.Empty:
+                return False
+        return False
     finally:
         link.stop()
 

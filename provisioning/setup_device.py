@@ -55,6 +55,41 @@ class SiteAnswers:
         return 5 if self.mode == "self_service" else 4
 
 
+def site_of(answers: dict[str, str]) -> SiteAnswers:
+    """The site from `init`'s answers (see provisioning/questions.py)."""
+    return SiteAnswers(
+        area_code=answers["area_code"],
+        dept_code=answers["dept_code"],
+        mode=Mode(answers["mode"]),
+        hall_code=answers["hall_code"],
+        window_no=answers.get("window_no"),
+        terminal_no=answers.get("terminal_no"),
+    )
+
+
+def display_of(answers: dict[str, str]) -> DisplaySection:
+    """Full screen, at the size answered or the panel's own mode ('native': no size)."""
+    size = answers.get("display_size", "native")
+    if size == "native":
+        return DisplaySection(fullscreen=True)
+    width, height = (int(n) for n in size.split("x"))
+    return DisplaySection(width=width, height=height, fullscreen=True)
+
+
+def summary(answers: dict[str, str]) -> list[str]:
+    """What is about to be enrolled, for the technician to see (the token left out)."""
+    site = site_of(answers)
+    place = f"window {site.window_no}" if site.window_no else f"terminal {site.terminal_no}"
+    return [
+        f"province:   {answers['province_url']}",
+        f"site:       area {site.area_code}, dept {site.dept_code}, hall {site.hall_code}, "
+        f"{place} (pf {site.pf})",
+        f"keypad:     {answers.get('keypad_port') or 'none (touch only)'}",
+        f"rate later: {answers['rate_later_url'].split('?', 1)[0]}",
+        f"screen:     full screen, {answers.get('display_size', 'native')}",
+    ]
+
+
 def provision(
     *,
     config_path: Path,

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from device.daemon.config import Config, DisplaySection, RateLaterSection
+from device.record.rate_later import PAGE_QUERY
 from provisioning.setup_device import SiteAnswers, provision
 from simulator import processes
 from simulator.local_client import EvaluatorClient
@@ -23,7 +24,7 @@ from simulator.virtual_keypad import VirtualKeypad
 
 DEMO_AREA = "640104"
 DEMO_DEPT = "11640100MB1234567X"
-PHONE_QUERY = "/m/rate?p={projectNo}&d={deviceId}&t={issuedAt}&k={keyId}&s={signature}"
+PHONE_QUERY = "/m/rate" + PAGE_QUERY
 
 
 def free_port() -> int:

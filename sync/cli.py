@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import sys
 from datetime import UTC, datetime
@@ -15,8 +16,9 @@ from device.daemon.cli_options import config_option, verbose_option
 from device.daemon.config import Config, load
 from device.daemon.logsetup import configure
 from device.errors import HaochapingError
-from device.keys.identity_vault import IdentityVault, VaultError
+from device.keys.identity_vault import VaultError
 from device.keys.signing import DeviceKey
+from device.ledger.identity_key import key_problem, open_vault
 from device.ledger.store import Ledger
 from sync.adapter import Adapter
 from sync.backoff import Backoff
@@ -30,6 +32,8 @@ from sync.province_adapter import ProvinceAdapter
 from sync.province_client import ProvinceClient
 from sync.sender import Sender
 from sync.status import render_text, sync_status
+
+log = logging.getLogger(__name__)
 
 
 def _client(config: Config, key: DeviceKey) -> ProvinceClient:
@@ -67,14 +71,13 @@ def event_rounds(config: Config, key: DeviceKey, ledger: Ledger) -> EventRounds 
 def build(config: Config) -> SyncDaemon:
     key = DeviceKey.load(config.key_path)
     ledger = Ledger(config.ledger_path)
-    try:
-        vault = IdentityVault.load_or_create(
-            config.identity_key_path, holds_sealed=ledger.holds_identities()
-        )
-    except VaultError:
+    try:  # never a new identity key, nor another one, while data sealed with it is held
+        vault = open_vault(ledger, config.identity_key_path)
+    except VaultError as exc:
+        _remember_refusal(ledger, exc)
         ledger.close()
         raise
-    sender = Sender(ledger, adapter_for(config, key), vault, config.sync.batch_size)
+    sender = Sender(ledger, adapter_for(config, key), vault, config.sync.batch_size, key=key)
     backoff = Backoff(config.sync.backoff_base_s, config.sync.backoff_cap_s)
     return SyncDaemon(
         ledger,
@@ -83,6 +86,16 @@ def build(config: Config) -> SyncDaemon:
         backoff=backoff,
         events=event_rounds(config, key, ledger),
     )
+
+
+def _remember_refusal(ledger: Ledger, exc: VaultError) -> None:
+    """Keep why the sync does not start (nothing is sent) as its last error, for `status`;
+    once per cause, as systemd starts it again every few seconds."""
+    try:
+        if ledger.sync_state.read().last_error != str(exc):
+            ledger.sync_state.failed(str(exc), datetime.now(UTC).isoformat(timespec="seconds"))
+    except HaochapingError as failed:
+        log.warning("%s", failed)
 
 
 def _load(config_path: Path) -> Config:
@@ -158,7 +171,7 @@ def once(config_path: Path, timeout: float) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object instead of text.")
 def status(config_path: Path, as_json: bool) -> None:
     """Backlog, oldest unsent, last success and error, quarantined count, receipts (ratings
-    and case events)."""
+    and case events), and whether the identity key opens the personal data held."""
     config = _load(config_path)
     with _ledger(config) as ledger:
         figures = sync_status(
@@ -167,8 +180,30 @@ def status(config_path: Path, as_json: bool) -> None:
             config.province.province_key_id,
             events_delivered=carries_events(config),
             gm_province=config.sync.adapter == "gm-soap",
+            identity_key_problem=key_problem(ledger, config.identity_key_path),
         )
     click.echo(json.dumps(figures, ensure_ascii=False) if as_json else render_text(figures))
+
+
+@main.command("identity-lost")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line instead of text.")
+def identity_lost(config_path: Path, as_json: bool) -> None:
+    """Ratings sent without the rater's personal data because it could not be restored:
+    when it was found, why, the key that signed what was sent, whether it was delivered."""
+    with _ledger(_load(config_path)) as ledger:
+        entries = ledger.identity_losses.entries()
+    if not entries and not as_json:
+        click.echo("no rating lost its personal data")
+    for entry in entries:
+        if as_json:
+            click.echo(json.dumps(entry.as_json(), ensure_ascii=False))
+            continue
+        click.echo(
+            f"seq {entry.seq}  {entry.evaluation_id}  case {entry.project_no}  "
+            f"noted {entry.noted_at}: {entry.reason_text}; re-signed by key {entry.key_id}; "
+            f"{entry.state}"
+        )
 
 
 @main.group()

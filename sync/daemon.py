@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from device.daemon.sdnotify import Watchdog, notify
+from device.keys.identity_vault import VaultError
 from device.ledger.store import Ledger, LedgerError
 from sync.backoff import Backoff
 from sync.province_client import OperatorNeededError, ProvinceError, RetryableError
@@ -69,7 +70,7 @@ class SyncDaemon:
             log.warning("delivery deferred %.1f s: %s", delay, exc)
             self._failed(str(exc))
             return delay
-        except (OperatorNeededError, ProvinceError, LedgerError) as exc:
+        except (OperatorNeededError, ProvinceError, LedgerError, VaultError) as exc:
             delay = self.backoff.next_delay()
             log.error("delivery failed, needs attention (retry in %.0f s): %s", delay, exc)
             self._failed(str(exc))

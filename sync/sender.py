@@ -22,6 +22,9 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from device.keys.identity_vault import IdentityVault
+from device.keys.signing import DeviceKey
+from device.ledger.identity_key import vault_for_round
+from device.ledger.identity_losses import Resigner
 from device.ledger.store import Ledger, LedgerError, UnsentRating
 from device.record.gm_answer import answer_digest
 from sync.adapter import Adapter, Delivery, DeliveryStatus, OutgoingRecord
@@ -65,16 +68,27 @@ class SenderOutbox(Protocol):
 
 
 class RatingOutbox:
-    """The ledger's ratings as a Sender drains them."""
+    """The ledger's ratings as a Sender drains them; with a *resigner* (the device key) a
+    rating whose personal data is lost goes out without it (`Outbox.unsent`)."""
 
     what = "rating"
 
-    def __init__(self, ledger: Ledger, vault: IdentityVault | None) -> None:
+    def __init__(
+        self, ledger: Ledger, vault: IdentityVault | None, resigner: Resigner | None = None
+    ) -> None:
         self.ledger = ledger
         self.vault = vault
+        self.resigner = resigner
 
     def unsent(self, limit: int, max_bytes: int, after_seq: int) -> list[UnsentRating]:
-        return self.ledger.unsent(limit, self.vault, max_bytes, after_seq=after_seq)
+        """Raises WrongIdentityKeyError, nothing read, while neither the vault nor the key
+        its file holds now sealed the personal data held (it may have been sealed since this
+        sync started)."""
+        if self.vault is not None:
+            self.vault = vault_for_round(self.ledger, self.vault)
+        return self.ledger.unsent(
+            limit, self.vault, max_bytes, after_seq=after_seq, resigner=self.resigner
+        )
 
     def record(self, batch: Sequence[Pending], results: list[Delivery], at: str) -> RoundResult:
         delivered: dict[str, str] = {d.evaluation_id: d.status for d in results if d.delivered}
@@ -144,11 +158,15 @@ class Sender:
         *,
         overlap: bool = True,
         outbox: SenderOutbox | None = None,
+        key: DeviceKey | None = None,
     ) -> None:
         """overlap=False: each round sends its batch and records the answer before it
         returns, with nothing left on the way. *outbox*: what to drain, the ledger's ratings
-        unless told otherwise (case events)."""
-        self.outbox = outbox or RatingOutbox(ledger, vault)
+        unless told otherwise (case events). *key*: the device's current key, which signs a
+        rating sent without the personal data it lost; without it such a rating is kept
+        back in quarantine."""
+        resigner = Resigner(key, now) if key is not None else None
+        self.outbox = outbox or RatingOutbox(ledger, vault, resigner)
         self.ledger = ledger
         self.adapter = adapter
         self.vault = vault

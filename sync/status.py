@@ -1,7 +1,8 @@
 """`haochaping-sync status`: backlog, age of the oldest unsent rating, last success, last
-error, quarantined count (and how many lost their personal data) and whether deliveries are
-proven by receipts — for ratings and for case events — read from the ledger, so it works
-whether the daemon runs or not."""
+error, quarantined count, ratings sent without the personal data they lost, and whether
+deliveries are proven by receipts — for ratings and for case events — read from the ledger,
+so it works whether the daemon runs or not; and whether the identity key opens the personal
+data held (without it the sync sends nothing)."""
 
 from __future__ import annotations
 
@@ -26,11 +27,14 @@ def sync_status(
     *,
     events_delivered: bool = True,
     gm_province: bool = False,
+    identity_key_problem: str | None = None,
 ) -> dict[str, Any]:
     """*province_key_id*: the province key pinned at enrolment; "" for a version-1 province,
     whose deliveries are unproven (it gives no receipts). *events_delivered*: whether the
     configured adapter carries case events at all. *gm_province*: a 国密 province, whose
-    answers are SM2-signed and whose ids are kept as receipts."""
+    answers are SM2-signed and kept with the province's ids as receipts.
+    *identity_key_problem*: why the identity key cannot open the personal data held
+    (missing, another key), which stops the sync."""
     state = ledger.sync_state.read()
     if not events_delivered:
         events_endpoint = "not carried by this adapter: kept on the device"
@@ -45,7 +49,7 @@ def sync_status(
         "backlog": ledger.outbox.backlog(),
         "oldestUnsentAgeSeconds": _age(ledger.outbox.oldest_unsent_assess_time(), now),
         "quarantined": ledger.outbox.quarantined(),
-        "identityLost": ledger.outbox.identity_lost(),
+        **_identity_lost(ledger),
         "eventBacklog": ledger.events.backlog(),
         "oldestUnsentEventAgeSeconds": _age(ledger.events.oldest_unsent_ended_at(), now),
         "eventsQuarantined": ledger.events.quarantined(),
@@ -57,6 +61,7 @@ def sync_status(
         "provinceKeyId": province_key_id or None,
         "unprovenDeliveries": ledger.outbox.unproven(),
         "unprovenEventDeliveries": ledger.outbox.unproven_events(),
+        "identityKey": identity_key_problem or "ok",
     }
 
 
@@ -67,8 +72,7 @@ def render_text(status: dict[str, Any]) -> str:
         f"backlog:        {status['backlog']} ratings",
         f"oldest unsent:  {'-' if age is None else _duration(age)}",
         f"quarantined:    {status['quarantined']}",
-        f"identity lost:  {status['identityLost']}"
-        + (" (kept on the device, not sent: E_IDENTITY_LOST)" if status["identityLost"] else ""),
+        f"identity lost:  {_losses(status)}",
         f"case events:    {status['eventBacklog']} unsent, "
         f"{status['eventsQuarantined']} quarantined",
         f"oldest event:   {'-' if event_age is None else _duration(event_age)}",
@@ -77,8 +81,43 @@ def render_text(status: dict[str, Any]) -> str:
         f"last error:     {status['lastError'] or '-'}"
         + (f" (at {status['lastErrorAt']})" if status["lastError"] else ""),
         f"receipts:       {_receipts(status)}",
+        f"identity key:   {_identity_key(status)}",
     ]
     return "\n".join(lines)
+
+
+def _identity_lost(ledger: Ledger) -> dict[str, int]:
+    """Ratings whose personal data could not be restored: sent without it, waiting to be,
+    rejected after, or (no device key to re-sign) kept back."""
+    counts = ledger.identity_losses.counts()
+    kept = ledger.outbox.identity_lost()
+    return {
+        "identityLost": counts.sent + counts.waiting + counts.quarantined + kept,
+        "sentWithoutIdentity": counts.sent,
+        "waitingWithoutIdentity": counts.waiting,
+        "identityLostKeptBack": kept,
+    }
+
+
+def _losses(status: dict[str, Any]) -> str:
+    if not status["identityLost"]:
+        return "0"
+    text = (
+        f"{status['sentWithoutIdentity']} sent without personal data, "
+        f"{status['waitingWithoutIdentity']} waiting (haochaping-sync identity-lost lists them)"
+    )
+    if status["identityLostKeptBack"]:
+        text += (
+            f"; {status['identityLostKeptBack']} kept on the device, not sent "
+            "(E_IDENTITY_LOST: no device key to re-sign)"
+        )
+    return text
+
+
+def _identity_key(status: dict[str, Any]) -> str:
+    if status["identityKey"] == "ok":
+        return "ok"
+    return f"OUT OF SERVICE, nothing is sent: {status['identityKey']}"
 
 
 def _receipts(status: dict[str, Any]) -> str:

@@ -118,7 +118,9 @@ def test_migrations_are_recorded_once(ledger_path):
         "0004_key_history_and_receipts",
         "0005_case_events",
         "0006_pending_bad_presses",
-        "0007_gm_answers",
+        "0007_identity_losses",
+        "0008_identity_key_check",
+        "0009_gm_answers",
     ]
 
 

@@ -1,10 +1,9 @@
-"""Personal data after delivery, as an attacker holding the ledger's files would look for it,
-and ratings whose personal data cannot be restored: the real sync, the stand-in province, a
-real ledger file and its WAL."""
+"""Personal data after delivery, as an attacker holding the ledger's files would look for it:
+the real sync, the stand-in province, a real ledger file and its WAL. (Ratings whose personal
+data cannot be restored: test_identity_lost.py.)"""
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
 from pathlib import Path
@@ -119,68 +118,3 @@ def test_a_reader_on_an_old_snapshot_delays_the_scrub_but_never_a_rating(device,
         daemon.sender.adapter.close()
         daemon.ledger.close()
     assert_no_trace(device.config.ledger_path, blobs)
-
-
-def test_ratings_whose_personal_data_is_gone_are_kept_back_and_the_rest_delivered(device, province):
-    stored = [device.record(n, identity=person(n) if n % 3 != 2 else None) for n in range(7)]
-    seqs = {r.seq: r.evaluation_id for r in stored}
-    with sqlite3.connect(device.config.ledger_path) as attacker:
-        attacker.execute("DELETE FROM rater_identities WHERE seq = 2")  # the row gone
-        attacker.execute(  # a byte of the blob changed
-            "UPDATE rater_identities SET sealed = CAST("
-            " substr(sealed, 1, 20) || X'00' || substr(sealed, 22) AS BLOB) WHERE seq = 4"
-        )
-        attacker.execute(  # a blob cut short
-            "UPDATE rater_identities SET sealed = substr(sealed, 1, 5) WHERE seq = 5"
-        )
-        attacker.execute(  # garbage of another type (|| makes text)
-            "UPDATE rater_identities SET sealed = substr(sealed, 1, 20) || X'FF' WHERE seq = 7"
-        )
-    lost = {seqs[2], seqs[4], seqs[5], seqs[7]}
-
-    done = device.sync_cli("once")
-
-    assert done.returncode == 0, done.stderr
-    delivered = set(province.store.evaluation_ids())
-    assert delivered == set(seqs.values()) - lost  # nothing behind them was held up
-    for rating in stored:
-        if rating.evaluation_id in delivered:  # exactly as signed, personal data included
-            sent = province.store.evaluation(rating.evaluation_id)
-            assert sent == rating.record
-        else:
-            assert province.store.evaluation(rating.evaluation_id) is None
-    for seq in (2, 4, 5, 7):
-        assert f"rating seq {seq} ({seqs[seq]}) kept on the device, not sent" in done.stderr
-    assert NAME not in done.stderr and CERT_KEY not in done.stderr
-
-    status = json.loads(device.sync_cli("status", "--json").stdout)
-    assert (status["backlog"], status["quarantined"], status["identityLost"]) == (0, 4, 4)
-    text = device.sync_cli("status").stdout
-    assert "identity lost:  4 (kept on the device, not sent: E_IDENTITY_LOST)" in text
-    listed = device.sync_cli("quarantine", "list").stdout
-    assert listed.count("E_IDENTITY_LOST") == 4 and "sealed row is missing" in listed
-    assert NAME not in listed
-    # kept, not deleted: the signed rows are all still in the ledger, the chain intact
-    with sqlite3.connect(device.config.ledger_path) as conn:
-        assert conn.execute("SELECT count(*) FROM ratings").fetchone() == (7,)
-
-
-def test_a_lost_identity_never_hides_the_ratings_after_a_whole_batch_of_them(device, province):
-    """A batch made only of ratings that cannot be restored must not look like an empty
-    outbox: the ratings after it go out in the same run."""
-    for n in range(5):
-        device.record(n, identity=person(n))
-    plain = [device.record(n) for n in range(5, 8)]
-    with sqlite3.connect(device.config.ledger_path) as attacker:
-        attacker.execute("DELETE FROM rater_identities")
-    daemon = build(device.config)
-    daemon.sender.batch_size = 5  # the first batch: nothing but lost identities
-    try:
-        result = daemon.sender.send_round()
-        assert result.sent == 3 and result.delivered == 3
-        assert daemon.ledger.outbox.identity_lost() == 5
-    finally:
-        daemon.sender.close()
-        daemon.sender.adapter.close()
-        daemon.ledger.close()
-    assert set(province.store.evaluation_ids()) == {r.evaluation_id for r in plain}

@@ -3,21 +3,27 @@ stand-in province, a real pty keypad and real files."""
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime
 
 import pytest
 
-from device.daemon.config import load
+from device.daemon.config import RateLaterSection, load, save
 from device.keys.signing import DeviceKey
 from device.ledger.verify import verify_ledger
 from provisioning.checks import check_backlog, check_clock
 from provisioning.keypad_check import check_keypad
+from provisioning.test_pattern import SNAPSHOT_NAME
+from simulator.hall import PHONE_QUERY
 from simulator.virtual_keypad import VirtualKeypad
 from sync.cli import build
 from tests.support import ROOT
+from tests.support.pattern import read_number
 from tests.support.sync import Device
+from tests.support.terminal import Terminal
 
 
 def _provision(tmp_path, *args, input_text=None):
@@ -44,13 +50,44 @@ def test_check_passes_on_a_good_device_and_names_each_item(tmp_path, province):
     device = Device(tmp_path, province)
     device.record(1, identity={"userName": "何勇"})
     assert build(device.config).step() == 0.0  # delivered: nothing stuck
-    result = _provision(tmp_path, "check", "--screen", "0.2")
-    lines = result.stdout.splitlines()
+    frames = tmp_path / "frames"
+    with VirtualKeypad(link_path=tmp_path / "keypad") as board:
+        device.config = dataclasses.replace(
+            _with_keypad(device.config, str(tmp_path / "keypad")),
+            rate_later=RateLaterSection(province.url + PHONE_QUERY),
+            display=dataclasses.replace(device.config.display, snapshot_dir=str(frames)),
+        )
+        save(device.config, device.config_path)
+        term = Terminal(
+            [
+                sys.executable,
+                "-m",
+                "provisioning.cli",
+                "check",
+                "--screen",
+                "0.2",
+                "--keypad",
+                "5",
+                "--config",
+                str(device.config_path),
+            ],
+            cwd=ROOT,
+            env={**os.environ, "SDL_VIDEODRIVER": "dummy", "PYTHONPATH": str(ROOT)},
+        )
+        term.expect("type the number the screen showed")
+        term.type(read_number(frames / SNAPSHOT_NAME, device.config.display.font))
+        for key in range(1, 6):
+            term.expect(f"press key {key}")
+            board.press(key)
+        status = term.finish()
+    lines = term.screen.splitlines()
     items = ("configuration", "device key", "ledger", "province", "deliveries", "disk", "CJK font")
-    for item in (*items, "screen"):
-        assert any(line.startswith("PASS") and item in line for line in lines), result.stdout
+    for item in (*items, "rate later", "keypad", "screen", "keypad keys"):
+        assert any(line.startswith(f"PASS  {item} ") for line in lines), term.screen
+    assert any(line.startswith("SKIP  touch ") for line in lines)
     clock_ok = check_clock().ok
-    assert result.returncode == (0 if clock_ok else 1)
+    assert status == (0 if clock_ok else 1)
+    assert "not tested: touch" in term.screen
 
 
 def test_check_names_deliveries_stuck_for_more_than_a_day(tmp_path, province):
@@ -117,8 +154,6 @@ def test_keypad_check_without_a_board_says_so(tmp_path, province):
 
 
 def _with_keypad(config, port):
-    import dataclasses
-
     return dataclasses.replace(config, keypad=dataclasses.replace(config.keypad, port=port))
 
 

@@ -1,11 +1,14 @@
 """Encryption at rest of the rater's personal data (name, certificate) with AES-256-GCM.
 
 The data key lives in its own 0600 file beside the ledger; wiping that file (decommission)
-makes every stored identity unreadable.
+makes every stored identity unreadable. `key_check` names the key (an HMAC under it of a
+fixed label) so the ledger can tell a replaced key from a damaged row; it opens nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 from pathlib import Path
@@ -24,9 +27,28 @@ class VaultError(HaochapingError):
     code = "E_VAULT"
 
 
+class WrongIdentityKeyError(VaultError):
+    """identity.key is a valid key, but not the one that sealed the personal data held."""
+
+    code = "E_VAULT_WRONG_KEY"
+
+
+KEY_CHECK_LABEL = b"haochaping identity key check v1"
+
+
+def missing_key_error(path: Path) -> VaultError:
+    return VaultError(
+        f"identity key {path} is missing while the ledger holds encrypted personal "
+        "data; restore that file (a new key cannot open it)"
+    )
+
+
 class IdentityVault:
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes, path: Path | None = None) -> None:
         self._aead = AESGCM(key)
+        self.path = path  # the file it was read from, to name in errors
+        # 128 bits of HMAC-SHA256 under the key: tells keys apart, reveals nothing of it
+        self.key_check = hmac.new(key, KEY_CHECK_LABEL, hashlib.sha256).hexdigest()[:32]
 
     @classmethod
     def load_or_create(cls, path: Path, *, holds_sealed: bool = False) -> IdentityVault:
@@ -34,10 +56,7 @@ class IdentityVault:
         is sealed with the old one: a new key would silently orphan every sealed identity."""
         if not path.exists():
             if holds_sealed:
-                raise VaultError(
-                    f"identity key {path} is missing while the ledger holds encrypted personal "
-                    "data; restore that file (a new key cannot open it)"
-                )
+                raise missing_key_error(path)
             path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             try:
@@ -58,7 +77,7 @@ class IdentityVault:
             raise VaultError(f"cannot read identity key {path}: {exc.strerror}") from exc
         if len(key) != 32:
             raise VaultError(f"identity key {path} is not 32 bytes")
-        return cls(key)
+        return cls(key, path)
 
     def seal(self, evaluation_id: str, identity: dict[str, Any]) -> bytes:
         """nonce || ciphertext, bound to the rating it belongs to."""

@@ -175,7 +175,33 @@ def _0006_pending_bad_presses(conn: sqlite3.Connection) -> None:
     )
 
 
-_0007_gm_answers = _statements(
+_0007_identity_losses = _statements(
+    """
+        CREATE TABLE identity_losses (      -- ratings sent without the rater's personal data
+            seq INTEGER PRIMARY KEY REFERENCES ratings(seq),
+            reason TEXT NOT NULL,           -- sealed_row_missing, does_not_open
+            noted_at TEXT NOT NULL,         -- device clock (ISO, UTC) when the sync found it
+            key_id TEXT NOT NULL,           -- the key that signed the record sent instead
+            signature TEXT NOT NULL         -- its signature: the bytes sent are rebuilt from
+                                            -- the stored record, this key id and signature
+        );
+        -- ratings an older sync kept back for the same reason go out now (without it)
+        UPDATE ratings SET quarantine_code = NULL, quarantine_message = NULL
+            WHERE quarantine_code = 'E_IDENTITY_LOST' AND delivery IS NULL
+    """
+)
+
+_0008_identity_key_check = _statements(
+    """
+        CREATE TABLE identity_key_check (   -- which identity.key sealed the personal data held
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            key_check TEXT NOT NULL         -- IdentityVault.key_check: names the key, opens nothing
+        )
+    """
+)
+
+
+_0009_gm_answers = _statements(
     # A 国密 province's signed answers, one per call, kept while a rating it proves is kept:
     # the proof behind each `gm-sm2:<evaluateUnid>@<digest>` receipt.
     "CREATE TABLE gm_answers ("
@@ -192,7 +218,9 @@ MIGRATIONS: list[Migration] = [
     ("0004_key_history_and_receipts", _0004_key_history_and_receipts),
     ("0005_case_events", _0005_case_events),
     ("0006_pending_bad_presses", _0006_pending_bad_presses),
-    ("0007_gm_answers", _0007_gm_answers),
+    ("0007_identity_losses", _0007_identity_losses),
+    ("0008_identity_key_check", _0008_identity_key_check),
+    ("0009_gm_answers", _0009_gm_answers),
 ]
 
 

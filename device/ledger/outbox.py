@@ -4,8 +4,9 @@ province's acknowledgements and rejections recorded, and the figures status and 
 Delivered ratings lose their personal data in the transaction that marks them, which also
 stores the province's receipt; rejected ones are quarantined with the province's code, never
 resent blindly and never deleted. A rating whose personal data cannot be restored (its sealed
-row gone, or not opening) is quarantined on the device as IDENTITY_LOST: the signed record
-cannot be rebuilt, and it never holds up the ratings behind it.
+row gone, or not opening) is sent without it, signed anew by the device's current key
+(`identity_losses`), and never holds up the ratings behind it; only a sync given no device
+key to sign with keeps such a rating back, quarantined on the device as IDENTITY_LOST.
 """
 
 from __future__ import annotations
@@ -19,15 +20,17 @@ from typing import TYPE_CHECKING, Any
 
 from device.keys.identity_vault import IdentityVault, VaultError
 from device.ledger.connection import LedgerError
+from device.ledger.identity_losses import NewLoss, Resigner, resign
 from device.record.canonical import canonical_json
 from device.record.rating import join_identity
+from device.record.without_identity import IdentityLoss, substitute_bytes
 
 if TYPE_CHECKING:
     from device.ledger.store import Ledger
 
 log = logging.getLogger(__name__)
 DELIVERED = ("accepted", "duplicate", "exported")
-IDENTITY_LOST = "E_IDENTITY_LOST"  # quarantined by the device: personal data not restorable
+IDENTITY_LOST = "E_IDENTITY_LOST"  # kept back: personal data lost and no key to re-sign with
 MARK_CHUNK = 100  # deliveries per transaction: the evaluator's commits never wait long
 MARK_BY_ID = (
     "UPDATE ratings SET delivery = ?, delivered_at = ?, receipt = ?, received_at = ?"
@@ -101,6 +104,7 @@ class Outbox:
         max_bytes: int | None = None,
         *,
         after_seq: int = 0,
+        resigner: Resigner | None = None,
     ) -> list[UnsentRating]:
         """The oldest undelivered ratings in seq order (those after *after_seq*), rebuilt into
         full wire records; at most *max_bytes* of canonical JSON (and a comma each), but
@@ -109,41 +113,50 @@ class Outbox:
         A row without personal data holds the full record's canonical JSON already: it is
         handed on as it is, neither parsed nor encoded again.
 
-        A rating whose personal data cannot be restored is set aside (quarantined as
-        IDENTITY_LOST, logged without personal data) and the ones behind it are read."""
+        A rating whose personal data cannot be restored is handed on without it, signed by
+        *resigner*'s key; that record is stored (`identity_losses`) before it is handed on,
+        and logged once, without personal data. With no *resigner* such a rating is set
+        aside (quarantined as IDENTITY_LOST) and the ones behind it are read."""
         while True:
             rows = self.conn.execute(
                 "SELECT r.seq, r.evaluation_id, CAST(r.record AS BLOB), r.has_identity,"
-                " CAST(i.sealed AS BLOB)"
+                " CAST(i.sealed AS BLOB), l.key_id, l.signature"
                 " FROM ratings r LEFT JOIN rater_identities i ON i.seq = r.seq"
+                " LEFT JOIN identity_losses l ON l.seq = r.seq"
                 " WHERE r.delivery IS NULL AND r.quarantine_code IS NULL AND r.seq > ?"
                 " ORDER BY r.seq LIMIT ?",
                 (after_seq, limit),
             ).fetchall()
             out: list[UnsentRating] = []
             lost: dict[str, tuple[str, str]] = {}
+            found: list[NewLoss] = []
             used = 0
-            for seq, evaluation_id, stored, has_identity, sealed in rows:
-                if has_identity:
-                    identity = _restore(seq, evaluation_id, sealed, vault)
-                    if isinstance(identity, str):
-                        lost[evaluation_id] = (IDENTITY_LOST, identity)
-                        continue
-                    canonical = canonical_json(join_identity(json.loads(stored), identity))
-                else:
-                    canonical = stored  # the record's canonical JSON (UTF-8), as stored
+            for seq, evaluation_id, *row in rows:
+                wire = _wire(seq, evaluation_id, row, vault, resigner)
+                if isinstance(wire, IdentityLoss):  # and no key to send it without
+                    _log_kept_back(seq, evaluation_id, wire)
+                    lost[evaluation_id] = (IDENTITY_LOST, _kept_back(wire))
+                    continue
+                if isinstance(wire, NewLoss):
+                    found.append(wire)
+                canonical = wire.canonical if isinstance(wire, NewLoss) else wire
                 if max_bytes is not None:
                     used += len(canonical) + 1
                     if used > max_bytes and out:
                         break
                 out.append(UnsentRating(seq, evaluation_id, canonical))
+            if found and resigner is not None:  # on disk before any of it leaves
+                self.ledger.identity_losses.keep(found, resigner)
+                for loss in found:
+                    _log_sent_without(loss)
             if lost:
                 self.quarantine(lost)
             if out or not lost:
                 return out
 
     def identity_lost(self) -> int:
-        """Ratings kept on the device because their personal data cannot be restored."""
+        """Ratings kept on the device because their personal data cannot be restored and no
+        device key was given to send them without it."""
         return self.conn.execute(
             "SELECT count(*) FROM ratings WHERE quarantine_code = ?", (IDENTITY_LOST,)
         ).fetchone()[0]
@@ -293,19 +306,65 @@ class Outbox:
         return last or (base[0] if base else 0)
 
 
+def _wire(
+    seq: int,
+    evaluation_id: str,
+    row: list[Any],
+    vault: IdentityVault | None,
+    resigner: Resigner | None,
+) -> bytes | NewLoss | IdentityLoss:
+    """A rating's bytes to send, from its stored record, sealed personal data and earlier
+    identity loss (*row*): as stored, rebuilt with its personal data, sent without it as
+    before, or newly without it (a NewLoss to keep); the reason alone when it lost its
+    personal data and there is no key to send it without."""
+    stored, has_identity, sealed, lost_key, lost_signature = row
+    if not has_identity:
+        return stored  # the record's canonical JSON (UTF-8), as stored
+    if lost_key is not None:  # sent without it before: the very same bytes
+        return substitute_bytes(json.loads(stored), lost_key, lost_signature)
+    identity = _restore(seq, evaluation_id, sealed, vault)
+    if not isinstance(identity, IdentityLoss):
+        return canonical_json(join_identity(json.loads(stored), identity))
+    if resigner is None:
+        return identity
+    return resign(seq, evaluation_id, stored, identity, resigner.key)
+
+
 def _restore(
     seq: int, evaluation_id: str, sealed: bytes | None, vault: IdentityVault | None
-) -> dict[str, Any] | str:
-    """A rating's personal data opened, or why it cannot be (no personal data in the reason,
-    which is logged and kept as the quarantine message)."""
+) -> dict[str, Any] | IdentityLoss:
+    """A rating's personal data opened, or why it cannot be."""
     if vault is None:
         raise LedgerError(f"rating seq {seq}: personal data cannot be restored: no identity key")
     if sealed is None:
-        reason = "personal data cannot be restored: its sealed row is missing"
-    else:
-        try:
-            return vault.open(evaluation_id, sealed)
-        except (VaultError, ValueError):  # a cut blob fails before authentication
-            reason = "personal data cannot be restored: it does not open with the identity key"
-    log.error("rating seq %d (%s) kept on the device, not sent: %s", seq, evaluation_id, reason)
-    return reason
+        return IdentityLoss.SEALED_ROW_MISSING
+    try:
+        return vault.open(evaluation_id, sealed)
+    except (VaultError, ValueError):  # a cut blob fails before authentication
+        return IdentityLoss.DOES_NOT_OPEN
+
+
+def _log_sent_without(loss: NewLoss) -> None:
+    """The journal's one line for a rating sent without personal data (none in it)."""
+    log.warning(
+        "rating sent without personal data (identity lost): seq=%d evaluationId=%s"
+        " reason=%s keyId=%s",
+        loss.seq,
+        loss.evaluation_id,
+        loss.reason.value,
+        loss.key_id,
+    )
+
+
+def _kept_back(reason: IdentityLoss) -> str:
+    return f"personal data cannot be restored ({reason.text}) and no device key to re-sign"
+
+
+def _log_kept_back(seq: int, evaluation_id: str, reason: IdentityLoss) -> None:
+    log.error(
+        "rating kept on the device, not sent (identity lost, no device key): seq=%d"
+        " evaluationId=%s reason=%s",
+        seq,
+        evaluation_id,
+        reason.value,
+    )

@@ -5,6 +5,8 @@ delivered, too recent, or whose delivery mark is not proven), and the last remov
 and hash are kept, sealed by the device key, so the rest of the ledger still verifies from
 there. With the province key pinned a mark is proven only by the province's receipt for that
 row (`delivery_proof`); a mark set by hand never lets a rating be erased and sealed over.
+A rating sent without the personal data it lost is proven by the receipt for the bytes sent
+in its place; its entry in `identity_losses` leaves with it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import logging
 from device.keys.signing import DeviceKey
 from device.ledger.delivery_proof import DeliveryMark, GmProof, mark_problem
 from device.ledger.gm_answers import kept_answers
+from device.ledger.loss_verify import SentInstead
 from device.ledger.store import Ledger
 from device.record.canonical import canonical_json
 from device.record.receipt import RecordKind
@@ -43,16 +46,19 @@ def prune_delivered(
     the answers kept; the prefix ends at the first that is not."""
     gm = GmProof(province_sm2_key, kept_answers(ledger.conn)) if province_sm2_key else None
     rows = ledger.conn.execute(
-        "SELECT seq, evaluation_id, record_hash, delivery, delivered_at, receipt, received_at"
-        " FROM ratings ORDER BY seq LIMIT ?",
+        "SELECT r.seq, r.evaluation_id, r.record_hash, r.delivery, r.delivered_at, r.receipt,"
+        " r.received_at, r.record, l.key_id, l.signature, l.reason"
+        " FROM ratings r LEFT JOIN identity_losses l ON l.seq = r.seq ORDER BY r.seq LIMIT ?",
         (limit,),
     ).fetchall()
     prefix = []
-    for seq, evaluation_id, record_hash, delivery, delivered_at, receipt, received_at in rows:
+    for row in rows:
+        seq, evaluation_id, record_hash, delivery, delivered_at, receipt, received_at = row[:7]
         if delivery is None or delivered_at is None or delivered_at >= delivered_before:
             break
+        sent = record_hash if row[8] is None else SentInstead(*row[8:11]).sent_hash(row[7])
         mark = DeliveryMark(
-            RecordKind.RATING, evaluation_id, seq, record_hash, delivery, receipt, received_at
+            RecordKind.RATING, evaluation_id, seq, sent, delivery, receipt, received_at
         )
         problem = mark_problem(mark, device_id, province_key, gm)
         if problem is not None:
@@ -65,6 +71,7 @@ def prune_delivered(
     seal = key.sign(base_bytes(last_seq, last_hash))
     with ledger.writing("retention not applied"):
         ledger.conn.execute("DELETE FROM rater_identities WHERE seq <= ?", (last_seq,))
+        ledger.conn.execute("DELETE FROM identity_losses WHERE seq <= ?", (last_seq,))
         ledger.conn.execute("DELETE FROM ratings WHERE seq <= ?", (last_seq,))
         ledger.conn.execute(  # a 国密 province's answers that no kept rating names any more
             "DELETE FROM gm_answers WHERE digest NOT IN (SELECT substr(receipt, -64) FROM "

@@ -25,6 +25,8 @@ from device.keys.signing import DeviceKey
 from device.ledger import migrations
 from device.ledger.case_events import CaseEvents
 from device.ledger.connection import LedgerError, connect
+from device.ledger.identity_key import IdentityKeyCheck
+from device.ledger.identity_losses import IdentityLosses, Resigner
 from device.ledger.outbox import Outbox, UnsentRating
 from device.ledger.sync_state import SyncMemory
 from device.record.canonical import ZERO_HASH, canonical_json, check_canonical, record_hash
@@ -84,6 +86,8 @@ class Ledger:
         self.outbox = Outbox(self)
         self.sync_state = SyncMemory(self)
         self.events = CaseEvents(self)
+        self.identity_losses = IdentityLosses(self)
+        self.identity_key = IdentityKeyCheck(self)
         self._known_keys: set[str] = set()
         self._purge_pending = False  # personal data deleted, the WAL not yet emptied
         self._probe_error: str | None = None
@@ -187,6 +191,7 @@ class Ledger:
             ),
         )
         if identity and vault is not None:
+            self.identity_key.note_sealing(vault)
             self.conn.execute(
                 "INSERT INTO rater_identities (seq, sealed) VALUES (?, ?)",
                 (seq, vault.seal(record["evaluationId"], identity)),
@@ -331,9 +336,10 @@ class Ledger:
         max_bytes: int | None = None,
         *,
         after_seq: int = 0,
+        resigner: Resigner | None = None,
     ) -> list[UnsentRating]:
         """See Outbox.unsent."""
-        return self.outbox.unsent(limit, vault, max_bytes, after_seq=after_seq)
+        return self.outbox.unsent(limit, vault, max_bytes, after_seq=after_seq, resigner=resigner)
 
     def quarantine(self, rejections: dict[str, tuple[str, str]]) -> None:
         """See Outbox.quarantine."""

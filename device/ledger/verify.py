@@ -3,6 +3,8 @@
 Anchored (`expect_key_id`): only keys certified in a chain from the enrolled key are trusted.
 With the province key, every rating and case event marked delivered must carry a receipt that
 verifies under it; without it, only a mark no device sets is a finding (`delivery_proof`).
+A rating sent without the personal data it lost (`identity_losses`) is checked as sent — its
+new signature under a trusted key, its receipt over those bytes — and reported as a note.
 `check_rows` is pure and reports every bad row; `verify_ledger` reads the file read-only.
 """
 
@@ -25,20 +27,41 @@ from device.ledger.connection import connect
 from device.ledger.delivery_proof import NO_RECEIPT, DeliveryMark, GmProof, mark_problem
 from device.ledger.event_verify import check_events, event_mark_problems
 from device.ledger.gm_answers import kept_answers
+from device.ledger.identity_key import KeyVerdict, judge
+from device.ledger.loss_verify import SENT_WITHOUT_IDENTITY, SentInstead
 from device.ledger.retention import base_bytes
 from device.ledger.store import seal_bytes
 from device.record.canonical import ZERO_HASH, canonical_json, record_hash
 from device.record.rating import join_identity
 from device.record.receipt import RecordKind
 
-__all__ = ["NO_RECEIPT", "Finding", "LedgerRow", "Report", "check_rows", "verify_ledger"]
+__all__ = [
+    "NO_RECEIPT",
+    "SENT_WITHOUT_IDENTITY",
+    "WRONG_IDENTITY_KEY",
+    "Finding",
+    "LedgerRow",
+    "Report",
+    "SentInstead",
+    "check_rows",
+    "verify_ledger",
+]
 ROWS = (
     "SELECT r.seq, r.evaluation_id, r.record, r.record_hash, r.has_identity, r.seal,"
-    " i.sealed, r.delivery, r.receipt, r.received_at"
-    " FROM ratings r LEFT JOIN rater_identities i ON i.seq = r.seq ORDER BY r.seq"
+    " i.sealed, r.delivery, r.receipt, r.received_at, l.key_id, l.signature, l.reason"
+    " FROM ratings r LEFT JOIN rater_identities i ON i.seq = r.seq"
+    " LEFT JOIN identity_losses l ON l.seq = r.seq ORDER BY r.seq"
 )
-ROWS_BEFORE_RECEIPTS = ROWS.replace("r.receipt, r.received_at", "NULL, NULL")  # older files
-EVENTS_MIGRATION = "0005_case_events"  # the migration that created the case_events table
+# older files: before receipts were kept (0004), before identity losses (0007)
+ROWS_BEFORE_LOSSES = ROWS.replace("l.key_id, l.signature, l.reason", "NULL, NULL, NULL").replace(
+    " LEFT JOIN identity_losses l ON l.seq = r.seq", ""
+)
+ROWS_BEFORE_RECEIPTS = ROWS_BEFORE_LOSSES.replace("r.receipt, r.received_at", "NULL, NULL")
+EVENTS_MIGRATION = "0005_case_events"
+WRONG_IDENTITY_KEY = (
+    "the identity key given does not match the key that sealed the personal data held: "
+    "personal data not checked"
+)  # the migration that created the case_events table
 
 
 @dataclass(frozen=True)
@@ -53,6 +76,7 @@ class LedgerRow:
     delivery: str | None = None  # accepted, duplicate, exported; None before delivery
     receipt: str | None = None  # the province's signature over what it acknowledged
     received_at: str | None = None
+    sent_instead: SentInstead | None = None  # sent without the personal data it lost
 
 
 @dataclass(frozen=True)
@@ -69,6 +93,11 @@ class Report:
     anchored: bool = False  # keys checked against a key id given from outside the file
     receipts_checked: bool = False  # delivered rows' receipts checked under the province key
     events: int = 0  # case events checked (their own chain)
+    notes: tuple[Finding, ...] = ()  # not problems: ratings sent without personal data
+
+    @property
+    def sent_without_identity(self) -> int:
+        return len(self.notes)
 
     @property
     def first_bad(self) -> Finding | None:
@@ -110,13 +139,20 @@ def _check_one(
         return f"record names device {redacted.get('deviceId')!r}, not {device_id!r}", False
     if redacted.get("prevHash") != prev_hash:
         return "prevHash does not match the previous rating (chain broken)", False
-    return _check_signed(row, redacted, public, vault)
+    return _check_signed(row, redacted, public, vault, keys)
 
 
 def _check_signed(
-    row: LedgerRow, redacted: dict[str, Any], public: Ed25519PublicKey, vault: IdentityVault | None
+    row: LedgerRow,
+    redacted: dict[str, Any],
+    public: Ed25519PublicKey,
+    vault: IdentityVault | None,
+    keys: dict[str, str],
 ) -> tuple[str | None, bool]:
-    """Re-check the wire signature and hash where the full record can be rebuilt."""
+    """Re-check the wire signature and hash where the full record can be rebuilt; for a
+    rating sent without its lost personal data, the record that was sent instead."""
+    if row.sent_instead is not None:
+        return row.sent_instead.problem(redacted, row.has_identity, keys), False
     if row.has_identity and (row.sealed_identity is None or vault is None):
         return None, False  # personal data purged after delivery, or no key to open it
     full = redacted
@@ -130,6 +166,14 @@ def _check_signed(
     if record_hash(full) != row.record_hash:
         return "record hash does not match the signed record", False
     return None, True
+
+
+def sent_hash(row: LedgerRow) -> str:
+    """The SHA-256 of the bytes the province got: the stored hash, or for a rating sent
+    without its lost personal data, the hash of what was sent instead."""
+    if row.sent_instead is None:
+        return row.record_hash
+    return row.sent_instead.sent_hash(row.record_text)
 
 
 def receipt_problem(
@@ -147,7 +191,7 @@ def receipt_problem(
         RecordKind.RATING,
         row.evaluation_id,
         row.seq,
-        row.record_hash,
+        sent_hash(row),
         row.delivery,
         row.receipt,
         row.received_at,
@@ -171,6 +215,7 @@ def check_rows(
     without a valid receipt is a finding too; a delivery mark no device sets is one always."""
     count = full = 0
     findings: list[Finding] = []
+    notes: list[Finding] = []
     expected, prev_hash = base[0] + 1, base[1]
     for row in rows:
         count += 1
@@ -180,6 +225,8 @@ def check_rows(
             problem, checked = f"row cannot be checked: {type(exc).__name__}", False
         if problem:
             findings.append(Finding(row.seq, problem))
+        elif row.sent_instead is not None:
+            notes.append(Finding(row.seq, row.sent_instead.note()))
         try:
             mark = receipt_problem(row, province_key, device_id, gm)
         except Exception as exc:  # a hostile file gives a finding, never a traceback
@@ -188,8 +235,13 @@ def check_rows(
             findings.append(Finding(row.seq, mark))
         full += checked
         expected, prev_hash = row.seq + 1, row.record_hash
-    checked = province_key is not None or gm is not None
-    return Report(count, full, tuple(findings), receipts_checked=checked)
+    return Report(
+        count,
+        full,
+        tuple(findings),
+        receipts_checked=province_key is not None or gm is not None,
+        notes=tuple(notes),
+    )
 
 
 def _base(conn: sqlite3.Connection, keys: dict[str, str]) -> tuple[tuple[int, str], Finding | None]:
@@ -306,15 +358,43 @@ def _verify(
     else:
         chain = anchored_chain(entries, expect_key_id, device_id)
     findings += [Finding(0, problem) for problem in chain.problems]
+    if vault is not None and _sealed_by_another_key(conn, vault):
+        findings.append(Finding(0, WRONG_IDENTITY_KEY))
+        vault = None  # one finding, not one per rating it cannot open
     keys = chain.public_keys()
     base, base_finding = _base(conn, keys)
     if base_finding is not None:
         findings.append(base_finding)
-    columns = {row[1] for row in conn.execute("PRAGMA table_info(ratings)")}
-    cursor = conn.execute(ROWS if "receipt" in columns else ROWS_BEFORE_RECEIPTS)
+    cursor = conn.execute(_rows_query(conn))
     rows = (
-        LedgerRow(seq, eid, text, h, bool(has), seal, sealed, delivery, receipt, received)
-        for seq, eid, text, h, has, seal, sealed, delivery, receipt, received in cursor
+        LedgerRow(
+            seq,
+            eid,
+            text,
+            digest,
+            bool(has),
+            seal,
+            sealed,
+            delivery,
+            receipt,
+            received,
+            None if lost_key is None else SentInstead(str(lost_key), str(lost_sig), str(why)),
+        )
+        for (
+            seq,
+            eid,
+            text,
+            digest,
+            has,
+            seal,
+            sealed,
+            delivery,
+            receipt,
+            received,
+            lost_key,
+            lost_sig,
+            why,
+        ) in cursor
     )
     gm = GmProof(province_sm2_key, kept_answers(conn)) if province_sm2_key else None
     report = check_rows(
@@ -328,7 +408,30 @@ def _verify(
         expect_key_id is not None,
         report.receipts_checked,
         events,
+        report.notes,
     )
+
+
+def _sealed_by_another_key(conn: sqlite3.Connection, vault: IdentityVault) -> bool:
+    """Whether the file names another key than *vault* as the one that sealed the personal
+    data it holds (a file from before migration 0008 names none)."""
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    if "identity_key_check" not in tables:
+        return False
+    recorded = conn.execute("SELECT key_check FROM identity_key_check").fetchone()
+    held = conn.execute("SELECT EXISTS (SELECT 1 FROM rater_identities)").fetchone()[0]
+    if recorded is None or not held:
+        return False
+    return judge(str(recorded[0]), vault.key_check, 1, lambda: True) is KeyVerdict.DOES_NOT_MATCH
+
+
+def _rows_query(conn: sqlite3.Connection) -> str:
+    """The rows query for this file's schema (older files lack later columns and tables)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(ratings)")}
+    if "receipt" not in columns:
+        return ROWS_BEFORE_RECEIPTS
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    return ROWS if "identity_losses" in tables else ROWS_BEFORE_LOSSES
 
 
 def _events(

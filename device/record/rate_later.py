@@ -14,7 +14,15 @@ from urllib.parse import quote
 
 from device.keys.signing import DeviceKey
 
-DEFAULT_TEMPLATE = "https://hcp.example.gov.cn/m/rate?p={projectNo}&d={deviceId}&t={issuedAt}&k={keyId}&s={signature}"
+# What the device appends to the province's phone page to make a code's link.
+PAGE_QUERY = "?p={projectNo}&d={deviceId}&t={issuedAt}&k={keyId}&s={signature}"
+# A sample only: `haochaping-provision check` fails a device still pointing at it.
+DEFAULT_TEMPLATE = "https://hcp.example.gov.cn/m/rate" + PAGE_QUERY
+
+
+def template_for(page: str) -> str:
+    """The URL template for codes leading to the province's phone page at *page*."""
+    return page + PAGE_QUERY
 
 
 def signed_message(project_no: str, device_id: str, issued_at: int) -> bytes:
