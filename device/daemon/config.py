@@ -29,6 +29,7 @@ from device.keys.private_file import write_private
 from device.keys.signing import key_id_of
 from device.record.rate_later import DEFAULT_TEMPLATE
 from device.screen.texts import LANGUAGES
+from device.web_page.return_url import allowed_entry_problem
 
 DEFAULT_FONT = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
 # Debian fonts-hanazono: HanaMinA (BMP and Extension A), HanaMinB (Extensions B–F)
@@ -37,6 +38,16 @@ FALLBACK_FONTS = [
     "/usr/share/fonts/truetype/hanazono/HanaMinB.ttf",
 ]
 ROTATIONS = (0, 90, 180, 270)
+
+
+class DisplayKind(StrEnum):
+    """What the rater looks at: the evaluator's own window, or a page in the terminal's
+    browser (no window, no pygame at all)."""
+
+    SCREEN = "screen"
+    WEB = "web"
+
+
 LEVELS_LEFT_TO_RIGHT = [5, 4, 3, 2, 1]
 
 
@@ -163,6 +174,7 @@ class LocalApiSection:
 class DisplaySection:
     # absent: the panel's native resolution, full screen, pointer hidden (the device);
     # the simulator sets a size and fullscreen = false for a window on a desktop
+    kind: DisplayKind = DisplayKind.SCREEN  # "screen" or "web"
     width: int | None = None
     height: int | None = None
     fullscreen: bool = True
@@ -181,7 +193,13 @@ class DisplaySection:
     # wants the chosen key lit and the level shown sets it to false.
     private_press: bool = True
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.kind, DisplayKind) and self.kind in DisplayKind.__members__.values():
+            object.__setattr__(self, "kind", DisplayKind(self.kind))
+
     def check(self) -> None:
+        if not isinstance(self.kind, DisplayKind):
+            raise ConfigError("[display] kind must be 'screen' or 'web'")
         if (self.width is None) != (self.height is None):
             raise ConfigError("[display] width and height go together (or both absent)")
         if (
@@ -231,6 +249,22 @@ class RateLaterSection:
 
 
 @dataclass(frozen=True)
+class RatePageSection:
+    """The rating page a self-service terminal's browser opens (`[display] kind = "web"`)."""
+
+    # Where the page may send the browser back to when the rating is done: each entry an
+    # origin ("https://kiosk.local:8443") or an origin and path prefix ("http://127.0.0.1:8080/
+    # app/"). A returnUrl matching none is refused: the device never redirects elsewhere.
+    return_urls: list[str] = field(default_factory=list)
+
+    def check(self) -> None:
+        for entry in self.return_urls:
+            problem = allowed_entry_problem(entry)
+            if problem is not None:
+                raise ConfigError(f"[rate_page] return_urls: {entry!r} {problem}")
+
+
+@dataclass(frozen=True)
 class SyncSection:
     adapter: str = "province-v1"  # or "monthly-export"
     export_dir: str | None = None  # monthly-export: where the files go (default state/exports)
@@ -268,11 +302,17 @@ class Config:
     sync: SyncSection = field(default_factory=SyncSection)
     voice: VoiceSection = field(default_factory=VoiceSection)
     rate_later: RateLaterSection = field(default_factory=RateLaterSection)
+    rate_page: RatePageSection = field(default_factory=RatePageSection)
 
     def check(self) -> None:
         """Rules that span sections."""
         if not self.device.mode.takes_keys and self.keypad.port:
             raise ConfigError("[keypad] port: a self-service terminal is touch only")
+        if self.display.kind is DisplayKind.WEB and self.device.mode is not Mode.SELF_SERVICE:
+            raise ConfigError(
+                "[display] kind = 'web' is for a self-service terminal ([device] mode = "
+                "'self_service'): a window evaluator has its own screen"
+            )
 
     @property
     def state_dir(self) -> Path:
