@@ -175,6 +175,20 @@ def _0006_pending_bad_presses(conn: sqlite3.Connection) -> None:
     )
 
 
+def _0007_web_reactions(conn: sqlite3.Connection) -> None:
+    """A rating made on the web page keeps both reaction times on the device: the browser's
+    (from the page becoming visible, the one signed into the record when it is plausible) and
+    the device's own (from serving the page to the press arriving). The record's fields are
+    the province's, so the second one stays here, removed with its rating at retention."""
+    conn.execute(
+        "CREATE TABLE web_reactions ("
+        " seq INTEGER PRIMARY KEY,"  # the rating's seq
+        " page_ms INTEGER,"  # as the browser measured it; NULL when it sent none
+        " device_ms INTEGER NOT NULL,"
+        " signed_ms INTEGER NOT NULL)"  # the record's reactionMs: which of the two was signed
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_ratings", _0001_ratings),
     ("0002_case_outcomes", _0002_case_outcomes),
@@ -182,6 +196,7 @@ MIGRATIONS: list[Migration] = [
     ("0004_key_history_and_receipts", _0004_key_history_and_receipts),
     ("0005_case_events", _0005_case_events),
     ("0006_pending_bad_presses", _0006_pending_bad_presses),
+    ("0007_web_reactions", _0007_web_reactions),
 ]
 
 

@@ -61,6 +61,7 @@ def prune_delivered(
     seal = key.sign(base_bytes(last_seq, last_hash))
     with ledger.writing("retention not applied"):
         ledger.conn.execute("DELETE FROM rater_identities WHERE seq <= ?", (last_seq,))
+        ledger.conn.execute("DELETE FROM web_reactions WHERE seq <= ?", (last_seq,))
         ledger.conn.execute("DELETE FROM ratings WHERE seq <= ?", (last_seq,))
         ledger.conn.execute(
             "INSERT INTO ledger_base (id, seq, record_hash, key_id, seal) VALUES (1, ?, ?, ?, ?)"

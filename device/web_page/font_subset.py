@@ -18,6 +18,7 @@ from fontTools import subset
 from device.screen.texts import LANGUAGES, VALUE_CHARACTERS, Texts
 
 log = logging.getLogger(__name__)
+logging.getLogger("fontTools").setLevel(logging.WARNING)  # a line per table otherwise
 FOLDER = "web-font"
 
 

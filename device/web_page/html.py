@@ -43,6 +43,14 @@ def face_svg(level: Level) -> str:
     )
 
 
+def level_colours_css() -> str:
+    """The five buttons' colours, the window's own (`device.screen.palette`)."""
+    return "".join(
+        f".level.l{item['level']}{{background:{item['colour']}}}"
+        for item in levels_json(Texts())
+    )
+
+
 def esc(value: object) -> str:
     return escape(str(value), quote=True)
 
@@ -51,9 +59,8 @@ def rating_page(
     page_id: str, token: str, return_url: str | None, texts: Texts, font_version: str
 ) -> str:
     buttons = "".join(
-        f'<button type="button" class="level" data-level="{item["level"]}"'
-        f' style="--level:{item["colour"]}">{face_svg(Level(item["level"]))}'
-        f'<span class="label">{esc(item["label"])}</span></button>'
+        f'<button type="button" class="level l{item["level"]}" data-level="{item["level"]}">'
+        f'{face_svg(Level(item["level"]))}<span class="label">{esc(item["label"])}</span></button>'
         for item in levels_json(texts)
     )
     settings = json.dumps(

@@ -34,7 +34,12 @@ from device.flow.rating_flow import OVERALL
 from device.local_api.http import ApiError, Body, Reply, Request, Route
 from device.record.rating import Level
 from device.screen.texts import LANGUAGES, Texts
-from device.web_page.html import CONTENT_SECURITY_POLICY, rating_page, refusal_page
+from device.web_page.html import (
+    CONTENT_SECURITY_POLICY,
+    level_colours_css,
+    rating_page,
+    refusal_page,
+)
 from device.web_page.page_view import PageState, state_json
 from device.web_page.pages import RatePages
 from device.web_page.return_url import MAX_RETURN_URL, return_allowed
@@ -78,6 +83,7 @@ class RatePageRoutes:
         self.version = font.stem if font is not None else "0"
         package = resources.files("device.web_page").joinpath("assets")
         self.assets = {name: package.joinpath(name).read_bytes() for name in ASSETS}
+        self.assets["rate.css"] += level_colours_css().encode()
 
     def routes(self) -> list[Route]:
         return [
