@@ -35,7 +35,7 @@ from simulator.local_client import EvaluatorClient
 
 log = logging.getLogger(__name__)
 TERMINAL_NO = "ZZ-0031"
-SERVICES = ("self_service", "single", "intake", "batch", "indicators", "theme")
+SERVICES = ("self_service", "intake", "batch", "indicators", "theme")
 
 
 class TerminalApp:
@@ -177,11 +177,18 @@ class SelfServiceTerminal:
     """Provision, start and stop one web terminal against *province*."""
 
     def __init__(
-        self, workdir: Path, province: StandInProvince, *, language: str = "zh-Hans"
+        self,
+        workdir: Path,
+        province: StandInProvince,
+        *,
+        language: str = "zh-Hans",
+        rating_s: int = 30,
+        rate_later_s: int = 20,
     ) -> None:
         self.workdir = workdir
         self.province = province
         self.language = language
+        self.timing = {"rating_timeout_s": rating_s, "rate_later_s": rate_later_s}
         self.app = TerminalApp(self)
         self.config: Config | None = None
         self._client: EvaluatorClient | None = None
@@ -218,7 +225,7 @@ class SelfServiceTerminal:
                 terminal_no=TERMINAL_NO,
             ),
             local_api_port=free_port(),
-            display=DisplaySection(kind=DisplayKind.WEB, language=self.language),
+            display=DisplaySection(kind=DisplayKind.WEB, language=self.language, **self.timing),
             rate_page=RatePageSection(return_urls=[self.app.origin + "/done"]),
             serial="SIM-TERMINAL",
             rate_later=RateLaterSection(url_template=self.province.url + PHONE_QUERY),

@@ -55,6 +55,8 @@ MARKERS = (
     "`device` a key enrolled with the first",
     "officer_page: `province` is one stand-in per module, filled for the officer's page",
     "local_api: `window` and `kiosk` are live local APIs with the dummy twin behind",
+    "web_terminal_timing(rating_s, rate_later_s): the module's `web_terminal` waits this "
+    "long on its rating and rate-later pages",
 )
 
 
@@ -329,13 +331,16 @@ def unsent_device(tmp_path: Path, province: Any) -> Device:
 
 
 @pytest.fixture(scope="module")
-def web_terminal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SelfServiceTerminal]:
+def web_terminal(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SelfServiceTerminal]:
     """A stand-in province and a provisioned web terminal (real evaluator and sync programs,
     the terminal's application on another port), one per module."""
     root = tmp_path_factory.mktemp("terminal")
     province = StandInProvince(root)
     province.start()
-    terminal = SelfServiceTerminal(root / "terminal", province)
+    timing = request.node.get_closest_marker("web_terminal_timing")
+    terminal = SelfServiceTerminal(root / "terminal", province, **(timing.kwargs if timing else {}))
     try:
         terminal.start()
         yield terminal

@@ -104,16 +104,28 @@
     show("rows", multi);
     show("submit-rows", multi);
     var rows = el("rows");
-    rows.textContent = "";
-    if (multi) {
+    var layout = s.case.projectNo + "|" + s.rows.map(function (r) { return r.id; }).join(",");
+    if (multi && rows.getAttribute("data-layout") !== layout) {
+      rows.textContent = ""; // built once per case; later states only mark the chosen levels
+      rows.setAttribute("data-layout", layout);
       s.rows.forEach(function (row) {
         var part = document.createElement("div");
         part.className = "row";
         var name = document.createElement("h2");
         name.textContent = row.name;
         part.appendChild(name);
-        part.appendChild(levelButtons(row.id, row.level));
+        part.appendChild(levelButtons(row.id, null));
         rows.appendChild(part);
+      });
+    }
+    if (multi) {
+      s.rows.forEach(function (row) {
+        var buttons = rows.querySelectorAll('.level[data-row="' + row.id + '"]');
+        Array.prototype.forEach.call(buttons, function (b) {
+          var level = Number(b.getAttribute("data-level"));
+          b.setAttribute("aria-pressed", String(row.level === level));
+          b.classList.toggle("dim", row.level !== null && row.level !== level);
+        });
       });
       el("submit-rows").disabled = s.rows[0].level === null;
     } else {
@@ -148,16 +160,23 @@
     el("reasons-seconds").textContent = seconds(s);
     el("choose-again").textContent = r.chooseAgain;
     var tags = el("tags");
-    tags.textContent = "";
+    var layout = r.tags.map(function (t) { return t.code; }).join(",");
+    if (tags.getAttribute("data-layout") !== layout) {
+      tags.textContent = ""; // built once per reasons page; later states only tick
+      tags.setAttribute("data-layout", layout);
+      r.tags.forEach(function (tag) {
+        var button = document.createElement("button");
+        button.type = "button";
+        button.className = "tag";
+        button.textContent = tag.label;
+        button.setAttribute("data-tag", tag.code);
+        button.addEventListener("click", function () { press({ action: "tag", tag: tag.code }); });
+        tags.appendChild(button);
+      });
+    }
     r.tags.forEach(function (tag) {
-      var button = document.createElement("button");
-      button.type = "button";
-      button.className = "tag";
-      button.textContent = tag.label;
-      button.setAttribute("data-tag", tag.code);
-      button.setAttribute("aria-pressed", String(tag.selected));
-      button.addEventListener("click", function () { press({ action: "tag", tag: tag.code }); });
-      tags.appendChild(button);
+      var button = tags.querySelector('[data-tag="' + CSS.escape(tag.code) + '"]');
+      if (button) { button.setAttribute("aria-pressed", String(tag.selected)); }
     });
   }
 
