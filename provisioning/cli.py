@@ -24,6 +24,7 @@ from device.ledger.store import Ledger, LedgerError
 from provisioning.certificate import certificate_fingerprint, make_certificate
 from provisioning.checks import Outcome, run_all
 from provisioning.decommission import decommission
+from provisioning.display_question import ask_display
 from provisioning.keypad_check import check_keypad
 from provisioning.label import label_text, write_label
 from provisioning.rotate import rotate_key
@@ -100,6 +101,19 @@ def main(verbose: bool) -> None:
 @click.option("--ca-bundle", default=None, help="CA bundle that signs the province's certificate.")
 @click.option("--keypad-port", default=None, help="Keypad device path or pyserial URL.")
 @click.option("--local-api-port", default=8470, show_default=True, help="Local API port.")
+@click.option(
+    "--display-kind",
+    type=click.Choice(["screen", "web"]),
+    default=None,
+    help="Self-service: the evaluator's own screen, or the rating page in the terminal's "
+    "browser (asked when not given).",
+)
+@click.option(
+    "--return-url",
+    "return_urls",
+    multiple=True,
+    help="Web terminal: an address the rating page may send the browser back to (repeat).",
+)
 def init(
     config_path: Path,
     state_dir: Path,
@@ -114,8 +128,11 @@ def init(
     ca_bundle: str | None,
     keypad_port: str | None,
     local_api_port: int,
+    display_kind: str | None,
+    return_urls: tuple[str, ...],
 ) -> None:
     """Generate the device key here, enrol it with the province, write the configuration."""
+    display, rate_page = ask_display(Mode(mode), display_kind, return_urls, click.prompt)
     site = SiteAnswers(
         area_code=area_code,
         dept_code=dept_code,
@@ -134,6 +151,8 @@ def init(
             ca_bundle=ca_bundle,
             keypad_port=keypad_port,
             local_api_port=local_api_port,
+            display=display,
+            rate_page=rate_page,
         )
     except HaochapingError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -188,7 +188,7 @@ class SelfServiceTerminal:
         self.workdir = workdir
         self.province = province
         self.language = language
-        self.timing = {"rating_timeout_s": rating_s, "rate_later_s": rate_later_s}
+        self.rating_s, self.rate_later_s = rating_s, rate_later_s
         self.app = TerminalApp(self)
         self.config: Config | None = None
         self._client: EvaluatorClient | None = None
@@ -225,7 +225,12 @@ class SelfServiceTerminal:
                 terminal_no=TERMINAL_NO,
             ),
             local_api_port=free_port(),
-            display=DisplaySection(kind=DisplayKind.WEB, language=self.language, **self.timing),
+            display=DisplaySection(
+                kind=DisplayKind.WEB,
+                language=self.language,
+                rating_timeout_s=self.rating_s,
+                rate_later_s=self.rate_later_s,
+            ),
             rate_page=RatePageSection(return_urls=[self.app.origin + "/done"]),
             serial="SIM-TERMINAL",
             rate_later=RateLaterSection(url_template=self.province.url + PHONE_QUERY),

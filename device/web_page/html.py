@@ -46,8 +46,7 @@ def face_svg(level: Level) -> str:
 def level_colours_css() -> str:
     """The five buttons' colours, the window's own (`device.screen.palette`)."""
     return "".join(
-        f".level.l{item['level']}{{background:{item['colour']}}}"
-        for item in levels_json(Texts())
+        f".level.l{item['level']}{{background:{item['colour']}}}" for item in levels_json(Texts())
     )
 
 
