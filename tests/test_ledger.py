@@ -118,6 +118,7 @@ def test_migrations_are_recorded_once(ledger_path):
         "0004_key_history_and_receipts",
         "0005_case_events",
         "0006_pending_bad_presses",
+        "0007_web_reactions",
     ]
 
 

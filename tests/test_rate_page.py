@@ -256,3 +256,27 @@ def test_a_web_terminal_never_loads_pygame_or_sdl(web_terminal):
     assert "device" in (web_terminal.workdir / "evaluator.log").read_text()
     assert "pygame" not in maps and "SDL" not in maps
     assert "python" in maps  # the maps are the evaluator's: its interpreter is in them
+
+
+@pytest.mark.parametrize(
+    ("lang", "html_lang", "invite", "level"),
+    [
+        ("zh-Hans", "zh-Hans", "请您对本次服务进行评价", "非常满意"),
+        ("zh-Hant", "zh-Hant", "請您對本次服務進行評價", "非常滿意"),
+        ("en", "en", "Please rate the service you received", "Very satisfied"),
+    ],
+)
+def test_the_page_speaks_the_language_asked_for(web_terminal, lang, html_lang, invite, level):
+    browser = Browser(web_terminal)
+    project_no, page = push(web_terminal)
+    reply = browser.session.get(f"{browser.origin}{page}?lang={lang}", timeout=10)
+    assert f'<html lang="{html_lang}">' in reply.text and f">{level}<" in reply.text
+    token = re.search(r'<meta name="rate-page" content="([^"]+)">', reply.text)
+    assert token is not None
+    settings = json.loads(html.unescape(token.group(1)))
+    wait_until(
+        lambda: browser.state(page, settings["token"])["state"] == "rating", "the rating page"
+    )
+    state = browser.state(page, settings["token"])
+    assert state["case"]["title"] == invite
+    assert web_terminal.client.cancel(project_no)
