@@ -87,7 +87,6 @@ def _fixed_texts(texts: Texts, state: PageState) -> dict[str, str]:
         "title": texts.ui(title) if title else "",
         "hint": texts.ui(hint) if hint else "",
         "back": texts.ui("web_back"),
-        "submit": texts.ui("submit"),
     }
 
 

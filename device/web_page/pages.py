@@ -28,7 +28,6 @@ class _Page:
     project_no: str
     opened_at: float  # monotonic: when the case was pushed
     token: str | None = None  # of the newest opening; an older opening cannot press
-    return_url: str | None = None
     language: str | None = None
     seen: bool = False  # a view of its case was published
     rated: bool = False  # its thanks page was published
@@ -66,11 +65,7 @@ class RatePages:
         with self._changed:
             self._pages.pop(page_id, None)
 
-    def known(self, page_id: str) -> bool:
-        with self._changed:
-            return page_id in self._pages
-
-    def open(self, page_id: str, return_url: str | None, language: str | None) -> str | None:
+    def open(self, page_id: str, language: str | None) -> str | None:
         """A browser opens the page: a fresh token for it (any earlier opening's token stops
         working, so only the newest tab can press); None for an unknown page."""
         with self._changed:
@@ -78,7 +73,6 @@ class RatePages:
             if page is None:
                 return None
             page.token = secrets.token_urlsafe(24)
-            page.return_url = return_url
             page.language = language
             self._version += 1
             self._changed.notify_all()
@@ -140,8 +134,3 @@ class RatePages:
         if not page.seen and now - page.opened_at < WAITING_S:
             return Snapshot(PageState.WAITING, self._version, None)
         return Snapshot(PageState.ENDED, self._version, None)
-
-    def return_url(self, page_id: str) -> str | None:
-        with self._changed:
-            page = self._pages.get(page_id)
-            return page.return_url if page else None

@@ -108,7 +108,7 @@ class RatePageRoutes:
             log.warning("rating page: a return address not allowed was refused")
             body = refusal_page(texts.ui("web_bad_return"), texts)
             return _html(HTTPStatus.BAD_REQUEST, body)
-        token = self.pages.open(page_id, return_url, language)
+        token = self.pages.open(page_id, language)
         if token is None:
             return _html(HTTPStatus.NOT_FOUND, refusal_page(texts.ui("web_ended"), texts))
         self.post(PageOpened(page_id, self.clock.monotonic()))

@@ -78,7 +78,7 @@
     });
   }
 
-  function levelButtons(row, chosen) {
+  function levelButtons(row) {
     var template = el("single").querySelectorAll(".level");
     var box = document.createElement("div");
     box.className = "levels";
@@ -86,8 +86,8 @@
       var copy = button.cloneNode(true);
       var level = Number(copy.getAttribute("data-level"));
       copy.setAttribute("data-row", row);
-      copy.setAttribute("aria-pressed", String(chosen === level));
-      if (chosen !== null && chosen !== level) { copy.classList.add("dim"); }
+      copy.setAttribute("aria-pressed", "false");
+      copy.classList.remove("dim");
       copy.addEventListener("click", function () {
         press({ action: "level", level: level, row: row });
       });
@@ -114,7 +114,7 @@
         var name = document.createElement("h2");
         name.textContent = row.name;
         part.appendChild(name);
-        part.appendChild(levelButtons(row.id, null));
+        part.appendChild(levelButtons(row.id));
         rows.appendChild(part);
       });
     }
