@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -191,13 +192,14 @@ def test_the_signed_reaction_time_is_the_browsers_and_the_devices_is_kept(web_te
     browser = Browser(web_terminal)
     project_no, page = push(web_terminal)
     token = browser.token(page)
+    time.sleep(0.05)  # the rater looks before pressing: the device sees at least that long
     browser.press(page, token, {"action": "level", "level": 5, "visibleMs": 3})
     wait_until(lambda: rated(web_terminal, project_no), "the rating on the ledger")
     (record,) = rated(web_terminal, project_no)
     assert web_terminal.config is not None
     seq, page_ms, device_ms, signed = web_reactions(web_terminal.config.ledger_path)[-1]
     assert seq == record["seq"] and page_ms == 3 == signed == record["reactionMs"]
-    assert device_ms >= 3
+    assert device_ms >= 50
     # a browser claiming longer than the device saw: impossible, so the device's is signed
     project_no, page = push(web_terminal)
     token = browser.token(page)
@@ -270,7 +272,8 @@ def test_the_page_speaks_the_language_asked_for(web_terminal, lang, html_lang, i
     browser = Browser(web_terminal)
     project_no, page = push(web_terminal)
     reply = browser.session.get(f"{browser.origin}{page}?lang={lang}", timeout=10)
-    assert f'<html lang="{html_lang}">' in reply.text and f">{level}<" in reply.text
+    shown = reply.text.replace("\u200b", "").replace("\u00ad", "")  # break points in labels
+    assert f'<html lang="{html_lang}">' in reply.text and f">{level}<" in shown
     token = re.search(r'<meta name="rate-page" content="([^"]+)">', reply.text)
     assert token is not None
     settings = json.loads(html.unescape(token.group(1)))

@@ -66,9 +66,14 @@ def state_json(
 
 
 def levels_json(texts: Texts) -> list[dict[str, Any]]:
-    """The five buttons, best first (as on the window): label, colour, value."""
+    """The five buttons, best first (as on the window): label (with the window's break
+    points: a zero-width space in Chinese, a soft hyphen in English), colour, value."""
     return [
-        {"level": int(level), "label": texts.level(level), "colour": hex_of(LEVEL_COLOURS[level])}
+        {
+            "level": int(level),
+            "label": texts.button_label(level),
+            "colour": hex_of(LEVEL_COLOURS[level]),
+        }
         for level in BUTTON_ORDER
     ]
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.actions import interaction
@@ -75,7 +76,11 @@ class Kiosk:
         actions.perform()
 
     def state(self) -> str:
-        return str(self.find("#page").get_attribute("data-state"))
+        """The rating page's state; "" while no rating page is (yet) loaded."""
+        try:
+            return str(self.find("#page").get_attribute("data-state"))
+        except (NoSuchElementException, StaleElementReferenceException):
+            return ""
 
     def text(self) -> str:
         return str(self.find("body").text)
