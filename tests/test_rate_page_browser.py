@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from selenium.webdriver.common.by import By
 
 from device.screen.contrast import MINIMUM, ratio
 from device.screen.layout import Layout
+from device.screen.palette import LEVEL_COLOURS
 from simulator.terminal import SelfServiceTerminal
 from tests.support.kiosk import (
     AUDIT,
@@ -99,6 +101,13 @@ def test_a_rater_rates_by_touch_and_the_terminal_gets_its_screen_back(
     if service == "self_service":
         assert "社保缴费证明打印" in page and "终端机编号：ZZ-0031" in page
     audit(kiosk, width, height)
+    if service != "indicators":  # the window's colour for each level, label and face on it
+        for level, colour in LEVEL_COLOURS.items():
+            button = kiosk.find(f'#single .level[data-level="{int(level)}"]')
+            assert button.value_of_css_property("background-color") == "rgba({}, {}, {}, 1)".format(
+                *colour
+            )
+            assert button.find_element(By.CSS_SELECTOR, "svg.face").is_displayed()
     keep(kiosk, tmp_path, f"web-rating-{service}-{width}x{height}")
     if service == "self_service":  # a bad level: the reasons page, every tag reachable
         kiosk.tap(kiosk.find('#single .level[data-level="2"]'))

@@ -26,6 +26,12 @@ LEVEL_COLOURS: dict[Level, Colour] = {
 }
 
 
+def dimmed(colour: Colour) -> Colour:
+    """A level not chosen, once another is: its colour faded towards grey (ink on it)."""
+    r, g, b = colour
+    return ((r + 2 * 225) // 3, (g + 2 * 225) // 3, (b + 2 * 225) // 3)
+
+
 def hex_of(colour: Colour) -> str:
     """`#rrggbb`, as a style sheet writes it."""
     return "#{:02x}{:02x}{:02x}".format(*colour)

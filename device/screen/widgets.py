@@ -25,6 +25,7 @@ from device.screen.palette import (  # noqa: F401 (the page modules take them fr
     TRACK,
     WARNING,
     WHITE,
+    dimmed,
 )
 
 _NO_BREAK_BEFORE = set("，。、；：？！）」』”’》〉…,.;:?!)%")
@@ -41,11 +42,6 @@ class DrawnText:
     bg: tuple[Colour, ...]
     role: str = ""  # what it shows, for the checks: "case_no", "staff", "level", …
     box: Rect | None = None  # the shape it must stay inside (a button), None: the page
-
-
-def dimmed(colour: Colour) -> Colour:
-    r, g, b = colour
-    return ((r + 2 * 225) // 3, (g + 2 * 225) // 3, (b + 2 * 225) // 3)
 
 
 def _units(text: str) -> list[str]:
