@@ -8,6 +8,8 @@ from __future__ import annotations
 import html
 import json
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -283,3 +285,19 @@ def test_the_page_speaks_the_language_asked_for(web_terminal, lang, html_lang, i
     state = browser.state(page, settings["token"])
     assert state["case"]["title"] == invite
     assert web_terminal.client.cancel(project_no)
+
+
+def test_the_web_terminals_modules_import_no_pygame():
+    script = (
+        "import sys\n"
+        "import device.cli, device.evaluator.app, device.evaluator.loop\n"
+        "import device.evaluator.web_glass, device.web_page.routes\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'pygame')\n"
+        "print(loaded)\n"
+        "import device.evaluator.window\n"
+        "print('pygame' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.split("\n")[:2] == ["[]", "True"]  # the window's module does load it
