@@ -111,6 +111,9 @@ def require_json_type(content_type: str | None) -> None:
 class _LocalApiHandler(JsonHandler):
     server_version = "haochaping-evaluator"
     sys_version = ""
+    # headers and body go out as two writes: without TCP_NODELAY the body waits for the
+    # client's delayed ACK (40 ms a reply, which a rating page's long poll would feel)
+    disable_nagle_algorithm = True
     timeout = IDLE_TIMEOUT_S
     logger = log
     label = "local api"
