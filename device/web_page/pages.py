@@ -105,8 +105,11 @@ class RatePages:
     # -- the main loop ------------------------------------------------------------------
 
     def publish(self, view: ScreenView) -> None:
-        """The flow's view now; the page it names (if any) is the one on the flow."""
+        """The flow's view now; the page it names (if any) is the one on the flow. The same
+        view again (the loop redraws a countdown page often) changes nothing."""
         with self._changed:
+            if view == self._view:
+                return
             current = view.page_id if view.case is not None else None
             for page_id, page in self._pages.items():
                 if page_id == current:
