@@ -75,6 +75,11 @@ def push(terminal: SelfServiceTerminal) -> tuple[str, str]:
     case = renumbered(CASE, next(_serial))
     answer = terminal.client.push_case(case)
     assert re.fullmatch(r"/rate/[A-Za-z0-9_-]{20,}", answer["ratePage"])
+    terminal.client.wait_for(
+        lambda s: s["projectNo"] == case["projectNo"] and s["phase"] == "rating",
+        5,
+        "the case on the state machine",
+    )
     return case["projectNo"], answer["ratePage"]
 
 

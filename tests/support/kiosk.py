@@ -66,11 +66,18 @@ class Kiosk:
         return self.driver.find_elements(By.CSS_SELECTOR, selector)
 
     def tap(self, element: WebElement, times: int = 1) -> None:
-        """A finger on the element's middle, *times* times in quick succession."""
+        """A finger on the element's middle, *times* times in quick succession at the same
+        place (whatever the page shows there by the second)."""
+        self.run("arguments[0].scrollIntoView({block: 'center'})", element)
+        x, y = self.run(
+            "const r = arguments[0].getBoundingClientRect();"
+            "return [Math.round(r.left + r.width / 2), Math.round(r.top + r.height / 2)];",
+            element,
+        )
         finger = PointerInput(interaction.POINTER_TOUCH, "finger")
         actions = ActionBuilder(self.driver, mouse=finger)
         for n in range(times):
-            actions.pointer_action.move_to(element).pointer_down().pointer_up()
+            actions.pointer_action.move_to_location(x, y).pointer_down().pointer_up()
             if n < times - 1:
                 actions.pointer_action.pause(0.03)
         actions.perform()
