@@ -34,6 +34,7 @@ from device.local_api.tls import server_context
 from device.record.rating import Site
 from device.record.tag_catalog import TagCatalog
 from device.screen.texts import Texts
+from device.web_page.font_subset import make_subset
 from device.web_page.pages import RatePages
 from device.web_page.routes import RatePageRoutes
 
@@ -167,10 +168,6 @@ class Evaluator:
         tls = server_context(self.config.state_dir) if cfg.serves_tls else None
         page_routes = None
         if self.rate_pages is not None:
-            from device.web_page.font_subset import (  # noqa: PLC0415 (fontTools: web only)
-                make_subset,
-            )
-
             display = self.config.display
             font = make_subset(Path(display.font), self.tags.labels(), self.config.state_dir)
             page_routes = RatePageRoutes(

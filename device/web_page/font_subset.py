@@ -1,6 +1,7 @@
 """The CJK font the rating page is served with: a subset of the device's font (every text of
 the three languages, the reason tags, and the 6,763 hanzi of GB 2312 for case and item names),
-made with fontTools at start and kept in the state folder until its inputs change.
+made with fontTools at start (in a process of its own, `font_tool`, so the evaluator does not
+keep the parsed font) and kept in the state folder until its inputs change.
 
 Characters outside it (rare names) fall back to the browser's own fonts.
 """
@@ -10,16 +11,16 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import subprocess
+import sys
 from collections.abc import Iterable
 from pathlib import Path
-
-from fontTools import subset
 
 from device.screen.texts import LANGUAGES, VALUE_CHARACTERS, Texts
 
 log = logging.getLogger(__name__)
-logging.getLogger("fontTools").setLevel(logging.WARNING)  # a line per table otherwise
 FOLDER = "web-font"
+MAKE_TIMEOUT_S = 120
 
 
 def gb2312_characters() -> str:
@@ -64,22 +65,29 @@ def make_subset(font: Path, extra: Iterable[str], state_dir: Path) -> Path | Non
     target = folder / f"{digest}.ttf"
     if target.exists():
         return target
-    options = subset.Options()
-    options.font_number = 0  # the first face of a collection (.ttc)
-    options.layout_features = ["*"]
-    options.notdef_outline = True
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / f".{digest}.ttf.tmp"
+    characters = folder / f".{digest}.txt"
+    characters.write_text(text, encoding="utf-8")
+    command = [sys.executable, "-m", "device.web_page.font_tool", str(font), str(characters)]
     try:
-        loaded = subset.load_font(str(font), options)
-        subsetter = subset.Subsetter(options)
-        subsetter.populate(text=text)
-        subsetter.subset(loaded)
-        folder.mkdir(parents=True, exist_ok=True)
-        partial = folder / f".{digest}.ttf.tmp"
-        subset.save_font(loaded, str(partial), options)
+        done = subprocess.run(  # noqa: S603 (our own interpreter and module)
+            [*command, str(partial)],
+            capture_output=True,
+            text=True,
+            timeout=MAKE_TIMEOUT_S,
+            check=False,
+        )
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+            raise OSError(last)
         os.replace(partial, target)
-    except Exception as exc:  # a font fontTools cannot read: the page still works
+    except (OSError, subprocess.SubprocessError) as exc:  # the page still works without it
         log.warning("rating page font not made from %s (%s)", font, exc)
+        partial.unlink(missing_ok=True)
         return None
+    finally:
+        characters.unlink(missing_ok=True)
     for old in folder.glob("*.ttf"):
         if old != target:
             old.unlink(missing_ok=True)
