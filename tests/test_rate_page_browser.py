@@ -148,6 +148,7 @@ def test_a_rater_rates_by_touch_and_the_terminal_gets_its_screen_back(
         kiosk.tap(kiosk.find('#single .level[data-level="5"]'))
     wait_until(lambda: kiosk.state() in ("thanks", "rated"), "the thanks page")
     if kiosk.state() == "thanks":
+        audit(kiosk, width, height)
         keep(kiosk, tmp_path, f"web-thanks-{width}x{height}")
     back_on_the_application(kiosk, web_terminal)
     (record,) = ratings_of(web_terminal, project_no)
@@ -225,6 +226,7 @@ def test_a_stale_page_says_its_case_ended_and_goes_back(web_terminal, chromium_k
     kiosk.open(stale)
     wait_until(lambda: kiosk.state() == "ended", "the page saying it ended")
     assert "本次评价页面已结束" in kiosk.text()
+    audit(kiosk, 1080, 1920)
     keep(kiosk, tmp_path, "web-ended-1080x1920")
     back_on_the_application(kiosk, web_terminal)
     assert web_terminal.config is not None
@@ -235,6 +237,7 @@ def test_a_stale_page_says_its_case_ended_and_goes_back(web_terminal, chromium_k
     kiosk.open(current)
     wait_until(lambda: kiosk.state() == "rate_later", "the rate-later page", 20)
     wait_until(lambda: kiosk.run("return document.getElementById('code').naturalWidth") > 0, "QR")
+    audit(kiosk, 1080, 1920)
     keep(kiosk, tmp_path, "web-rate-later-1080x1920")
     back_on_the_application(kiosk, web_terminal)
     events = {e["projectNo"]: e for e in ledger_events(ledger)}
