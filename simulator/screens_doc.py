@@ -316,6 +316,14 @@ WEB_PAGES = [
         "next case): it says so and returns.",
     ),
     (
+        "web-elsewhere-1280x800",
+        "The page opened again somewhere else: this tab's token is retired, and it says so.",
+    ),
+    (
+        "web-refused-return-1280x800",
+        "A return address not allowed at provisioning: no page is opened.",
+    ),
+    (
         "web-rate-later-1080x1920",
         "Nobody pressed: the rate-later code, then back to the application.",
     ),

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from selenium.webdriver.common.by import By
 
 from device.screen.contrast import MINIMUM, ratio
@@ -255,3 +256,22 @@ def test_the_province_receives_the_web_ratings(web_terminal):
         stored = store.evaluation(record["evaluationId"])
         assert stored is not None
         assert (stored["source"], stored["reactionMs"]) == ("web", record["reactionMs"])
+
+
+def test_a_page_opened_again_elsewhere_and_a_refused_return_say_so(
+    web_terminal, chromium_kiosk, tmp_path
+):
+    kiosk = chromium_kiosk
+    kiosk.resize(1280, 800)
+    project_no = start_service(kiosk, web_terminal, "self_service")
+    page = kiosk.url.split("?")[0]
+    again = requests.get(page, timeout=10)  # a second opening: the kiosk's token is retired
+    assert again.status_code == 200
+    wait_until(lambda: "评价页面已在另一处打开" in kiosk.text(), "the old tab told", 15)
+    keep(kiosk, tmp_path, "web-elsewhere-1280x800")
+    kiosk.open(f"{page}?returnUrl=http%3A%2F%2Fevil.example%2F")
+    assert kiosk.state() == "refused" and "返回地址不在允许范围内" in kiosk.text()
+    audit(kiosk, 1280, 800)
+    keep(kiosk, tmp_path, "web-refused-return-1280x800")
+    assert web_terminal.client.cancel(project_no)
+    assert ratings_of(web_terminal, project_no) == []
