@@ -10,6 +10,8 @@ import hashlib
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -18,12 +20,14 @@ from device.daemon.cli_options import DEFAULT_CONFIG, config_option, verbose_opt
 from device.daemon.config import Config, RateLaterSection, load
 from device.daemon.logsetup import configure
 from device.errors import HaochapingError
+from device.flow.mode import Mode
 from device.keys.signing import DeviceKey, KeyFileError
 from device.ledger.store import Ledger, LedgerError
 from device.screen.fonts import FontError
 from provisioning.certificate import certificate_fingerprint, make_certificate
 from provisioning.checks import Outcome, run_all
 from provisioning.decommission import decommission
+from provisioning.display_question import ask_display
 from provisioning.gm_enroll import gm_enroll_cmd, show_lines
 from provisioning.interview import interview, question_options
 from provisioning.keypad_check import check_keypad
@@ -36,6 +40,15 @@ from provisioning.setup_device import display_of, hand_over, provision, site_of,
 from provisioning.touch_check import check_touch
 
 SERVICES = ("haochaping-evaluator", "haochaping-sync")
+
+
+def _prompt_or_refuse(no_input: bool) -> Callable[[str, str], str]:
+    """click's prompt, or, with --no-input, a refusal naming the missing option."""
+
+    def refuse(question: str, default: str) -> str:
+        raise click.UsageError(f"--no-input: missing --display-kind or --return-url ({question})")
+
+    return refuse if no_input else click.prompt
 
 
 def _config(config_path: Path) -> Config:
@@ -107,6 +120,19 @@ def main(verbose: bool) -> None:
     show_default=True,
     help="Where to look for serial ports (the keypad).",
 )
+@click.option(
+    "--display-kind",
+    type=click.Choice(["screen", "web"]),
+    default=None,
+    help="Self-service: the evaluator's own screen, or the rating page in the terminal's "
+    "browser (asked when not given).",
+)
+@click.option(
+    "--return-url",
+    "return_urls",
+    multiple=True,
+    help="Web terminal: an address the rating page may send the browser back to (repeat).",
+)
 def init(
     config_path: Path,
     state_dir: Path,
@@ -114,13 +140,21 @@ def init(
     local_api_port: int,
     no_input: bool,
     serial_by_id: Path,
+    display_kind: str | None,
+    return_urls: tuple[str, ...],
     **given: str | None,
 ) -> None:
     """Ask where the device stands, check each answer, then generate the device key here,
-    enrol it with the province and write the configuration (full screen)."""
+    enrol it with the province and write the configuration (full screen, or the rating page
+    in a self-service terminal's browser)."""
     answers = interview(QUESTIONS, given, Here(by_id=serial_by_id), ask=not no_input)
+    display, rate_page = ask_display(
+        Mode(answers["mode"]), display_kind, return_urls, _prompt_or_refuse(no_input)
+    )
+    display = replace(display_of(answers), kind=display.kind)
     for line in summary(answers):
         click.echo(line)
+    click.echo(f"display:    {display.kind.value}")
     try:
         config = provision(
             config_path=config_path,
@@ -131,8 +165,9 @@ def init(
             ca_bundle=ca_bundle,
             keypad_port=answers.get("keypad_port"),
             local_api_port=local_api_port,
-            display=display_of(answers),
+            display=display,
             rate_later=RateLaterSection(url_template=answers["rate_later_url"]),
+            rate_page=rate_page,
         )
     except HaochapingError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -23,6 +23,7 @@ from device.daemon.config import (
     LocalApiSection,
     ProvinceSection,
     RateLaterSection,
+    RatePageSection,
     SiteSection,
     save,
 )
@@ -105,6 +106,7 @@ def provision(
     serial: str | None = None,
     service_user: str | None = "haochaping",
     rate_later: RateLaterSection | None = None,
+    rate_page: RatePageSection | None = None,
 ) -> Config:
     # Build (and so validate) everything that does not depend on the province first.
     draft = Config(
@@ -128,7 +130,9 @@ def provision(
         keypad=KeypadSection(port=keypad_port),
         display=display or DisplaySection(),
         rate_later=rate_later or RateLaterSection(),
+        rate_page=rate_page or RatePageSection(),
     )
+    draft.check()
     for section in (
         draft.device,
         draft.site,
@@ -137,6 +141,7 @@ def provision(
         draft.keypad,
         draft.display,
         draft.rate_later,
+        draft.rate_page,
     ):
         section.check()
     key = DeviceKey.generate()
@@ -181,6 +186,7 @@ def provision(
         keypad=draft.keypad,
         display=draft.display,
         rate_later=draft.rate_later,
+        rate_page=draft.rate_page,
     )
     save(config, config_path)
     hand_over(config, config_path, service_user)

@@ -21,8 +21,9 @@ from device.errors import HaochapingError
 from device.screen.texts import LANGUAGES
 from simulator.console import Console
 from simulator.demo import run_demo, run_file
-from simulator.hall import Hall
+from simulator.hall import Hall, StandInProvince
 from simulator.screenshot import SCREENS, load_case, render
+from simulator.terminal import SelfServiceTerminal
 
 
 def _has_display() -> bool:
@@ -97,6 +98,41 @@ def hall(
             stop.wait(duration)
             console.stop()
     click.echo("hall stopped")
+
+
+@main.command()
+@click.option(
+    "--workdir", type=click.Path(path_type=Path, file_okay=False), help="Keep all files here."
+)
+@click.option("--language", type=click.Choice(LANGUAGES), default="zh-Hans", show_default=True)
+@click.option("--no-browser", is_flag=True, help="Print the address; open no browser.")
+@click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
+def terminal(workdir: Path | None, language: str, no_browser: bool, duration: float | None) -> None:
+    """A self-service terminal until Ctrl-C: the evaluator with no window of its own, the
+    stand-in province, the sync, and the terminal's application page, which finishes a
+    transaction and opens the rating page in the browser."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    with tempfile.TemporaryDirectory(prefix="haochaping-terminal-") as tmp:
+        root = workdir or Path(tmp)
+        root.mkdir(parents=True, exist_ok=True)
+        province = StandInProvince(root)
+        province.start()
+        running = SelfServiceTerminal(root / "terminal", province, language=language)
+        try:
+            running.start()
+            click.echo(f"terminal application: {running.app.origin}/")
+            click.echo(f"officer's page:       {province.root_url}/")
+            click.echo(f"files:                {root}")
+            click.echo("Ctrl-C to stop")
+            if not no_browser and _has_display():
+                webbrowser.open(running.app.origin + "/")
+            stop.wait(duration)
+        finally:
+            running.stop()
+            province.close()
+    click.echo("terminal stopped")
 
 
 @main.command()

@@ -284,6 +284,65 @@ def walkthrough(docs: Path) -> list[str]:
     return lines
 
 
+# The rating page in a browser (a web terminal): pictures kept by the browser tests with
+# `HAOCHAPING_WEB_SCREENS=docs/screens pytest tests/test_rate_page_browser.py`.
+WEB_PAGES = [
+    (
+        "web-rating-self_service-1080x1920",
+        "The rating page, portrait 1080×1920: item name, case "
+        "number, terminal number, five buttons with label, face and colour.",
+    ),
+    (
+        "web-reasons-1080x1920",
+        "A bad level: every reason at once, 重新选择 and 提交; 提交 with no reason asks for one.",
+    ),
+    (
+        "web-thanks-1080x1920",
+        "Thanks, after the ledger committed the rating; then back to the terminal's application.",
+    ),
+    (
+        "web-rating-indicators-1920x1080",
+        "Landscape 1920×1080, a case rated on three rows (overall, business, service).",
+    ),
+    ("web-rows-1920x1080", "The three rows rated; 提交 below them."),
+    ("web-rating-batch-1280x800", "Landscape 1280×800, a batch: every case number listed."),
+    (
+        "web-rated-1280x800",
+        "The page opened again after its case was rated: it says so, offers no button and returns.",
+    ),
+    (
+        "web-ended-1080x1920",
+        "A page opened after its case ended unrated (here replaced by the "
+        "next case): it says so and returns.",
+    ),
+    (
+        "web-elsewhere-1280x800",
+        "The page opened again somewhere else: this tab's token is retired, and it says so.",
+    ),
+    (
+        "web-refused-return-1280x800",
+        "A return address not allowed at provisioning: no page is opened.",
+    ),
+    (
+        "web-rate-later-1080x1920",
+        "Nobody pressed: the rate-later code, then back to the application.",
+    ),
+]
+
+
+def web_section() -> list[str]:
+    lines = [
+        '## The rating page in a browser (self-service terminal, `[display] kind = "web"`)',
+        "",
+        "Taken by `tests/test_rate_page_browser.py` in headless Chromium with touch emulation",
+        "(`HAOCHAPING_WEB_SCREENS=docs/screens` keeps them); see docs/rate-page.md.",
+        "",
+    ]
+    for name, caption in WEB_PAGES:
+        lines += [f"### {name}", "", caption, "", f"![{name}](screens/{name}.png)", ""]
+    return lines
+
+
 def generate(docs: Path) -> Path:
     pictures = docs / "screens"
     lines = [
@@ -318,6 +377,7 @@ def generate(docs: Path) -> Path:
         source = f" (case `{case_file}`)" if case_file else ""
         lines += [f"## {name}", "", f"{caption}{source}", "", f"![{name}](screens/{name}.png)", ""]
     lines += walkthrough(docs)
+    lines += web_section()
     out = docs / "screens.md"
     out.write_text("\n".join(lines), encoding="utf-8")
     return out

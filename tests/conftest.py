@@ -34,12 +34,14 @@ from simulator.hall import Hall, SimulatedWindow, StandInProvince
 from simulator.province.server import ProvinceServer
 from simulator.province.speed.signature_pool import SignatureChecker
 from simulator.province.store import ProvinceStore
+from simulator.terminal import SelfServiceTerminal
 from simulator.virtual_keypad import VirtualKeypad
 from tests.support.deploy import Installed, install_twice, need_tool
 from tests.support.dummy_evaluator import DummyEvaluator
 from tests.support.evaluator import Driver, make_config
 from tests.support.hostile import Answer, HostileServer
 from tests.support.keypad import FAST, EventLog
+from tests.support.kiosk import Kiosk
 from tests.support.local_api import TOKEN, WANG, Window
 from tests.support.province import EnrolledDevice, fill_officer_page, running_province
 from tests.support.records import fill_ledger
@@ -53,6 +55,8 @@ MARKERS = (
     "`device` a key enrolled with the first",
     "officer_page: `province` is one stand-in per module, filled for the officer's page",
     "local_api: `window` and `kiosk` are live local APIs with the dummy twin behind",
+    "web_terminal_timing(rating_s, rate_later_s): the module's `web_terminal` waits this "
+    "long on its rating and rate-later pages",
 )
 
 
@@ -321,3 +325,35 @@ def unsent_device(tmp_path: Path, province: Any) -> Device:
     device.record(2)
     device.close()
     return device
+
+
+# --- a self-service terminal with no window: the rating page in a browser -----------------
+
+
+@pytest.fixture(scope="module")
+def web_terminal(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SelfServiceTerminal]:
+    """A stand-in province and a provisioned web terminal (real evaluator and sync programs,
+    the terminal's application on another port), one per module."""
+    root = tmp_path_factory.mktemp("terminal")
+    province = StandInProvince(root)
+    province.start()
+    timing = request.node.get_closest_marker("web_terminal_timing")
+    terminal = SelfServiceTerminal(root / "terminal", province, **(timing.kwargs if timing else {}))
+    try:
+        terminal.start()
+        yield terminal
+    finally:
+        terminal.stop()
+        province.close()
+
+
+@pytest.fixture(scope="module")
+def chromium_kiosk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kiosk]:
+    """One headless Chromium under chromedriver for a module, resized per terminal."""
+    kiosk = Kiosk(tmp_path_factory.mktemp("kiosk-profile"))
+    try:
+        yield kiosk
+    finally:
+        kiosk.close()

@@ -121,6 +121,7 @@ def test_migrations_are_recorded_once(ledger_path):
         "0007_identity_losses",
         "0008_identity_key_check",
         "0009_gm_answers",
+        "0010_web_reactions",
     ]
 
 

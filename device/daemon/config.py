@@ -30,6 +30,7 @@ from device.keys.signing import key_id_of
 from device.keys.sm2 import public_key_problem
 from device.record.rate_later import DEFAULT_TEMPLATE
 from device.screen.texts import LANGUAGES
+from device.web_page.return_url import allowed_entry_problem
 
 DEFAULT_FONT = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
 # Debian fonts-hanazono: HanaMinA (BMP and Extension A), HanaMinB (Extensions B–F)
@@ -38,6 +39,16 @@ FALLBACK_FONTS = [
     "/usr/share/fonts/truetype/hanazono/HanaMinB.ttf",
 ]
 ROTATIONS = (0, 90, 180, 270)
+
+
+class DisplayKind(StrEnum):
+    """What the rater looks at: the evaluator's own window, or a page in the terminal's
+    browser (no window, no pygame at all)."""
+
+    SCREEN = "screen"
+    WEB = "web"
+
+
 LEVELS_LEFT_TO_RIGHT = [5, 4, 3, 2, 1]
 
 
@@ -164,6 +175,7 @@ class LocalApiSection:
 class DisplaySection:
     # absent: the panel's native resolution, full screen, pointer hidden (the device);
     # the simulator sets a size and fullscreen = false for a window on a desktop
+    kind: DisplayKind = DisplayKind.SCREEN  # "screen" or "web"
     width: int | None = None
     height: int | None = None
     fullscreen: bool = True
@@ -182,7 +194,13 @@ class DisplaySection:
     # wants the chosen key lit and the level shown sets it to false.
     private_press: bool = True
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.kind, DisplayKind) and self.kind in DisplayKind.__members__.values():
+            object.__setattr__(self, "kind", DisplayKind(self.kind))
+
     def check(self) -> None:
+        if not isinstance(self.kind, DisplayKind):
+            raise ConfigError("[display] kind must be 'screen' or 'web'")
         if (self.width is None) != (self.height is None):
             raise ConfigError("[display] width and height go together (or both absent)")
         if (
@@ -271,6 +289,22 @@ class GmSection:
 
 
 @dataclass(frozen=True)
+class RatePageSection:
+    """The rating page a self-service terminal's browser opens (`[display] kind = "web"`)."""
+
+    # Where the page may send the browser back to when the rating is done: each entry an
+    # origin ("https://kiosk.local:8443") or an origin and path prefix ("http://127.0.0.1:8080/
+    # app/"). A returnUrl matching none is refused: the device never redirects elsewhere.
+    return_urls: list[str] = field(default_factory=list)
+
+    def check(self) -> None:
+        for entry in self.return_urls:
+            problem = allowed_entry_problem(entry)
+            if problem is not None:
+                raise ConfigError(f"[rate_page] return_urls: {entry!r} {problem}")
+
+
+@dataclass(frozen=True)
 class SyncSection:
     adapter: str = "province-v1"  # or "monthly-export", or "gm-soap" (a 国密 province: [gm])
     export_dir: str | None = None  # monthly-export: where the files go (default state/exports)
@@ -309,6 +343,7 @@ class Config:
     voice: VoiceSection = field(default_factory=VoiceSection)
     rate_later: RateLaterSection = field(default_factory=RateLaterSection)
     gm: GmSection = field(default_factory=GmSection)
+    rate_page: RatePageSection = field(default_factory=RatePageSection)
 
     def check(self) -> None:
         """Rules that span sections."""
@@ -319,6 +354,11 @@ class Config:
             )
         if not self.device.mode.takes_keys and self.keypad.port:
             raise ConfigError("[keypad] port: a self-service terminal is touch only")
+        if self.display.kind is DisplayKind.WEB and self.device.mode is not Mode.SELF_SERVICE:
+            raise ConfigError(
+                "[display] kind = 'web' is for a self-service terminal ([device] mode = "
+                "'self_service'): a window evaluator has its own screen"
+            )
 
     @property
     def state_dir(self) -> Path:

@@ -91,6 +91,7 @@ class Request:
     raw: bytes = b""  # the body as received
     body: Any = None  # the decoded JSON, where the route asks for it
     has_body: bool = False  # False: no body was sent
+    query: str = ""  # the query string, where the route takes one
 
 
 @dataclass(frozen=True)

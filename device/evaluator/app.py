@@ -1,7 +1,9 @@
 """The evaluator program: builds its parts from the configuration, wires them, starts and stops.
 
-Ledger, keys and health come from `storage`; screen, voice, keypad and local API are opened
-here and handed to the one main loop (`device.evaluator.loop`), which runs until SIGTERM.
+Ledger, keys and health come from `storage`; the glass (the pygame window, or with `[display]
+kind = "web"` the rating page served to the terminal's browser), voice, keypad and local API
+are opened here and handed to the one main loop (`device.evaluator.loop`), which runs until
+SIGTERM. pygame is imported only for the window: a web terminal never loads it.
 """
 
 from __future__ import annotations
@@ -10,18 +12,19 @@ import logging
 import platform
 import signal
 from collections.abc import Iterable
+from pathlib import Path
 from types import FrameType
-
-import pygame
+from typing import TYPE_CHECKING
 
 from device import __version__
 from device.daemon.clock import Clock, SystemClock
-from device.daemon.config import Config
+from device.daemon.config import Config, DisplayKind
 from device.daemon.sdnotify import Watchdog, notify
+from device.evaluator.glass import Glass
 from device.evaluator.health import HealthCheck
 from device.evaluator.loop import MainLoop
 from device.evaluator.storage import open_storage
-from device.evaluator.voice import Voice
+from device.evaluator.web_glass import WebGlass
 from device.flow.rating_flow import RatingFlow, Timing
 from device.keypad.link import KeypadLink
 from device.ledger.store import Ledger
@@ -30,10 +33,14 @@ from device.local_api.server import LocalApi
 from device.local_api.tls import server_context
 from device.record.rating import Site
 from device.record.tag_catalog import TagCatalog
-from device.screen.fonts import load_font
-from device.screen.pages import Screen
-from device.screen.panel import open_panel
 from device.screen.texts import Texts
+from device.web_page.font_subset import make_subset
+from device.web_page.pages import RatePages
+from device.web_page.routes import RatePageRoutes
+
+if TYPE_CHECKING:
+    from device.evaluator.voice import Voice
+    from device.screen.pages import Screen
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +77,9 @@ class Evaluator:
         self.inbox = self.loop.inbox
         self.keypad: KeypadLink | None = None
         self.api: LocalApi | None = None
+        self.web = config.display.kind is DisplayKind.WEB
+        # the pages handed out to the terminal's browser (a web terminal only)
+        self.rate_pages = RatePages(self.clock.monotonic) if self.web else None
         self._api_ledger: Ledger | None = None  # the API threads' own connection
         self.guard = CaseGuard(self._settled, self._rated, self._bad_press_unrated)
         self.loop.on_settled = self.guard.release
@@ -86,7 +96,8 @@ class Evaluator:
 
     @property
     def screen(self) -> Screen | None:
-        return self.loop.screen
+        """The pygame window's pages (None on a web terminal)."""
+        return getattr(self.loop.glass, "screen", None)
 
     @property
     def ledger(self) -> Ledger | None:
@@ -99,30 +110,40 @@ class Evaluator:
     # -- start and stop ---------------------------------------------------------------
 
     def open(self) -> None:
-        """Screen, font check, voice, keypad and local API: everything but the loop."""
+        """Glass, voice, keypad and local API: everything but the loop."""
         log.info(
-            "haochaping evaluator %s (%s mode) on %s, Python %s",
+            "haochaping evaluator %s (%s mode, %s display) on %s, Python %s",
             __version__,
             self.mode,
+            self.config.display.kind,
             platform.platform(),
             platform.python_version(),
         )
-        pygame.display.init()
-        display = self.config.display
-        strings = [*self.texts.all_strings(), *self.tags.labels()]
-        font = load_font(display.font, strings, display.fallback_fonts)
-        panel = open_panel(display)
-        screen = Screen(panel.surface, font, self.texts, display.large_type)
-        voice = Voice.configured(self.config.voice, display.language)
+        glass: Glass
+        voice: Voice | None = None
+        if self.rate_pages is not None:
+            glass = WebGlass(self.rate_pages)  # no window, no voice: the terminal's own screen
+        else:
+            glass, voice = self._open_window()
         self._start_inputs()
-        self.loop.attach(screen, panel, voice, self.keypad, Watchdog())
+        self.loop.attach(glass, voice, self.keypad, Watchdog())
+
+    def _open_window(self) -> tuple[Glass, Voice]:
+        """The pygame window and the voice, loaded here and only here."""
+        from device.evaluator import window  # noqa: PLC0415 (pygame: the window only)
+
+        strings = [*self.texts.all_strings(), *self.tags.labels()]
+        return window.open_window(self.config.display, self.config.voice, self.texts, strings)
 
     def close(self) -> None:
         notify("STOPPING=1")
         self._stop_inputs()
         if self.ledger:
             self.ledger.close()
-        pygame.quit()
+        if not self.web:
+            from device.evaluator import window  # noqa: PLC0415 (loaded already by open)
+
+            window.close_window()
 
     def run(self) -> None:
         """Run until SIGTERM (or the window is closed)."""
@@ -145,8 +166,29 @@ class Evaluator:
             self.keypad.start()
         cfg = self.config.local_api
         tls = server_context(self.config.state_dir) if cfg.serves_tls else None
+        page_routes = None
+        if self.rate_pages is not None:
+            display = self.config.display
+            font = make_subset(Path(display.font), self.tags.labels(), self.config.state_dir)
+            page_routes = RatePageRoutes(
+                self.rate_pages,
+                self.loop.post,
+                self.clock,
+                display.language,
+                self.config.rate_page.return_urls,
+                tls=tls is not None,
+                font=font,
+            ).routes()
         self.api = LocalApi(
-            cfg.bind, cfg.port, cfg.token, self.inbox, self.mode, self.guard, tls=tls
+            cfg.bind,
+            cfg.port,
+            cfg.token,
+            self.inbox,
+            self.mode,
+            self.guard,
+            tls=tls,
+            rate_pages=self.rate_pages,
+            page_routes=page_routes,
         )
         self.api.start()
         log.info("local API on %s:%d", cfg.bind, self.api.port)

@@ -66,7 +66,7 @@ class EvaluatorInbox:
             status = self._status
         return starting_json(self.mode) if status is None else status.as_json()
 
-    def push_case(self, case: Case) -> Refusal | None:
+    def push_case(self, case: Case, page_id: str | None = None) -> Refusal | None:
         with self._lock:
             status, staff = self._status, self._staff
         if status is None:
@@ -80,7 +80,7 @@ class EvaluatorInbox:
             return Refusal.paused()
         if self.mode.needs_staff and case.pro_manager_no is None and staff is not None:
             case = dataclasses.replace(case, pro_manager_no=staff.number, pro_manager=staff.name)
-        self._post(PushCase(case))
+        self._post(PushCase(case, page_id))
         if self.codes is not None:
             self.codes.case_pushed(case.project_no)
         return None

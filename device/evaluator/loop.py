@@ -1,8 +1,10 @@
-"""The evaluator's one main loop: messages, SDL input, the flow's deadlines, and the glass.
+"""The evaluator's one main loop: messages, the glass's input, the flow's deadlines, the glass.
 
-One thread owns pygame and the state machine; the keypad and the local API put messages in
-its queue and wake it at once. SDL's own input is polled (`device.flow.pace` says how often);
-redraws happen only on change. Decisions are the pure policies' in `device.flow`.
+One thread owns the glass (the pygame window, or the rating page served to a browser) and the
+state machine; the keypad and the local API (the business system, the browser's presses) put
+messages in its queue and wake it at once. The window's own input is polled
+(`device.flow.pace` says how often); redraws happen only on change. Decisions are the pure
+policies' in `device.flow`. No pygame here: a web terminal never loads it.
 """
 
 from __future__ import annotations
@@ -13,20 +15,25 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from typing import TypeVar
-
-import pygame
+from typing import TYPE_CHECKING, TypeVar
 
 from device.daemon.clock import Clock
 from device.daemon.config import Config
 from device.daemon.sdnotify import Watchdog, notify
 from device.evaluator.control import EvaluatorInbox
+from device.evaluator.glass import Closed, DesktopKey, Exposed, Glass, GlassInput, TapAt
 from device.evaluator.health import Health
-from device.evaluator.messages import CancelCase, Message, PushCase, SignIn, SignOut
+from device.evaluator.messages import (
+    CancelCase,
+    Message,
+    PageOpened,
+    PagePress,
+    PushCase,
+    SignIn,
+    SignOut,
+)
 from device.evaluator.rate_later_codes import RateLaterCodes
-from device.evaluator.snapshots import Snapshots
 from device.evaluator.storage import Storage
-from device.evaluator.voice import Voice
 from device.flow import pace
 from device.flow.keypad_keys import beeps_after, level_for_key, lights_for, lights_on_reasons
 from device.flow.presenter import (
@@ -36,10 +43,10 @@ from device.flow.presenter import (
     PageTouched,
     SubmitTouched,
     TagTouched,
+    Touch,
     offered_tags,
     screen_view,
     status_of,
-    touch_at,
 )
 from device.flow.rating_flow import Choice, NotRated, Phase, Problem, RatingFlow
 from device.flow.reason_keys import ReasonAction, group_count, reason_key
@@ -52,11 +59,12 @@ from device.ledger.store import QUIET_CHECKPOINT_EVERY, LedgerError
 from device.record import tag_catalog
 from device.record.rate_later import rate_later_url
 from device.record.rating import Case, Source
-from device.screen.pages import Screen, ScreenView
-from device.screen.panel import Panel
+from device.screen.view import ScreenView
+
+if TYPE_CHECKING:  # pygame's mixer: loaded only where the window runs
+    from device.evaluator.voice import Voice
 
 log = logging.getLogger(__name__)
-DESKTOP_KEYS = {pygame.K_1: 1, pygame.K_2: 2, pygame.K_3: 3, pygame.K_4: 4, pygame.K_5: 5}
 THANKS_BEEP_MS = 80
 T = TypeVar("T")
 
@@ -83,13 +91,11 @@ class MainLoop:
         )
         self.inbox = EvaluatorInbox(self.post, self.mode, codes)
         self.storage = self._storage()
-        self.screen: Screen | None = None
-        self.panel: Panel | None = None
+        self.glass: Glass | None = None
         self.voice: Voice | None = None
         self.keypad: KeypadLink | None = None
         self.watchdog: Watchdog | None = None
         self.running = False
-        self._snapshots = Snapshots(config.display.snapshot_dir)
         self._keypad_connected: bool | None = None
         self._last_health = Health(True, 0, False)
         self._next_health = 0.0
@@ -102,6 +108,7 @@ class MainLoop:
         self._unchecked_ratings = 0
         self._qr: tuple[str, str] | None = None  # project number, url
         self._awaiting_glass = False
+        self._page_id: str | None = None  # the browser page of the case on the flow (web)
         self._held: tuple[str, int, int] | None = None  # the bad press last put on disk
         self._prompt: Prompt | None = None  # spoken once its page is on the glass
         self._ready = False
@@ -128,15 +135,13 @@ class MainLoop:
 
     def attach(
         self,
-        screen: Screen,
-        panel: Panel,
-        voice: Voice,
+        glass: Glass,
+        voice: Voice | None,
         keypad: KeypadLink | None,
         watchdog: Watchdog,
     ) -> None:
         """The outputs, once open; the loop runs from now on."""
-        self.screen, self.voice, self.keypad, self.watchdog = screen, voice, keypad, watchdog
-        self.panel = panel
+        self.glass, self.voice, self.keypad, self.watchdog = glass, voice, keypad, watchdog
         if keypad is not None:
             self._keypad_connected = False
         self.running = True
@@ -174,8 +179,9 @@ class MainLoop:
         dirty = False
         while not self._queue.empty():
             dirty = self._message(self._queue.get_nowait()) or dirty
-        for event in pygame.event.get():
-            dirty = self._sdl_event(event) or dirty
+        assert self.glass is not None
+        for found in self.glass.inputs():
+            dirty = self._glass_input(found) or dirty
         phase = self.flow.phase
         self._ended(self.flow.tick(self.clock.monotonic()))
         if phase is not self.flow.phase:
@@ -186,15 +192,9 @@ class MainLoop:
         )
 
     def _draw(self) -> None:
-        assert self.screen is not None
-        self.screen.draw(self._view())
-        if self.panel is not None:
-            self.panel.show()
-        case = self.flow.case
-        self._snapshots.keep(
-            self.screen.surface, self.flow.phase, case.project_no if case else None
-        )
-        if self._awaiting_glass:
+        assert self.glass is not None
+        self.glass.show(self._view())
+        if self._awaiting_glass and self._page_id is None:  # a browser page says when instead
             self.flow.shown(self.clock.monotonic())
             self._awaiting_glass = False
         self.inbox.publish(status_of(self.flow, self._facts()))
@@ -263,8 +263,8 @@ class MainLoop:
         if catalog.version != self.tags.version:
             log.info("tag lists now version %s", catalog.version)
             self.tags = catalog
-            if self.screen is not None:
-                self.screen.paint.check_glyphs(" ".join(catalog.labels()))
+            if self.glass is not None:
+                self.glass.check_glyphs(" ".join(catalog.labels()))
 
     def _apply_health(self, storage: Storage) -> None:
         flow = self.flow
@@ -287,8 +287,16 @@ class MainLoop:
     def _message(self, message: Message) -> bool:
         """Handle one queued message; True if the page may have changed."""
         match message:
-            case PushCase(case):
-                self._push(case)
+            case PushCase(case, page_id):
+                self._push(case, page_id)
+            case PageOpened(page_id, at):
+                if page_id == self._page_id and self.flow.case is not None:
+                    self.flow.shown(at)  # the device's reaction time counts from here
+                return False
+            case PagePress(page_id, touch, at, page_ms):
+                if page_id != self._page_id or self.flow.case is None:
+                    return False  # a page of a case no longer on the flow: nothing happens
+                return self._apply_touch(touch, Source.WEB, at, page_ms)
             case CancelCase(project_no):
                 self._ended(self.flow.cancel(project_no))
             case SignIn(staff):
@@ -304,29 +312,27 @@ class MainLoop:
                 return False
         return True
 
-    def _push(self, case: Case) -> None:
+    def _push(self, case: Case, page_id: str | None = None) -> None:
         self._ended(self.flow.push(case, self.clock.monotonic()))
-        if self.flow.phase is Phase.RATING:
+        if self.flow.phase is Phase.RATING and self.flow.case is case:
+            self._page_id = page_id
             self._awaiting_glass = True
             self._qr = None
             self._light_keys()
             self._speak()
 
-    def _sdl_event(self, event: pygame.event.Event) -> bool:
-        if event.type == pygame.QUIT:
-            self.running = False
-            return False
-        if event.type == pygame.KEYDOWN and event.key in DESKTOP_KEYS:
-            return self._key(DESKTOP_KEYS[event.key], self.clock.monotonic())
-        if event.type == pygame.MOUSEBUTTONDOWN and event.button == 1:
-            if getattr(event, "touch", False):
-                return False  # SDL's copy of a touch: the FINGERDOWN counts
-            assert self.panel is not None
-            return self._touch(*self.panel.to_page(*event.pos))
-        if event.type == pygame.FINGERDOWN:
-            assert self.panel is not None
-            return self._touch(*self.panel.touch_to_page(event.x, event.y))
-        return event.type in (pygame.WINDOWEXPOSED, pygame.VIDEOEXPOSE)
+    def _glass_input(self, found: GlassInput) -> bool:
+        match found:
+            case Closed():
+                self.running = False
+                return False
+            case DesktopKey(key):
+                return self._key(key, self.clock.monotonic())
+            case TapAt(x, y):
+                return self._touch(x, y)
+            case Exposed():
+                return True
+        return False
 
     def _key(self, key: int, at: float) -> bool:
         level = level_for_key(key, self.config.keypad.key_levels, self.mode)
@@ -364,14 +370,24 @@ class MainLoop:
         self._light_keys()
 
     def _touch(self, x: int, y: int) -> bool:
-        assert self.screen is not None
+        assert self.glass is not None
         offered = offered_tags(self.flow, self.tags.for_level)
-        now = self.clock.monotonic()
+        touch = self.glass.touch_meaning(self.flow, offered, x, y)
+        return self._apply_touch(touch, Source.TOUCH, self.clock.monotonic())
+
+    def _apply_touch(
+        self, touch: Touch | None, source: Source, now: float, page_ms: int | None = None
+    ) -> bool:
+        """A tap on the window, or a press on the browser page (*page_ms*: the reaction time
+        the browser measured), through the one flow."""
         before = self.flow.phase
-        match touch_at(self.flow, self.screen.layout, offered, x, y):
+        match touch:
             case LevelTouched(level, row):
-                return self._level(self.flow.press(level, Source.TOUCH, now, row=row), before)
+                choice = self.flow.press(level, source, now, row=row, page_reaction_ms=page_ms)
+                return self._level(choice, before)
             case TagTouched(tag):
+                if tag not in {t.code for t in offered_tags(self.flow, self.tags.for_level)}:
+                    return False  # only a reason the page offers
                 self.flow.toggle_tag(tag)
                 self._light_keys()
                 return True
@@ -497,7 +513,7 @@ class MainLoop:
             window_no=site.window_no,
             hall_code=site.hall_code,
             terminal_no=site.terminal_no,
-            missing_glyphs=self.screen.paint.missing if self.screen else 0,
+            missing_glyphs=self.glass.missing_glyphs if self.glass else 0,
         )
 
     def qr_url(self) -> str | None:
@@ -519,6 +535,8 @@ class MainLoop:
     def _view(self) -> ScreenView:
         offered = offered_tags(self.flow, self.tags.for_level)
         view = screen_view(self.flow, self._facts(), self.clock.monotonic(), offered, self.qr_url())
+        if self.flow.page is not None and self._page_id is not None:
+            view = dataclasses.replace(view, page_id=self._page_id)
         if view.phase in (Phase.REASONS, Phase.THANKS) and self.config.display.private_press:
             view = dataclasses.replace(view, chosen=None)  # neither page names the level
         return view

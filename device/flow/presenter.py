@@ -16,7 +16,7 @@ from device.flow.reason_keys import group_count
 from device.record.rating import Level, Staff
 from device.record.tag_catalog import Tag
 from device.screen.layout import Layout, inside
-from device.screen.pages import ScreenView
+from device.screen.view import ScreenView
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,9 @@ class Choice:
     source: Source  # how the overall level was given
     reaction_ms: int  # from the page reaching the glass to the overall press
     pressed_at: float  # monotonic time of the overall press
+    # the web page only: the same span as the rater's browser measured it, from the page
+    # becoming visible to the press (reaction_ms is then the device's, from serving the page)
+    page_reaction_ms: int | None = None
     tags: tuple[str, ...] = ()
     indicators: dict[str, int] | None = None
     theme_levels: tuple[int | None, ...] | None = None
@@ -89,7 +92,8 @@ class _Page:
     shown_at: float
     levels: dict[str, Level] = field(default_factory=dict)
     focus: int = 0  # the row the next keypad press rates
-    overall_press: tuple[Source, int, float] | None = None  # source, reaction ms, at
+    # source, reaction ms, at, and the browser's reaction ms (web page only)
+    overall_press: tuple[Source, int, float, int | None] | None = None
     tags: list[str] = field(default_factory=list)
     tag_page: int = 0  # the group of reason tags on screen
     asked_for_reason: bool = False  # 提交 was pressed with no reason chosen
@@ -177,9 +181,15 @@ class RatingFlow:
     # -- the rater's input ------------------------------------------------------------
 
     def press(
-        self, level: Level, source: Source, at: float, row: str | None = None
+        self,
+        level: Level,
+        source: Source,
+        at: float,
+        row: str | None = None,
+        page_reaction_ms: int | None = None,
     ) -> Choice | None:
-        """A level given for a row (the focused row when none is named, as on the keypad)."""
+        """A level given for a row (the focused row when none is named, as on the keypad);
+        *page_reaction_ms*: the reaction time the rater's browser measured (web page)."""
         source = Source(source)
         page = self.page
         if self.phase is not Phase.RATING or page is None:
@@ -194,12 +204,12 @@ class RatingFlow:
         if row == OVERALL:
             if page.overall_press is None:
                 reaction = max(0, round((at - page.shown_at) * 1000))
-                page.overall_press = (source, reaction, at)
+                page.overall_press = (source, reaction, at, page_reaction_ms)
             self.chosen = level
         if not page.multi_row:
             return self._finish(at)
         unrated = [i for i, name in enumerate(page.rows) if name not in page.levels]
-        if source is not Source.TOUCH and not unrated:
+        if source is Source.KEYPAD and not unrated:
             return self._finish(at)  # a keypad-only rater completes by rating every row
         page.focus = unrated[0] if unrated else page.focus
         if self._deadline is not None:  # a rater still pressing keeps the page a full time
@@ -289,7 +299,7 @@ class RatingFlow:
 
     def _choice(self, page: _Page) -> Choice:
         assert page.overall_press is not None
-        source, reaction, at = page.overall_press
+        source, reaction, at, page_reaction = page.overall_press
         indicators = None
         if page.case.indicators and BUSINESS in page.levels and SERVICE in page.levels:
             indicators = {
@@ -311,6 +321,7 @@ class RatingFlow:
             source=source,
             reaction_ms=reaction,
             pressed_at=at,
+            page_reaction_ms=page_reaction,
             tags=tuple(page.tags),
             indicators=indicators,
             theme_levels=theme_levels,

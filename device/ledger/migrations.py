@@ -211,6 +211,20 @@ _0009_gm_answers = _statements(
 )
 
 
+def _0010_web_reactions(conn: sqlite3.Connection) -> None:
+    """A rating made on the web page keeps both reaction times on the device: the browser's
+    (from the page becoming visible, the one signed into the record when it is plausible) and
+    the device's own (from serving the page to the press arriving). The record's fields are
+    the province's, so the second one stays here, removed with its rating at retention."""
+    conn.execute(
+        "CREATE TABLE web_reactions ("
+        " seq INTEGER PRIMARY KEY,"  # the rating's seq
+        " page_ms INTEGER,"  # as the browser measured it; NULL when it sent none
+        " device_ms INTEGER NOT NULL,"
+        " signed_ms INTEGER NOT NULL)"  # the record's reactionMs: which of the two was signed
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_ratings", _0001_ratings),
     ("0002_case_outcomes", _0002_case_outcomes),
@@ -221,6 +235,7 @@ MIGRATIONS: list[Migration] = [
     ("0007_identity_losses", _0007_identity_losses),
     ("0008_identity_key_check", _0008_identity_key_check),
     ("0009_gm_answers", _0009_gm_answers),
+    ("0010_web_reactions", _0010_web_reactions),
 ]
 
 

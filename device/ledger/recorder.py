@@ -16,9 +16,20 @@ from device.keys.signing import DeviceKey
 from device.ledger.case_events import StoredEvent
 from device.ledger.store import Ledger, LedgerError, StoredRating
 from device.record.case_event import CaseEnding, EventKind, event_body, kind_for
-from device.record.rating import Case, Press, Site, assess_time, record_body
+from device.record.rating import Case, Press, Site, Source, assess_time, record_body
 
 log = logging.getLogger(__name__)
+
+
+def signed_reaction_ms(choice: Choice) -> int:
+    """The record's reactionMs. On the web page, the browser's own measure (from the page
+    becoming visible to the press) when it is plausible: not negative, and not longer than
+    the device's, which runs from serving the page to the press arriving and so holds it.
+    Otherwise (no browser measure, or an impossible one) the device's."""
+    page = choice.page_reaction_ms
+    if choice.source is Source.WEB and page is not None and 0 <= page <= choice.reaction_ms:
+        return page
+    return choice.reaction_ms
 
 
 class Recorder:
@@ -36,10 +47,11 @@ class Recorder:
 
     def rating(self, choice: Choice) -> StoredRating:
         """Store a finished rating durably; raises LedgerError if it could not be."""
+        reaction = signed_reaction_ms(choice)
         press = Press(
             level=choice.level,
             source=choice.source,
-            reaction_ms=choice.reaction_ms,
+            reaction_ms=reaction,
             assessed_at=self._wall_time_of(choice.pressed_at),
             clock_synced=self.clock.synced(),
             eval_detail=choice.tags,
@@ -47,7 +59,10 @@ class Recorder:
             theme_levels=choice.theme_levels,
         )
         body = record_body(str(uuid.uuid4()), choice.case, self.site, press)
-        return self.ledger.append(body, self.key, self.vault)
+        web = None
+        if choice.source is Source.WEB:
+            web = (choice.page_reaction_ms, choice.reaction_ms)
+        return self.ledger.append(body, self.key, self.vault, web_reaction=web)
 
     def not_rated(self, ended: NotRated, *, code_handed_out: bool = False) -> StoredEvent | None:
         """Store a case that left the screen unrated as a case event; never raises (the

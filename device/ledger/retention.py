@@ -72,6 +72,7 @@ def prune_delivered(
     with ledger.writing("retention not applied"):
         ledger.conn.execute("DELETE FROM rater_identities WHERE seq <= ?", (last_seq,))
         ledger.conn.execute("DELETE FROM identity_losses WHERE seq <= ?", (last_seq,))
+        ledger.conn.execute("DELETE FROM web_reactions WHERE seq <= ?", (last_seq,))
         ledger.conn.execute("DELETE FROM ratings WHERE seq <= ?", (last_seq,))
         ledger.conn.execute(  # a 国密 province's answers that no kept rating names any more
             "DELETE FROM gm_answers WHERE digest NOT IN (SELECT substr(receipt, -64) FROM "

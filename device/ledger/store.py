@@ -141,11 +141,31 @@ class Ledger:
             self._known_keys.add(entry.key_id)
 
     def append(
-        self, body: dict[str, Any], key: DeviceKey, vault: IdentityVault | None = None
+        self,
+        body: dict[str, Any],
+        key: DeviceKey,
+        vault: IdentityVault | None = None,
+        *,
+        web_reaction: tuple[int | None, int] | None = None,
     ) -> StoredRating:
-        """Chain, sign and durably commit one rating; return it once it is on disk."""
+        """Chain, sign and durably commit one rating; return it once it is on disk.
+        *web_reaction*: a web page's (browser, device) reaction times, kept beside it."""
         with self.writing("rating not stored"):
-            return self._append_in_tx(body, key, vault)
+            stored = self._append_in_tx(body, key, vault)
+            if web_reaction is not None:
+                self.conn.execute(
+                    "INSERT INTO web_reactions (seq, page_ms, device_ms, signed_ms)"
+                    " VALUES (?, ?, ?, ?)",
+                    (stored.seq, *web_reaction, body["reactionMs"]),
+                )
+            return stored
+
+    def web_reaction(self, seq: int) -> tuple[int | None, int, int] | None:
+        """A web rating's reaction times: the browser's, the device's, the signed one."""
+        row = self.conn.execute(
+            "SELECT page_ms, device_ms, signed_ms FROM web_reactions WHERE seq = ?", (seq,)
+        ).fetchone()
+        return (row[0], row[1], row[2]) if row else None
 
     def remember_key(self, key: DeviceKey, device_id: str | None) -> None:
         """Inside a write transaction: keep the signing key's public half, once."""

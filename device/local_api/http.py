@@ -64,6 +64,7 @@ class Route(BaseRoute):
     body: Body = Body.NONE
     max_body: int = MAX_BODY
     public: bool = False  # served without the token
+    query: bool = False  # takes a query string (the rating page's returnUrl); others refuse one
 
 
 class JsonServer(HttpServer):
@@ -110,6 +111,9 @@ def require_json_type(content_type: str | None) -> None:
 class _LocalApiHandler(JsonHandler):
     server_version = "haochaping-evaluator"
     sys_version = ""
+    # headers and body go out as two writes: without TCP_NODELAY the body waits for the
+    # client's delayed ACK (40 ms a reply, which a rating page's long poll would feel)
+    disable_nagle_algorithm = True
     timeout = IDLE_TIMEOUT_S
     logger = log
     label = "local api"
@@ -129,12 +133,14 @@ class _LocalApiHandler(JsonHandler):
                 headers={"WWW-Authenticate": "Bearer"},
             )
         data = self.read_body(route.max_body)
-        refuse_query(self.path)
+        if not route.query:
+            refuse_query(self.path)
         body = self._decode(route.body, data)
-        path = self.path.partition("?")[0]
+        path, _, query = self.path.partition("?")
         # HTTPMessage reads like a Mapping (get, [], in, keys; case-blind) without declaring it
         headers = cast("Mapping[str, str]", self.headers)
-        return route.handle(Request(self.command, path, headers, params, data, body, bool(data)))
+        request = Request(self.command, path, headers, params, data, body, bool(data), query)
+        return route.handle(request)
 
     def _decode(self, kind: Body, data: bytes) -> Any:
         if not data:

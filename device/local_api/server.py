@@ -39,6 +39,7 @@ from device.local_api.http import (
 from device.local_api.staff_intake import parse_staff
 from device.record.rate_later import RateLaterCode
 from device.record.rating import Case, Staff
+from device.web_page.pages import RatePages
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +83,8 @@ class Refusal(str):
 class EvaluatorControl(Protocol):
     """What the API asks of the evaluator; called from the server's threads."""
 
-    def push_case(self, case: Case) -> Refusal | None:
-        """None = queued; else why not."""
+    def push_case(self, case: Case, page_id: str | None = None) -> Refusal | None:
+        """None = queued; else why not. *page_id*: the browser page that will show it."""
         ...
 
     def cancel_case(self, project_no: str) -> bool:
@@ -121,16 +122,21 @@ class LocalApi:
         guard: CaseGuard | None = None,
         *,
         tls: ssl.SSLContext | None = None,
+        rate_pages: RatePages | None = None,
+        page_routes: list[Route] | None = None,
     ) -> None:
         """*guard*: refuses a case already rated (or on screen); without it every valid
-        case is handed on."""
+        case is handed on. *rate_pages* and *page_routes*: the rating page in a browser (a
+        web terminal): each pushed case gets a page, named in the answer."""
         self.mode = known_mode(mode)
         if not token:
             raise ValueError("the local API needs a token")
         self.control = control
         self.guard = guard
+        self.rate_pages = rate_pages
         self._openapi = openapi_document()
-        self._server = JsonServer((bind, port), handler_for(self._routes(), token), tls=tls)
+        routes = self._routes() + list(page_routes or [])
+        self._server = JsonServer((bind, port), handler_for(routes, token), tls=tls)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.5}, name="local-api"
         )
@@ -162,16 +168,24 @@ class LocalApi:
     def _push_case(self, request: Request) -> Reply:
         case = _valid(parse_case, request.body, self.mode)
         self._admit(case)
+        page_id = None
+        if self.rate_pages is not None:
+            page_id = self.rate_pages.new_page(case.project_no)
         try:
-            refusal = self.control.push_case(case)
+            refusal = (
+                self.control.push_case(case, page_id) if page_id else self.control.push_case(case)
+            )
         except BaseException:
-            self._release(case)
+            self._release(case, page_id)
             raise
         if refusal is not None:
-            self._release(case)
+            self._release(case, page_id)
             raise _refused(refusal)
         log.info("local api: case %s queued", case.project_no)
-        return Reply(HTTPStatus.ACCEPTED, {"projectNo": case.project_no, "status": "queued"})
+        answer = {"projectNo": case.project_no, "status": "queued"}
+        if page_id is not None:
+            answer["ratePage"] = f"/rate/{page_id}"
+        return Reply(HTTPStatus.ACCEPTED, answer)
 
     def _admit(self, case: Case) -> None:
         if self.guard is None:
@@ -201,9 +215,11 @@ class LocalApi:
             case Admission.ADMITTED:
                 return
 
-    def _release(self, case: Case) -> None:
+    def _release(self, case: Case, page_id: str | None = None) -> None:
         if self.guard is not None:
             self.guard.release(case)
+        if page_id is not None and self.rate_pages is not None:
+            self.rate_pages.forget(page_id)
 
     def _cancel_case(self, request: Request) -> Reply:
         project_no = _valid(

@@ -34,6 +34,7 @@ class Source(StrEnum):
 
     KEYPAD = "keypad"
     TOUCH = "touch"
+    WEB = "web"  # the rating page in a browser (province spec v1.1), e.g. a self-service terminal
 
 
 @dataclass(frozen=True)

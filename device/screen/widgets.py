@@ -14,24 +14,20 @@ from device.record.rating import Level
 from device.screen.contrast import Colour
 from device.screen.fonts import BREAK, SOFT_HYPHEN, FontChain
 from device.screen.layout import Layout, Rect
+from device.screen.palette import (  # noqa: F401 (the page modules take them from here)
+    ACCENT,
+    BACKGROUND,
+    DISABLED,
+    DISABLED_INK,
+    INK,
+    LEVEL_COLOURS,
+    MUTED,
+    TRACK,
+    WARNING,
+    WHITE,
+    dimmed,
+)
 
-BACKGROUND = (246, 247, 250)
-INK = (28, 32, 40)
-MUTED = (86, 94, 108)
-WHITE = (255, 255, 255)
-DISABLED = (200, 204, 212)
-DISABLED_INK = (60, 64, 72)
-ACCENT = (20, 90, 170)
-WARNING = (176, 52, 24)
-TRACK = (214, 219, 228)
-# Green to red, each dark enough for white text at ≥ 4.5:1 (WCAG).
-LEVEL_COLOURS: dict[Level, Colour] = {
-    Level.VERY_SATISFIED: (20, 112, 58),
-    Level.SATISFIED: (62, 112, 30),
-    Level.BASICALLY_SATISFIED: (135, 95, 0),
-    Level.DISSATISFIED: (176, 72, 16),
-    Level.VERY_DISSATISFIED: (180, 32, 32),
-}
 _NO_BREAK_BEFORE = set("，。、；：？！）」』”’》〉…,.;:?!)%")
 
 
@@ -46,11 +42,6 @@ class DrawnText:
     bg: tuple[Colour, ...]
     role: str = ""  # what it shows, for the checks: "case_no", "staff", "level", …
     box: Rect | None = None  # the shape it must stay inside (a button), None: the page
-
-
-def dimmed(colour: Colour) -> Colour:
-    r, g, b = colour
-    return ((r + 2 * 225) // 3, (g + 2 * 225) // 3, (b + 2 * 225) // 3)
 
 
 def _units(text: str) -> list[str]:

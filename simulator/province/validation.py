@@ -261,7 +261,7 @@ RECORD_FIELDS: dict[str, Check] = {
     "assessTime": assess_time,
     "clockSynced": boolean,
     "assessNumber": integer(choices=(1, 2)),
-    "source": one_of("keypad", "touch"),
+    "source": one_of("keypad", "touch", "web"),  # web: spec v1.1, the rating page in a browser
     "reactionMs": integer(low=0),
     "userProp": code(nullable=True),
     "userName": text(nullable=True),
