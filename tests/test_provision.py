@@ -98,22 +98,26 @@ def test_an_existing_key_is_never_overwritten(tmp_path, province, board):
     assert (tmp_path / "state" / "device.key").read_bytes() == before
 
 
-def test_init_asks_a_self_service_terminal_which_display_it_has(tmp_path, province):
+def test_init_asks_a_self_service_terminal_which_display_it_has(tmp_path, province, board):
+    terminal = tmp_path / "terminal"
     command = [sys.executable, "-m", "provisioning.cli", "init"]
-    command += ["--config", str(tmp_path / "etc" / "device.toml")]
-    command += ["--state-dir", str(tmp_path / "state"), "--province-url", province.url]
+    command += ["--config", str(terminal / "etc" / "device.toml")]
+    command += ["--state-dir", str(terminal / "state"), "--province-url", province.url]
     command += ["--token", province.issue_token(), "--area-code", DEMO_AREA]
     command += ["--dept-code", DEMO_DEPT, "--mode", "self_service", "--terminal-no", "ZZ-01"]
-    answers = "kiosk\nweb\njavascript:alert(1)\nhttp://127.0.0.1:8080/app/\n\n"
+    command += ["--hall-code", "H01", "--display-size", "native"]
+    command += ["--rate-later-url", province.url.removesuffix("/api/v1") + "/m/rate"]
+    # yes to the department code's check character, then the display question itself
+    answers = "y\nkiosk\nweb\njavascript:alert(1)\nhttp://127.0.0.1:8080/app/\n\n"
     result = subprocess.run(
         command, input=answers, capture_output=True, text=True, timeout=60, check=False
     )
     assert result.returncode == 0, result.stderr
     assert "rating page in the terminal's browser" in result.stdout
     assert "'javascript:alert(1)' is not an http(s) address" in result.stdout
-    config = load(tmp_path / "etc" / "device.toml")
+    config = load(terminal / "etc" / "device.toml")
     assert config.display.kind == "web"
     assert config.rate_page.return_urls == ["http://127.0.0.1:8080/app/"]
-    window = _init(tmp_path / "window", province.url, province.issue_token())
+    window = _init(tmp_path, province.url, province.issue_token())
     assert window.returncode == 0, window.stderr  # a window evaluator is not asked at all
-    assert load(tmp_path / "window" / "etc" / "device.toml").display.kind == "screen"
+    assert load(tmp_path / "etc" / "device.toml").display.kind == "screen"

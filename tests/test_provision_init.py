@@ -153,6 +153,8 @@ def _terminal_answers(province, token):
         "H01",
         "--terminal-no",
         "ZZ-03",
+        "--display-kind",
+        "screen",
         "--rate-later-url",
         province.url + "/m/rate",
         "--display-size",
@@ -173,6 +175,7 @@ def test_a_script_gives_every_answer_as_an_option(tmp_path, province):
     # native: no size written, so the panel's own mode is used, full screen
     display = config.display
     assert (display.width, display.height, display.fullscreen) == (None, None, True)
+    assert display.kind.value == "screen"
     assert "fullscreen = true" in (tmp_path / "etc" / "device.toml").read_text()
 
 
@@ -190,6 +193,11 @@ def test_a_wrong_option_stops_the_script_with_the_reason_and_writes_nothing(tmp_
     missing = _script(tmp_path, province, *_terminal_answers(province, token)[:-2])
     assert missing.returncode == 2
     assert "--display-size is needed with --no-input" in missing.stderr
+
+    no_kind = [a for a in _terminal_answers(province, token) if a not in ("--display-kind", "screen")]
+    unasked = _script(tmp_path, province, *no_kind)
+    assert unasked.returncode == 2 and "missing --display-kind" in unasked.stderr
+    assert not (tmp_path / "etc" / "device.toml").exists()
 
     keypad = _script(
         tmp_path, province, *_terminal_answers(province, token), "--keypad-port", "loop://"
