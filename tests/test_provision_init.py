@@ -194,7 +194,9 @@ def test_a_wrong_option_stops_the_script_with_the_reason_and_writes_nothing(tmp_
     assert missing.returncode == 2
     assert "--display-size is needed with --no-input" in missing.stderr
 
-    no_kind = [a for a in _terminal_answers(province, token) if a not in ("--display-kind", "screen")]
+    no_kind = [
+        a for a in _terminal_answers(province, token) if a not in ("--display-kind", "screen")
+    ]
     unasked = _script(tmp_path, province, *no_kind)
     assert unasked.returncode == 2 and "missing --display-kind" in unasked.stderr
     assert not (tmp_path / "etc" / "device.toml").exists()
