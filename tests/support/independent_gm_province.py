@@ -1,0 +1,638 @@
+"""A 国密 province written from the interface document (province-gm.md) alone, to check the
+device against it: the token gateway and EvaluationService (registerDevice, heartbeat,
+saveEvaluation, supplementEvaluation) on 127.0.0.1, strict on every field, signature and
+encryption, signing its answers with its own SM2 key. It keeps what it stored, every refusal
+with its reason, and offers two faults: an answer lost after storing, and expired tokens."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+from xml.etree.ElementTree import Element
+
+import defusedxml.ElementTree as safe_xml
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from defusedxml import DefusedXmlException
+
+from tests.support.independent_gm_crypto import (
+    PUBLIC_KEY_HEX,
+    CryptoRefused,
+    Sm2Key,
+    sm2_verify,
+    sm3,
+    sm4_key,
+    sm4_open,
+    sm4_seal,
+    strict_b64,
+)
+
+SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
+H_NS = "urn:hcp:gm:1"
+OPERATIONS = ("registerDevice", "heartbeat", "saveEvaluation", "supplementEvaluation")
+MAX_BODY = 1024 * 1024
+BEIJING = timedelta(hours=8)
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+EVALUATION_CHILDREN = frozenset(
+    "EVALUATEID SERIALNO ASSESSNUMBER PROJECTNO BATCHPROJECTNOS TASKCODE TASKNAME PROSTATUS "
+    "EVALUATELEVEL EVALUATETYPE EVALUATETIME CLOCKSYNCED STAFFNO STAFFNAME AREACODE DEPTCODE "
+    "HALLCODE WINDOWNO TERMINALNO DEVICENO EVALUATEDETAIL EVALUATECONTENT USERNAME CERTTYPE "
+    "CERTKEY REACTIONMS RECORDHASH DEVICESIGN CANONICAL".split()
+)
+SOURCE_CODES = {"touch": "1", "keypad": "2", "qr": "3", "web": "4"}
+REGISTER_CHILDREN = (
+    "deviceNo publicKey evidenceKey areaCode hallCode windowNo deptCode terminalNo".split()
+)
+HEARTBEAT_CHILDREN = "deviceNo backlog quarantined lastSerialNo keypadConnected clockSynced".split()
+
+
+class Refusal(Exception):
+    """A call answered with a non-zero code; `why` is what the province logs about it."""
+
+    def __init__(self, code: int, why: str, **extra: str) -> None:
+        super().__init__(f"{code}: {why}")
+        self.code, self.why, self.extra = code, why, extra
+
+
+class TransportRefusal(Exception):
+    """A request answered with a SOAP Fault or a non-200 status: nothing was read."""
+
+    def __init__(self, status: int, why: str) -> None:
+        super().__init__(why)
+        self.status, self.why = status, why
+
+
+@dataclass
+class Registered:
+    public_key: str
+    evidence_key: Ed25519PublicKey
+    evidence_b64: str
+    site: dict[str, str]
+    serials: list[int] = field(default_factory=list)
+    gaps: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Stored:
+    """One stored evaluation: its children as sent, the province's id, the call it came by."""
+
+    children: dict[str, str]
+    unid: str
+    operation: str
+
+
+@dataclass
+class Delivery:
+    """One result the province answered (accepted or duplicate), in the order answered."""
+
+    evaluate_id: str
+    status: str
+    operation: str
+
+
+class IndependentGmProvince:
+    """The province's state and rules; `serve()` puts it on 127.0.0.1."""
+
+    def __init__(self, directory: Path, token_seconds: int = 7200) -> None:
+        self.key = Sm2Key(directory)
+        self.app_key = "APP-" + secrets.token_hex(6).upper()
+        self.app_secret = secrets.token_hex(16)
+        self.token_seconds = token_seconds
+        self.clock_ahead_s = 0.0
+        self.lock = threading.Lock()
+        self.tokens: dict[str, float] = {}
+        self.nonces: dict[str, float] = {}
+        self.devices: dict[str, Registered] = {}
+        self.stored: dict[str, Stored] = {}
+        self.rated: dict[tuple[str, str], str] = {}
+        self.deliveries: list[Delivery] = []
+        self.rejections: list[tuple[str, str, str]] = []
+        self.refusals: list[tuple[str, int, str]] = []
+        self.calls: list[str] = []
+        self.heartbeats: list[dict[str, str]] = []
+        self.drop_answers = 0
+        self.hold_answer = threading.Event()
+        self.answer_held = threading.Event()
+        self._unids = 0
+        self._server: ThreadingHTTPServer | None = None
+
+    # --- the province's clock and faults --------------------------------------------------
+
+    def now(self) -> float:
+        return time.time() + self.clock_ahead_s
+
+    def beijing_now(self) -> datetime:
+        return datetime.fromtimestamp(self.now(), UTC).replace(tzinfo=None) + BEIJING
+
+    def expire_tokens(self) -> None:
+        with self.lock:
+            self.tokens.clear()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def serve(self) -> None:
+        province = self
+
+        class Handler(_Handler):
+            pass
+
+        Handler.province = province
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    # --- the token gateway ----------------------------------------------------------------
+
+    def token(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        server_ms = int(self.now() * 1000)
+        refused = {"code": 40101, "serverTime": server_ms}
+        if set(form) != {"appKey", "timestamp", "sign"}:
+            return 401, {**refused, "message": "fields must be appKey, timestamp, sign"}
+        if form["appKey"] != self.app_key:
+            return 401, {**refused, "message": "unknown appKey"}
+        if not re.fullmatch(r"[0-9]{1,16}", form["timestamp"]):
+            return 401, {**refused, "message": "timestamp is not Unix milliseconds"}
+        expected = sm3((form["appKey"] + form["timestamp"] + self.app_secret).encode()).hex()
+        if form["sign"] != expected:
+            return 401, {**refused, "message": "bad sign"}
+        if abs(int(form["timestamp"]) - server_ms) > 300_000:
+            return 401, {**refused, "message": "timestamp off by more than 300 s"}
+        token = secrets.token_urlsafe(24)
+        with self.lock:
+            self.tokens[token] = self.now() + self.token_seconds
+        return 200, {"access_token": token, "expires_in": self.token_seconds}
+
+    # --- EvaluationService ----------------------------------------------------------------
+
+    def call(self, operation: str, token: str | None, body: bytes) -> tuple[bytes, bool]:
+        """The response envelope for one call, and whether the province stored something."""
+        self.calls.append(operation)
+        try:
+            answer, stored = self._call(operation, token, body)
+        except Refusal as refusal:
+            self.refusals.append((operation, refusal.code, refusal.why))
+            return _response(operation, refusal.code, refusal.why, "", "", refusal.extra), False
+        plain = answer.encode("utf-8")
+        data = sm4_seal(sm4_key(self.app_secret), plain, secrets.token_bytes(16))
+        sign = base64.b64encode(self.key.sign(plain)).decode("ascii")
+        return _response(operation, 0, "ok", data, sign, {}), stored
+
+    def _call(self, operation: str, token: str | None, body: bytes) -> tuple[str, bool]:
+        if len(body) > MAX_BODY:
+            raise Refusal(41301, "body over 1 MiB")
+        with self.lock:
+            expiry = self.tokens.get(token or "")
+        if expiry is None or expiry < self.now():
+            raise Refusal(40102, "token missing, unknown or expired")
+        app_key, device_no, data, sign = _read_envelope(operation, body)
+        if app_key != self.app_key:
+            raise Refusal(40103, "appKey is not the token's")
+        try:
+            plain = sm4_open(sm4_key(self.app_secret), data)
+        except CryptoRefused as exc:
+            raise Refusal(40001, f"data: {exc}", field="data") from exc
+        payload = _read_payload(plain)
+        try:
+            signature = strict_b64(sign)
+        except CryptoRefused as exc:
+            raise Refusal(40001, f"sign: {exc}", field="sign") from exc
+        if operation == "registerDevice":
+            signer = _text(payload, "publicKey")
+        else:
+            with self.lock:
+                device = self.devices.get(device_no)
+            if device is None:
+                raise Refusal(40103, f"device {device_no!r} is not registered")
+            signer = device.public_key
+        if not sm2_verify(signer, plain, signature):
+            raise Refusal(40103, "request signature does not verify")
+        ts, nonce = payload.get("ts"), payload.get("nonce")
+        if ts is None or nonce is None:
+            raise Refusal(40001, "payload without ts or nonce", field="ts" if ts is None else "nonce")
+        if not re.fullmatch(r"[0-9]{1,16}", ts) or not re.fullmatch(r"[0-9a-f]{16,64}", nonce):
+            raise Refusal(40001, "ts or nonce malformed", field="ts")
+        if abs(int(ts) - self.now() * 1000) > 300_000:
+            raise Refusal(40101, "ts off by more than 300 s", serverTime=str(int(self.now() * 1000)))
+        with self.lock:
+            now = self.now()
+            self.nonces = {n: t for n, t in self.nonces.items() if t > now - 600}
+            if nonce in self.nonces:
+                raise Refusal(40104, "nonce seen in the last 600 s")
+            self.nonces[nonce] = now
+        if operation == "registerDevice":
+            return self._register(device_no, payload), False
+        if operation == "heartbeat":
+            return self._heartbeat(device_no, payload), False
+        return self._evaluations(operation, device_no, payload)
+
+    def _register(self, device_no: str, payload: Element) -> str:
+        children = _exact_children(payload, "register", REGISTER_CHILDREN, 42201)
+        if children["deviceNo"] != device_no or not device_no:
+            raise Refusal(42201, "deviceNo differs from the envelope's", field="deviceNo")
+        if not PUBLIC_KEY_HEX.fullmatch(children["publicKey"]):
+            raise Refusal(42201, "publicKey", field="publicKey")
+        try:
+            raw = strict_b64(children["evidenceKey"])
+            evidence = Ed25519PublicKey.from_public_bytes(raw)
+        except (CryptoRefused, ValueError) as exc:
+            raise Refusal(42201, "evidenceKey", field="evidenceKey") from exc
+        if not re.fullmatch(r"[0-9]{6,12}", children["areaCode"]):
+            raise Refusal(42201, "areaCode", field="areaCode")
+        if len(children["deptCode"]) != 18:
+            raise Refusal(42201, "deptCode", field="deptCode")
+        if not children["windowNo"] and not children["terminalNo"]:
+            raise Refusal(42201, "neither windowNo nor terminalNo", field="windowNo")
+        site = {k: children[k] for k in REGISTER_CHILDREN[3:]}
+        with self.lock:
+            known = self.devices.get(device_no)
+            if known and (known.public_key, known.evidence_b64) != (
+                children["publicKey"],
+                children["evidenceKey"],
+            ):
+                raise Refusal(40103, "other keys for a registered deviceNo")
+            if known is None:
+                self.devices[device_no] = Registered(
+                    children["publicKey"], evidence, children["evidenceKey"], site
+                )
+        return f"<registered><deviceNo>{_esc(device_no)}</deviceNo></registered>"
+
+    def _heartbeat(self, device_no: str, payload: Element) -> str:
+        children = _exact_children(payload, "heartbeat", HEARTBEAT_CHILDREN, 42201)
+        if children["deviceNo"] != device_no:
+            raise Refusal(42201, "deviceNo differs from the envelope's", field="deviceNo")
+        for name in ("backlog", "quarantined", "lastSerialNo"):
+            if not re.fullmatch(r"[0-9]+", children[name]):
+                raise Refusal(42201, name, field=name)
+        for name in ("keypadConnected", "clockSynced"):
+            if children[name] not in ("0", "1"):
+                raise Refusal(42201, name, field=name)
+        self.heartbeats.append(children)
+        return f"<ok><serverTime>{self.beijing_now().strftime(TIME_FORMAT)}</serverTime></ok>"
+
+    def _evaluations(self, operation: str, device_no: str, payload: Element) -> tuple[str, bool]:
+        if payload.tag != "evaluations" or (payload.text or "").strip():
+            raise Refusal(40001, "root is not <evaluations>", field="evaluations")
+        items = list(payload)
+        if not 1 <= len(items) <= 100 or any(e.tag != "evaluation" for e in items):
+            raise Refusal(40001, f"{len(items)} evaluations", field="evaluation")
+        if operation == "saveEvaluation":
+            oldest = self.beijing_now() - timedelta(hours=24)
+            for item in items:
+                when = _parse_time(_child_text(item, "EVALUATETIME"))
+                if when is not None and when < oldest:
+                    raise Refusal(42202, "a rating older than 24 h", field="EVALUATETIME")
+        results = []
+        stored_any = False
+        with self.lock:
+            device = self.devices[device_no]
+            for item in items:
+                result, stored = self._one(operation, device_no, device, item)
+                stored_any = stored_any or stored
+                results.append(result)
+        return "<results>" + "".join(results) + "</results>", stored_any
+
+    def _one(
+        self, operation: str, device_no: str, device: Registered, item: Element
+    ) -> tuple[str, bool]:
+        evaluate_id = _child_text(item, "EVALUATEID") or ""
+        try:
+            children = _evaluation_children(item)
+            _check_against_canonical(children, device, device_no)
+        except _Rejected as rejected:
+            self.rejections.append((evaluate_id, rejected.code, rejected.message))
+            return _result(evaluate_id, "rejected", "", rejected.code, rejected.message), False
+        known = self.stored.get(evaluate_id)
+        if known is not None:
+            if known.children != children:
+                self.rejections.append((evaluate_id, "E_CONFLICT", "other values"))
+                return _result(evaluate_id, "rejected", "", "E_CONFLICT", "other values"), False
+            self.deliveries.append(Delivery(evaluate_id, "duplicate", operation))
+            return _result(evaluate_id, "duplicate", known.unid, "", ""), False
+        cases = children["BATCHPROJECTNOS"].split(",") if children["BATCHPROJECTNOS"] else []
+        cases = cases or [children["PROJECTNO"]]
+        for case in cases:
+            if (case, children["ASSESSNUMBER"]) in self.rated:
+                message = f"{case} already rated"
+                self.rejections.append((evaluate_id, "E_ALREADY_RATED", message))
+                return _result(evaluate_id, "rejected", "", "E_ALREADY_RATED", message), False
+        serial = int(children["SERIALNO"])
+        if device.serials and serial != max(device.serials) + 1:
+            device.gaps.append(serial)
+        device.serials.append(serial)
+        for case in cases:
+            self.rated[(case, children["ASSESSNUMBER"])] = evaluate_id
+        self._unids += 1
+        unid = f"GM{self._unids:08d}{secrets.token_hex(4)}"
+        self.stored[evaluate_id] = Stored(children, unid, operation)
+        self.deliveries.append(Delivery(evaluate_id, "accepted", operation))
+        return _result(evaluate_id, "accepted", unid, "", ""), True
+
+
+# --- what an evaluation must be --------------------------------------------------------------
+
+
+class _Rejected(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code, self.message = code, message
+
+
+def _evaluation_children(item: Element) -> dict[str, str]:
+    names = [child.tag for child in item]
+    if len(names) != len(set(names)):
+        raise _Rejected("E_FIELD", "an element appears twice")
+    if set(names) != EVALUATION_CHILDREN:
+        wrong = sorted(set(names) ^ EVALUATION_CHILDREN)
+        raise _Rejected("E_FIELD", wrong[0])
+    children = {}
+    for child in item:
+        if len(child) or child.attrib:
+            raise _Rejected("E_FIELD", child.tag)
+        children[child.tag] = child.text or ""
+    return children
+
+
+def _xml_value(value: Any) -> str:
+    """What the document says an element holds for a record's value (empty means null)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
+def _check_against_canonical(children: dict[str, str], device: Registered, device_no: str) -> None:
+    try:
+        canonical = strict_b64(children["CANONICAL"])
+        record = json.loads(canonical.decode("utf-8"))
+    except (CryptoRefused, ValueError) as exc:
+        raise _Rejected("E_FIELD", "CANONICAL") from exc
+    if not isinstance(record, dict) or _canonical(record) != canonical:
+        raise _Rejected("E_FIELD", "CANONICAL")
+    if children["RECORDHASH"] != hashlib.sha256(canonical).hexdigest():
+        raise _Rejected("E_SIGNATURE", "RECORDHASH")
+    if children["DEVICESIGN"] != record.get("signature"):
+        raise _Rejected("E_SIGNATURE", "DEVICESIGN differs from the record's signature")
+    unsigned = {k: v for k, v in record.items() if k != "signature"}
+    try:
+        device.evidence_key.verify(strict_b64(children["DEVICESIGN"]), _canonical(unsigned))
+    except (CryptoRefused, InvalidSignature) as exc:
+        raise _Rejected("E_SIGNATURE", "DEVICESIGN does not verify") from exc
+    batch = record.get("batchProjectNos")
+    satisfaction = record.get("satisfaction")
+    if not isinstance(satisfaction, int) or not 1 <= satisfaction <= 5:
+        raise _Rejected("E_FIELD", "EVALUATELEVEL")
+    expected = {
+        "EVALUATEID": record.get("evaluationId"),
+        "SERIALNO": record.get("seq"),
+        "ASSESSNUMBER": record.get("assessNumber"),
+        "PROJECTNO": record.get("projectNo"),
+        "BATCHPROJECTNOS": ",".join(batch) if batch else None,
+        "TASKCODE": record.get("taskCode"),
+        "TASKNAME": record.get("taskName"),
+        "PROSTATUS": record.get("proStatus"),
+        "EVALUATELEVEL": 6 - satisfaction,
+        "EVALUATETYPE": SOURCE_CODES.get(str(record.get("source"))),
+        "EVALUATETIME": record.get("assessTime"),
+        "CLOCKSYNCED": record.get("clockSynced"),
+        "STAFFNO": record.get("proManagerNo"),
+        "STAFFNAME": record.get("proManager"),
+        "AREACODE": record.get("areaCode"),
+        "DEPTCODE": record.get("deptCode"),
+        "HALLCODE": record.get("hallCode"),
+        "WINDOWNO": record.get("windowNo"),
+        "TERMINALNO": record.get("terminalNo"),
+        "DEVICENO": record.get("deviceId"),
+        "EVALUATEDETAIL": ",".join(record.get("evalDetail") or []),
+        "EVALUATECONTENT": record.get("writingEvaluation"),
+        "USERNAME": record.get("userName"),
+        "CERTTYPE": record.get("certType"),
+        "CERTKEY": record.get("certKey"),
+        "REACTIONMS": record.get("reactionMs"),
+    }
+    for name, value in expected.items():
+        if children[name] != _xml_value(value):
+            raise _Rejected("E_FIELD", f"{name} disagrees with CANONICAL")
+    if children["DEVICENO"] != device_no:
+        raise _Rejected("E_FIELD", "DEVICENO is not the calling device")
+    if batch and record.get("projectNo") not in batch:
+        raise _Rejected("E_FIELD", "BATCHPROJECTNOS")
+    if not re.fullmatch(r"[1-9][0-9]*", children["SERIALNO"]) or len(children["EVALUATEID"]) > 64:
+        raise _Rejected("E_FIELD", "SERIALNO")
+    if _parse_time(children["EVALUATETIME"]) is None:
+        raise _Rejected("E_FIELD", "EVALUATETIME")
+    if children["EVALUATELEVEL"] in ("4", "5") and not (
+        children["EVALUATEDETAIL"] or children["EVALUATECONTENT"]
+    ):
+        raise _Rejected("E_REASON_REQUIRED", "a bad rating without a reason")
+
+
+def _canonical(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    if text is None or not re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", text):
+        return None
+    try:
+        return datetime.strptime(text, TIME_FORMAT)
+    except ValueError:
+        return None
+
+
+def _result(evaluate_id: str, status: str, unid: str, code: str, message: str) -> str:
+    return (
+        f"<result><EVALUATEID>{_esc(evaluate_id)}</EVALUATEID><status>{status}</status>"
+        f"<evaluateUnid>{unid}</evaluateUnid><errorCode>{code}</errorCode>"
+        f"<errorMessage>{_esc(message)}</errorMessage></result>"
+    )
+
+
+# --- XML in and out ---------------------------------------------------------------------------
+
+
+def _esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _parse(data: bytes, what: str, code: int) -> Element:
+    try:
+        root: Element = safe_xml.fromstring(
+            data, forbid_dtd=True, forbid_entities=True, forbid_external=True
+        )
+    except (DefusedXmlException, safe_xml.ParseError) as exc:
+        if code:
+            raise Refusal(code, f"{what}: {exc}", field="data") from exc
+        raise TransportRefusal(500, f"{what}: {exc}") from exc
+    return root
+
+
+def _read_envelope(operation: str, body: bytes) -> tuple[str, str, str, str]:
+    envelope = _parse(body, "envelope", 0)
+    bodies = list(envelope)
+    if envelope.tag != f"{{{SOAP_NS}}}Envelope" or [b.tag for b in bodies] != [
+        f"{{{SOAP_NS}}}Body"
+    ]:
+        raise TransportRefusal(500, "not a SOAP 1.1 envelope with one Body")
+    calls = list(bodies[0])
+    if len(calls) != 1 or calls[0].tag != f"{{{H_NS}}}{operation}":
+        raise TransportRefusal(500, "Body does not hold the SOAPAction's operation")
+    names = [c.tag for c in calls[0]]
+    wanted = [f"{{{H_NS}}}{n}" for n in ("appKey", "deviceNo", "data", "sign")]
+    if names != wanted:
+        raise Refusal(40001, f"operation children {names}", field="data")
+    app_key, device_no, data, sign = (c.text or "" for c in calls[0])
+    return app_key, device_no, data, sign
+
+
+def _read_payload(plain: bytes) -> Element:
+    if plain.startswith(b"\xef\xbb\xbf") or plain.lstrip().startswith(b"<?xml"):
+        raise Refusal(40001, "payload with a BOM or an XML declaration", field="data")
+    try:
+        plain.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Refusal(40001, "payload is not UTF-8", field="data") from exc
+    payload = _parse(plain, "payload", 40001)
+    for element in payload.iter():
+        if "}" in element.tag:
+            raise Refusal(40001, "payload element with a namespace", field="data")
+    extra = set(payload.attrib) - {"ts", "nonce"}
+    if extra:
+        raise Refusal(40001, f"payload attributes {sorted(extra)}", field="data")
+    return payload
+
+
+def _exact_children(payload: Element, root: str, names: list[str], code: int) -> dict[str, str]:
+    if payload.tag != root:
+        raise Refusal(40001, f"root is not <{root}>", field=root)
+    got = [c.tag for c in payload]
+    if sorted(got) != sorted(names):
+        wrong = sorted(set(got) ^ set(names)) or got
+        raise Refusal(code, f"children {got}", field=wrong[0])
+    return {c.tag: c.text or "" for c in payload}
+
+
+def _text(payload: Element, name: str) -> str:
+    return _child_text(payload, name) or ""
+
+
+def _child_text(element: Element, name: str) -> str | None:
+    found = element.find(name)
+    return None if found is None else (found.text or "")
+
+
+def _response(
+    operation: str, code: int, message: str, data: str, sign: str, extra: dict[str, str]
+) -> bytes:
+    tail = "".join(
+        f"<h:{name}>{_esc(extra[name])}</h:{name}>"
+        for name in ("field", "retryAfter", "serverTime")
+        if name in extra
+    )
+    return (
+        f'<soap:Envelope xmlns:soap="{SOAP_NS}" xmlns:h="{H_NS}"><soap:Body>'
+        f"<h:{operation}Response><h:code>{code}</h:code><h:message>{_esc(message)}</h:message>"
+        f"<h:data>{data}</h:data><h:sign>{sign}</h:sign>{tail}</h:{operation}Response>"
+        "</soap:Body></soap:Envelope>"
+    ).encode()
+
+
+FAULT = (
+    f'<soap:Envelope xmlns:soap="{SOAP_NS}"><soap:Body><soap:Fault><faultcode>soap:Client'
+    "</faultcode><faultstring>{why}</faultstring></soap:Fault></soap:Body></soap:Envelope>"
+)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    province: IndependentGmProvince
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
+        pass
+
+    def do_POST(self) -> None:
+        province = self.province
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY + 1:
+            self._send(200, "text/xml; charset=utf-8", _response("x", 41301, "too big", "", "", {}))
+            self.close_connection = True
+            return
+        body = self.rfile.read(length)
+        if self.path == "/oauth/token":
+            self._token(body)
+            return
+        if self.path != "/EvaluationService":
+            self._fault(404, "no such path")
+            return
+        if self.headers.get("Content-Type", "").lower().replace(" ", "") != "text/xml;charset=utf-8":
+            self._fault(415, "Content-Type must be text/xml; charset=utf-8")
+            return
+        action = self.headers.get("SOAPAction", "")
+        operation = action[1:-1] if len(action) > 2 and action[0] == action[-1] == '"' else ""
+        if operation not in OPERATIONS:
+            self._fault(500, f"SOAPAction {action!r}")
+            return
+        auth = self.headers.get("Authorization", "")
+        token = auth[len("Bearer ") :] if auth.startswith("Bearer ") else None
+        try:
+            answer, stored = province.call(operation, token, body)
+        except TransportRefusal as refusal:
+            province.refusals.append((operation, refusal.status, refusal.why))
+            self._fault(refusal.status, refusal.why)
+            return
+        if stored and province.hold_answer.is_set():
+            province.answer_held.set()
+            while province.hold_answer.is_set():
+                time.sleep(0.01)
+        if stored and province.drop_answers > 0:
+            province.drop_answers -= 1
+            self.close_connection = True
+            return  # stored, and the answer never leaves
+        self._send(200, "text/xml; charset=utf-8", answer)
+
+    def _token(self, body: bytes) -> None:
+        if self.headers.get("Content-Type", "").split(";")[0].strip() != (
+            "application/x-www-form-urlencoded"
+        ):
+            self.province.refusals.append(("token", 415, "Content-Type"))
+            self._fault(415, "Content-Type")
+            return
+        try:
+            parsed = parse_qs(body.decode("ascii"), keep_blank_values=True, strict_parsing=True)
+        except (UnicodeDecodeError, ValueError):
+            parsed = {}
+        form = {k: v[0] for k, v in parsed.items() if len(v) == 1}
+        status, answer = self.province.token(form)
+        if status != 200:
+            self.province.refusals.append(("token", answer["code"], answer["message"]))
+        self._send(status, "application/json", json.dumps(answer).encode())
+
+    def _fault(self, status: int, why: str) -> None:
+        self._send(status, "text/xml; charset=utf-8", FAULT.replace("{why}", _esc(why)).encode())
+
+    def _send(self, status: int, content_type: str, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
