@@ -282,10 +282,11 @@ class IndependentGmProvince:
             raise Refusal(42201, "deviceNo differs from the envelope's", field="deviceNo")
         for name in ("backlog", "quarantined", "lastSerialNo"):
             if not re.fullmatch(r"[0-9]+", children[name]):
-                raise Refusal(42201, name, field=name)
-        for name in ("keypadConnected", "clockSynced"):
-            if children[name] not in ("0", "1"):
-                raise Refusal(42201, name, field=name)
+                raise Refusal(42201, f"{name}={children[name]!r}", field=name)
+        for name, allowed in (("keypadConnected", ("0", "1", "")), ("clockSynced", ("0", "1"))):
+            # keypadConnected may be null (docs/decisions.md: no keypad, or not known)
+            if children[name] not in allowed:
+                raise Refusal(42201, f"{name}={children[name]!r}", field=name)
         self.heartbeats.append(children)
         return f"<ok><serverTime>{self.beijing_now().strftime(TIME_FORMAT)}</serverTime></ok>"
 
