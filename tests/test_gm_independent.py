@@ -6,12 +6,14 @@ lost answer, a SIGKILLed sync, a province a day ahead, expired tokens and a wron
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import signal
+import sqlite3
 import stat
 import subprocess
 import sys
-import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,7 +22,11 @@ from pathlib import Path
 import pytest
 
 from device.daemon.config import Config, load
-from device.record.rating import Case, Level, Staff
+from device.evaluator.app import site_of
+from device.keys.identity_vault import IdentityVault
+from device.keys.signing import DeviceKey
+from device.ledger.store import Ledger
+from device.record.rating import Case, Level, Press, Staff, record_body
 from device.record.tag_catalog import shipped_default
 from tests.support import ROOT
 from tests.support.evaluator import Driver, FakeClock
@@ -73,8 +79,8 @@ def gm_enroll(tmp_path: Path, province: IndependentGmProvince) -> Path:
     return config
 
 
-def sync_once(config: Path) -> subprocess.CompletedProcess[str]:
-    return _run("sync", "once", "--config", str(config), "--timeout", "30")
+def sync_once(config: Path, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return _run("sync", "once", "--config", str(config), "--timeout", str(timeout))
 
 
 def window(config_path: Path) -> Driver:
@@ -253,8 +259,9 @@ def test_a_province_a_day_ahead_expired_tokens_and_a_wrong_key(tmp_path, gm_prov
         good_key = gm_province.key
         (tmp_path / "other").mkdir()
         gm_province.key = Sm2Key(tmp_path / "other")  # answers signed by a key not pinned
-        signed_by_another = sync_once(config_path)
-        assert signed_by_another.returncode != 0  # stored at the province, not proven: not delivered
+        signed_by_another = sync_once(config_path, timeout=4)
+        # stored at the province, but its answer proves nothing: not delivered
+        assert signed_by_another.returncode != 0
         records = driver.ratings()
     late = records[-1]["evaluationId"]
     assert late in gm_province.stored
@@ -265,3 +272,38 @@ def test_a_province_a_day_ahead_expired_tokens_and_a_wrong_key(tmp_path, gm_prov
     assert any(d.evaluate_id == late and d.status == "duplicate" for d in gm_province.deliveries)
     proof = verify_ledger(config_path, gm_province)
     assert proof.returncode == 0, proof.stdout + proof.stderr
+
+
+def test_a_rating_just_past_24_h_a_big_backlog_and_a_token_expiring_mid_round(
+    tmp_path, gm_province
+):
+    """The province's clock 200 s ahead (no clock error for the device to learn from), a
+    backlog of 150 long-texted ratings, one of which is over 24 h old by the province's clock
+    only, and the token expiring after the first stored call: 补报, 40102 and batching."""
+    config_path = gm_enroll(tmp_path, gm_province)
+    config = load(config_path)
+    now = datetime.now(UTC)
+    edge = now - timedelta(hours=24) + timedelta(seconds=100)
+    text = "窗口工作人员态度很好" * 50  # 500 characters, the longest free text allowed
+    with Ledger(config.ledger_path) as ledger:
+        key = DeviceKey.load(config.key_path)
+        vault = IdentityVault.load(config.identity_key_path)
+        for n in range(150):
+            when = edge if n == 60 else now - timedelta(minutes=1)
+            press = Press(Level.VERY_SATISFIED, "keypad", 900 + n, when, True, writing=text)
+            body = record_body(str(uuid.uuid4()), case(300 + n), site_of(config), press)
+            ledger.append(body, key, vault)
+    gm_province.clock_ahead_s = 200
+    gm_province.expire_tokens_after_stores = 1
+    done = sync_once(config_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    with sqlite3.connect(config.ledger_path) as conn:
+        rows = conn.execute("SELECT record FROM ratings ORDER BY seq").fetchall()
+    records = [json.loads(row[0]) for row in rows]
+    assert_each_stored_once(gm_province, records)
+    codes = Counter(code for _, code, _ in gm_province.refusals)
+    assert codes == {40102: 1}, gm_province.refusals  # a new token, the call repeated once
+    operations = {d.evaluate_id: d.operation for d in gm_province.deliveries}
+    assert operations[records[60]["evaluationId"]] == "supplementEvaluation"
+    ledger_bytes = "\n".join(sqlite3.connect(config.ledger_path).iterdump())
+    assert all(s.unid in ledger_bytes for s in gm_province.stored.values())  # receipts kept

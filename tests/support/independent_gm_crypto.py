@@ -21,7 +21,7 @@ _SPKI_PREFIX = bytes.fromhex("3059301306072a8648ce3d020106082a811ccf5501822d0342
 PUBLIC_KEY_HEX = re.compile(r"04[0-9a-f]{128}")
 
 
-class CryptoRefused(ValueError):
+class CryptoRefusedError(ValueError):
     """Bytes that do not decode, decrypt or verify as the document says."""
 
 
@@ -39,11 +39,11 @@ def sm4_key(app_secret: str) -> bytes:
 def strict_b64(text: str) -> bytes:
     """Standard base64 with padding, no line breaks, nothing else."""
     if not re.fullmatch(r"[A-Za-z0-9+/]*={0,2}", text) or len(text) % 4:
-        raise CryptoRefused("not standard base64")
+        raise CryptoRefusedError("not standard base64")
     try:
         return base64.b64decode(text, validate=True)
     except binascii.Error as exc:
-        raise CryptoRefused("not standard base64") from exc
+        raise CryptoRefusedError("not standard base64") from exc
 
 
 def sm4_seal(key: bytes, plain: bytes, iv: bytes) -> str:
@@ -56,14 +56,14 @@ def sm4_seal(key: bytes, plain: bytes, iv: bytes) -> str:
 def sm4_open(key: bytes, sealed: str) -> bytes:
     raw = strict_b64(sealed)
     if len(raw) < 32 or len(raw) % 16:
-        raise CryptoRefused("IV and ciphertext have the wrong length")
+        raise CryptoRefusedError("IV and ciphertext have the wrong length")
     dec = Cipher(algorithms.SM4(key), modes.CBC(raw[:16])).decryptor()
     padded = dec.update(raw[16:]) + dec.finalize()
     unpadder = padding.PKCS7(128).unpadder()
     try:
         return unpadder.update(padded) + unpadder.finalize()
     except ValueError as exc:
-        raise CryptoRefused("bad PKCS#7 padding") from exc
+        raise CryptoRefusedError("bad PKCS#7 padding") from exc
 
 
 def _openssl(args: list[str]) -> subprocess.CompletedProcess[bytes]:

@@ -21,14 +21,14 @@ from typing import Any
 from urllib.parse import parse_qs
 from xml.etree.ElementTree import Element
 
-import defusedxml.ElementTree as safe_xml
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from defusedxml import DefusedXmlException
+from defusedxml import ElementTree as SafeXml
 
 from tests.support.independent_gm_crypto import (
     PUBLIC_KEY_HEX,
-    CryptoRefused,
+    CryptoRefusedError,
     Sm2Key,
     sm2_verify,
     sm3,
@@ -45,19 +45,60 @@ MAX_BODY = 1024 * 1024
 BEIJING = timedelta(hours=8)
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 EVALUATION_CHILDREN = frozenset(
-    "EVALUATEID SERIALNO ASSESSNUMBER PROJECTNO BATCHPROJECTNOS TASKCODE TASKNAME PROSTATUS "
-    "EVALUATELEVEL EVALUATETYPE EVALUATETIME CLOCKSYNCED STAFFNO STAFFNAME AREACODE DEPTCODE "
-    "HALLCODE WINDOWNO TERMINALNO DEVICENO EVALUATEDETAIL EVALUATECONTENT USERNAME CERTTYPE "
-    "CERTKEY REACTIONMS RECORDHASH DEVICESIGN CANONICAL".split()
+    [
+        "EVALUATEID",
+        "SERIALNO",
+        "ASSESSNUMBER",
+        "PROJECTNO",
+        "BATCHPROJECTNOS",
+        "TASKCODE",
+        "TASKNAME",
+        "PROSTATUS",
+        "EVALUATELEVEL",
+        "EVALUATETYPE",
+        "EVALUATETIME",
+        "CLOCKSYNCED",
+        "STAFFNO",
+        "STAFFNAME",
+        "AREACODE",
+        "DEPTCODE",
+        "HALLCODE",
+        "WINDOWNO",
+        "TERMINALNO",
+        "DEVICENO",
+        "EVALUATEDETAIL",
+        "EVALUATECONTENT",
+        "USERNAME",
+        "CERTTYPE",
+        "CERTKEY",
+        "REACTIONMS",
+        "RECORDHASH",
+        "DEVICESIGN",
+        "CANONICAL",
+    ]
 )
 SOURCE_CODES = {"touch": "1", "keypad": "2", "qr": "3", "web": "4"}
-REGISTER_CHILDREN = (
-    "deviceNo publicKey evidenceKey areaCode hallCode windowNo deptCode terminalNo".split()
-)
-HEARTBEAT_CHILDREN = "deviceNo backlog quarantined lastSerialNo keypadConnected clockSynced".split()
+REGISTER_CHILDREN = [
+    "deviceNo",
+    "publicKey",
+    "evidenceKey",
+    "areaCode",
+    "hallCode",
+    "windowNo",
+    "deptCode",
+    "terminalNo",
+]
+HEARTBEAT_CHILDREN = [
+    "deviceNo",
+    "backlog",
+    "quarantined",
+    "lastSerialNo",
+    "keypadConnected",
+    "clockSynced",
+]
 
 
-class Refusal(Exception):
+class RefusalError(Exception):
     """A call answered with a non-zero code; `why` is what the province logs about it."""
 
     def __init__(self, code: int, why: str, **extra: str) -> None:
@@ -65,7 +106,7 @@ class Refusal(Exception):
         self.code, self.why, self.extra = code, why, extra
 
 
-class TransportRefusal(Exception):
+class TransportError(Exception):
     """A request answered with a SOAP Fault or a non-200 status: nothing was read."""
 
     def __init__(self, status: int, why: str) -> None:
@@ -122,6 +163,7 @@ class IndependentGmProvince:
         self.calls: list[str] = []
         self.heartbeats: list[dict[str, str]] = []
         self.drop_answers = 0
+        self.expire_tokens_after_stores = 0
         self.hold_answer = threading.Event()
         self.answer_held = threading.Event()
         self._unids = 0
@@ -189,7 +231,7 @@ class IndependentGmProvince:
         self.calls.append(operation)
         try:
             answer, stored = self._call(operation, token, body)
-        except Refusal as refusal:
+        except RefusalError as refusal:
             self.refusals.append((operation, refusal.code, refusal.why))
             return _response(operation, refusal.code, refusal.why, "", "", refusal.extra), False
         plain = answer.encode("utf-8")
@@ -199,45 +241,49 @@ class IndependentGmProvince:
 
     def _call(self, operation: str, token: str | None, body: bytes) -> tuple[str, bool]:
         if len(body) > MAX_BODY:
-            raise Refusal(41301, "body over 1 MiB")
+            raise RefusalError(41301, "body over 1 MiB")
         with self.lock:
             expiry = self.tokens.get(token or "")
         if expiry is None or expiry < self.now():
-            raise Refusal(40102, "token missing, unknown or expired")
+            raise RefusalError(40102, "token missing, unknown or expired")
         app_key, device_no, data, sign = _read_envelope(operation, body)
         if app_key != self.app_key:
-            raise Refusal(40103, "appKey is not the token's")
+            raise RefusalError(40103, "appKey is not the token's")
         try:
             plain = sm4_open(sm4_key(self.app_secret), data)
-        except CryptoRefused as exc:
-            raise Refusal(40001, f"data: {exc}", field="data") from exc
+        except CryptoRefusedError as exc:
+            raise RefusalError(40001, f"data: {exc}", field="data") from exc
         payload = _read_payload(plain)
         try:
             signature = strict_b64(sign)
-        except CryptoRefused as exc:
-            raise Refusal(40001, f"sign: {exc}", field="sign") from exc
+        except CryptoRefusedError as exc:
+            raise RefusalError(40001, f"sign: {exc}", field="sign") from exc
         if operation == "registerDevice":
             signer = _text(payload, "publicKey")
         else:
             with self.lock:
                 device = self.devices.get(device_no)
             if device is None:
-                raise Refusal(40103, f"device {device_no!r} is not registered")
+                raise RefusalError(40103, f"device {device_no!r} is not registered")
             signer = device.public_key
         if not sm2_verify(signer, plain, signature):
-            raise Refusal(40103, "request signature does not verify")
+            raise RefusalError(40103, "request signature does not verify")
         ts, nonce = payload.get("ts"), payload.get("nonce")
         if ts is None or nonce is None:
-            raise Refusal(40001, "payload without ts or nonce", field="ts" if ts is None else "nonce")
+            raise RefusalError(
+                40001, "payload without ts or nonce", field="ts" if ts is None else "nonce"
+            )
         if not re.fullmatch(r"[0-9]{1,16}", ts) or not re.fullmatch(r"[0-9a-f]{16,64}", nonce):
-            raise Refusal(40001, "ts or nonce malformed", field="ts")
+            raise RefusalError(40001, "ts or nonce malformed", field="ts")
         if abs(int(ts) - self.now() * 1000) > 300_000:
-            raise Refusal(40101, "ts off by more than 300 s", serverTime=str(int(self.now() * 1000)))
+            raise RefusalError(
+                40101, "ts off by more than 300 s", serverTime=str(int(self.now() * 1000))
+            )
         with self.lock:
             now = self.now()
             self.nonces = {n: t for n, t in self.nonces.items() if t > now - 600}
             if nonce in self.nonces:
-                raise Refusal(40104, "nonce seen in the last 600 s")
+                raise RefusalError(40104, "nonce seen in the last 600 s")
             self.nonces[nonce] = now
         if operation == "registerDevice":
             return self._register(device_no, payload), False
@@ -248,20 +294,20 @@ class IndependentGmProvince:
     def _register(self, device_no: str, payload: Element) -> str:
         children = _exact_children(payload, "register", REGISTER_CHILDREN, 42201)
         if children["deviceNo"] != device_no or not device_no:
-            raise Refusal(42201, "deviceNo differs from the envelope's", field="deviceNo")
+            raise RefusalError(42201, "deviceNo differs from the envelope's", field="deviceNo")
         if not PUBLIC_KEY_HEX.fullmatch(children["publicKey"]):
-            raise Refusal(42201, "publicKey", field="publicKey")
+            raise RefusalError(42201, "publicKey", field="publicKey")
         try:
             raw = strict_b64(children["evidenceKey"])
             evidence = Ed25519PublicKey.from_public_bytes(raw)
-        except (CryptoRefused, ValueError) as exc:
-            raise Refusal(42201, "evidenceKey", field="evidenceKey") from exc
+        except (CryptoRefusedError, ValueError) as exc:
+            raise RefusalError(42201, "evidenceKey", field="evidenceKey") from exc
         if not re.fullmatch(r"[0-9]{6,12}", children["areaCode"]):
-            raise Refusal(42201, "areaCode", field="areaCode")
+            raise RefusalError(42201, "areaCode", field="areaCode")
         if len(children["deptCode"]) != 18:
-            raise Refusal(42201, "deptCode", field="deptCode")
+            raise RefusalError(42201, "deptCode", field="deptCode")
         if not children["windowNo"] and not children["terminalNo"]:
-            raise Refusal(42201, "neither windowNo nor terminalNo", field="windowNo")
+            raise RefusalError(42201, "neither windowNo nor terminalNo", field="windowNo")
         site = {k: children[k] for k in REGISTER_CHILDREN[3:]}
         with self.lock:
             known = self.devices.get(device_no)
@@ -269,7 +315,7 @@ class IndependentGmProvince:
                 children["publicKey"],
                 children["evidenceKey"],
             ):
-                raise Refusal(40103, "other keys for a registered deviceNo")
+                raise RefusalError(40103, "other keys for a registered deviceNo")
             if known is None:
                 self.devices[device_no] = Registered(
                     children["publicKey"], evidence, children["evidenceKey"], site
@@ -279,29 +325,29 @@ class IndependentGmProvince:
     def _heartbeat(self, device_no: str, payload: Element) -> str:
         children = _exact_children(payload, "heartbeat", HEARTBEAT_CHILDREN, 42201)
         if children["deviceNo"] != device_no:
-            raise Refusal(42201, "deviceNo differs from the envelope's", field="deviceNo")
+            raise RefusalError(42201, "deviceNo differs from the envelope's", field="deviceNo")
         for name in ("backlog", "quarantined", "lastSerialNo"):
             if not re.fullmatch(r"[0-9]+", children[name]):
-                raise Refusal(42201, f"{name}={children[name]!r}", field=name)
+                raise RefusalError(42201, f"{name}={children[name]!r}", field=name)
         for name, allowed in (("keypadConnected", ("0", "1", "")), ("clockSynced", ("0", "1"))):
             # keypadConnected may be null (docs/decisions.md: no keypad, or not known)
             if children[name] not in allowed:
-                raise Refusal(42201, f"{name}={children[name]!r}", field=name)
+                raise RefusalError(42201, f"{name}={children[name]!r}", field=name)
         self.heartbeats.append(children)
         return f"<ok><serverTime>{self.beijing_now().strftime(TIME_FORMAT)}</serverTime></ok>"
 
     def _evaluations(self, operation: str, device_no: str, payload: Element) -> tuple[str, bool]:
         if payload.tag != "evaluations" or (payload.text or "").strip():
-            raise Refusal(40001, "root is not <evaluations>", field="evaluations")
+            raise RefusalError(40001, "root is not <evaluations>", field="evaluations")
         items = list(payload)
         if not 1 <= len(items) <= 100 or any(e.tag != "evaluation" for e in items):
-            raise Refusal(40001, f"{len(items)} evaluations", field="evaluation")
+            raise RefusalError(40001, f"{len(items)} evaluations", field="evaluation")
         if operation == "saveEvaluation":
             oldest = self.beijing_now() - timedelta(hours=24)
             for item in items:
                 when = _parse_time(_child_text(item, "EVALUATETIME"))
                 if when is not None and when < oldest:
-                    raise Refusal(42202, "a rating older than 24 h", field="EVALUATETIME")
+                    raise RefusalError(42202, "a rating older than 24 h", field="EVALUATETIME")
         results = []
         stored_any = False
         with self.lock:
@@ -319,7 +365,7 @@ class IndependentGmProvince:
         try:
             children = _evaluation_children(item)
             _check_against_canonical(children, device, device_no)
-        except _Rejected as rejected:
+        except _RejectedError as rejected:
             self.rejections.append((evaluate_id, rejected.code, rejected.message))
             return _result(evaluate_id, "rejected", "", rejected.code, rejected.message), False
         known = self.stored.get(evaluate_id)
@@ -352,7 +398,7 @@ class IndependentGmProvince:
 # --- what an evaluation must be --------------------------------------------------------------
 
 
-class _Rejected(Exception):
+class _RejectedError(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")
         self.code, self.message = code, message
@@ -361,14 +407,14 @@ class _Rejected(Exception):
 def _evaluation_children(item: Element) -> dict[str, str]:
     names = [child.tag for child in item]
     if len(names) != len(set(names)):
-        raise _Rejected("E_FIELD", "an element appears twice")
+        raise _RejectedError("E_FIELD", "an element appears twice")
     if set(names) != EVALUATION_CHILDREN:
         wrong = sorted(set(names) ^ EVALUATION_CHILDREN)
-        raise _Rejected("E_FIELD", wrong[0])
+        raise _RejectedError("E_FIELD", wrong[0])
     children = {}
     for child in item:
         if len(child) or child.attrib:
-            raise _Rejected("E_FIELD", child.tag)
+            raise _RejectedError("E_FIELD", child.tag)
         children[child.tag] = child.text or ""
     return children
 
@@ -386,23 +432,23 @@ def _check_against_canonical(children: dict[str, str], device: Registered, devic
     try:
         canonical = strict_b64(children["CANONICAL"])
         record = json.loads(canonical.decode("utf-8"))
-    except (CryptoRefused, ValueError) as exc:
-        raise _Rejected("E_FIELD", "CANONICAL") from exc
+    except (CryptoRefusedError, ValueError) as exc:
+        raise _RejectedError("E_FIELD", "CANONICAL") from exc
     if not isinstance(record, dict) or _canonical(record) != canonical:
-        raise _Rejected("E_FIELD", "CANONICAL")
+        raise _RejectedError("E_FIELD", "CANONICAL")
     if children["RECORDHASH"] != hashlib.sha256(canonical).hexdigest():
-        raise _Rejected("E_SIGNATURE", "RECORDHASH")
+        raise _RejectedError("E_SIGNATURE", "RECORDHASH")
     if children["DEVICESIGN"] != record.get("signature"):
-        raise _Rejected("E_SIGNATURE", "DEVICESIGN differs from the record's signature")
+        raise _RejectedError("E_SIGNATURE", "DEVICESIGN differs from the record's signature")
     unsigned = {k: v for k, v in record.items() if k != "signature"}
     try:
         device.evidence_key.verify(strict_b64(children["DEVICESIGN"]), _canonical(unsigned))
-    except (CryptoRefused, InvalidSignature) as exc:
-        raise _Rejected("E_SIGNATURE", "DEVICESIGN does not verify") from exc
+    except (CryptoRefusedError, InvalidSignature) as exc:
+        raise _RejectedError("E_SIGNATURE", "DEVICESIGN does not verify") from exc
     batch = record.get("batchProjectNos")
     satisfaction = record.get("satisfaction")
     if not isinstance(satisfaction, int) or not 1 <= satisfaction <= 5:
-        raise _Rejected("E_FIELD", "EVALUATELEVEL")
+        raise _RejectedError("E_FIELD", "EVALUATELEVEL")
     expected = {
         "EVALUATEID": record.get("evaluationId"),
         "SERIALNO": record.get("seq"),
@@ -433,19 +479,19 @@ def _check_against_canonical(children: dict[str, str], device: Registered, devic
     }
     for name, value in expected.items():
         if children[name] != _xml_value(value):
-            raise _Rejected("E_FIELD", f"{name} disagrees with CANONICAL")
+            raise _RejectedError("E_FIELD", f"{name} disagrees with CANONICAL")
     if children["DEVICENO"] != device_no:
-        raise _Rejected("E_FIELD", "DEVICENO is not the calling device")
+        raise _RejectedError("E_FIELD", "DEVICENO is not the calling device")
     if batch and record.get("projectNo") not in batch:
-        raise _Rejected("E_FIELD", "BATCHPROJECTNOS")
+        raise _RejectedError("E_FIELD", "BATCHPROJECTNOS")
     if not re.fullmatch(r"[1-9][0-9]*", children["SERIALNO"]) or len(children["EVALUATEID"]) > 64:
-        raise _Rejected("E_FIELD", "SERIALNO")
+        raise _RejectedError("E_FIELD", "SERIALNO")
     if _parse_time(children["EVALUATETIME"]) is None:
-        raise _Rejected("E_FIELD", "EVALUATETIME")
+        raise _RejectedError("E_FIELD", "EVALUATETIME")
     if children["EVALUATELEVEL"] in ("4", "5") and not (
         children["EVALUATEDETAIL"] or children["EVALUATECONTENT"]
     ):
-        raise _Rejected("E_REASON_REQUIRED", "a bad rating without a reason")
+        raise _RejectedError("E_REASON_REQUIRED", "a bad rating without a reason")
 
 
 def _canonical(obj: Any) -> bytes:
@@ -478,13 +524,13 @@ def _esc(text: str) -> str:
 
 def _parse(data: bytes, what: str, code: int) -> Element:
     try:
-        root: Element = safe_xml.fromstring(
+        root: Element = SafeXml.fromstring(
             data, forbid_dtd=True, forbid_entities=True, forbid_external=True
         )
-    except (DefusedXmlException, safe_xml.ParseError) as exc:
+    except (DefusedXmlException, SafeXml.ParseError) as exc:
         if code:
-            raise Refusal(code, f"{what}: {exc}", field="data") from exc
-        raise TransportRefusal(500, f"{what}: {exc}") from exc
+            raise RefusalError(code, f"{what}: {exc}", field="data") from exc
+        raise TransportError(500, f"{what}: {exc}") from exc
     return root
 
 
@@ -494,42 +540,42 @@ def _read_envelope(operation: str, body: bytes) -> tuple[str, str, str, str]:
     if envelope.tag != f"{{{SOAP_NS}}}Envelope" or [b.tag for b in bodies] != [
         f"{{{SOAP_NS}}}Body"
     ]:
-        raise TransportRefusal(500, "not a SOAP 1.1 envelope with one Body")
+        raise TransportError(500, "not a SOAP 1.1 envelope with one Body")
     calls = list(bodies[0])
     if len(calls) != 1 or calls[0].tag != f"{{{H_NS}}}{operation}":
-        raise TransportRefusal(500, "Body does not hold the SOAPAction's operation")
+        raise TransportError(500, "Body does not hold the SOAPAction's operation")
     names = [c.tag for c in calls[0]]
     wanted = [f"{{{H_NS}}}{n}" for n in ("appKey", "deviceNo", "data", "sign")]
     if names != wanted:
-        raise Refusal(40001, f"operation children {names}", field="data")
+        raise RefusalError(40001, f"operation children {names}", field="data")
     app_key, device_no, data, sign = (c.text or "" for c in calls[0])
     return app_key, device_no, data, sign
 
 
 def _read_payload(plain: bytes) -> Element:
     if plain.startswith(b"\xef\xbb\xbf") or plain.lstrip().startswith(b"<?xml"):
-        raise Refusal(40001, "payload with a BOM or an XML declaration", field="data")
+        raise RefusalError(40001, "payload with a BOM or an XML declaration", field="data")
     try:
         plain.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise Refusal(40001, "payload is not UTF-8", field="data") from exc
+        raise RefusalError(40001, "payload is not UTF-8", field="data") from exc
     payload = _parse(plain, "payload", 40001)
     for element in payload.iter():
         if "}" in element.tag:
-            raise Refusal(40001, "payload element with a namespace", field="data")
+            raise RefusalError(40001, "payload element with a namespace", field="data")
     extra = set(payload.attrib) - {"ts", "nonce"}
     if extra:
-        raise Refusal(40001, f"payload attributes {sorted(extra)}", field="data")
+        raise RefusalError(40001, f"payload attributes {sorted(extra)}", field="data")
     return payload
 
 
 def _exact_children(payload: Element, root: str, names: list[str], code: int) -> dict[str, str]:
     if payload.tag != root:
-        raise Refusal(40001, f"root is not <{root}>", field=root)
+        raise RefusalError(40001, f"root is not <{root}>", field=root)
     got = [c.tag for c in payload]
     if sorted(got) != sorted(names):
         wrong = sorted(set(got) ^ set(names)) or got
-        raise Refusal(code, f"children {got}", field=wrong[0])
+        raise RefusalError(code, f"children {got}", field=wrong[0])
     return {c.tag: c.text or "" for c in payload}
 
 
@@ -568,7 +614,7 @@ class _Handler(BaseHTTPRequestHandler):
     province: IndependentGmProvince
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def do_POST(self) -> None:
@@ -585,7 +631,10 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path != "/EvaluationService":
             self._fault(404, "no such path")
             return
-        if self.headers.get("Content-Type", "").lower().replace(" ", "") != "text/xml;charset=utf-8":
+        if (
+            self.headers.get("Content-Type", "").lower().replace(" ", "")
+            != "text/xml;charset=utf-8"
+        ):
             self._fault(415, "Content-Type must be text/xml; charset=utf-8")
             return
         action = self.headers.get("SOAPAction", "")
@@ -597,10 +646,13 @@ class _Handler(BaseHTTPRequestHandler):
         token = auth[len("Bearer ") :] if auth.startswith("Bearer ") else None
         try:
             answer, stored = province.call(operation, token, body)
-        except TransportRefusal as refusal:
+        except TransportError as refusal:
             province.refusals.append((operation, refusal.status, refusal.why))
             self._fault(refusal.status, refusal.why)
             return
+        if stored and province.expire_tokens_after_stores > 0:
+            province.expire_tokens_after_stores -= 1
+            province.expire_tokens()  # the next call meets an expired token
         if stored and province.hold_answer.is_set():
             province.answer_held.set()
             while province.hold_answer.is_set():
@@ -636,4 +688,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the device went away (killed): nothing to answer
