@@ -61,7 +61,7 @@ def _run(module: str, *args: str, stdin: str | None = None) -> subprocess.Comple
     )
 
 
-def gm_enroll(tmp_path: Path, province: IndependentGmProvince) -> Path:
+def gm_enroll(tmp_path: Path, province: IndependentGmProvince, *where: str) -> Path:
     """The technician's `gm-enroll`, typing the appSecret when asked; the configuration path."""
     config = tmp_path / "device.toml"
     done = _run(
@@ -70,8 +70,8 @@ def gm_enroll(tmp_path: Path, province: IndependentGmProvince) -> Path:
         "--gateway-url", province.url, "--base-url", province.url,
         "--app-key", province.app_key, "--province-key", province.key.public_hex,
         "--device-no", DEVICE_NO, "--area-code", "640104",
-        "--dept-code", "11640100MB1234567X", "--hall-code", "YC-HALL-01", "--window-no", "12",
-        "--local-api-port", "0",
+        "--dept-code", "11640100MB1234567X", "--hall-code", "YC-HALL-01",
+        *(where or ("--window-no", "12")), "--local-api-port", "0",
         stdin=province.app_secret + "\n",
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
@@ -307,3 +307,16 @@ def test_a_rating_just_past_24_h_a_big_backlog_and_a_token_expiring_mid_round(
     assert operations[records[60]["evaluationId"]] == "supplementEvaluation"
     ledger_bytes = "\n".join(sqlite3.connect(config.ledger_path).iterdump())
     assert all(s.unid in ledger_bytes for s in gm_province.stored.values())  # receipts kept
+
+
+def test_a_self_service_terminal_registers_its_number_and_its_ratings_arrive(tmp_path, gm_province):
+    config_path = gm_enroll(tmp_path, gm_province, "--terminal-no", "ZZ-0031")
+    (registered,) = gm_province.devices.values()
+    assert (registered.site["terminalNo"], registered.site["windowNo"]) == ("ZZ-0031", "")
+    with window(config_path) as driver:  # a terminal needs no staff signed in
+        at(driver, datetime.now(UTC))
+        rate(driver, case(400), Level.VERY_SATISFIED)
+        records = driver.ratings()
+    assert sync_once(config_path).returncode == 0
+    assert_each_stored_once(gm_province, records)
+    assert gm_province.stored[records[0]["evaluationId"]].children["TERMINALNO"] == "ZZ-0031"
