@@ -320,3 +320,31 @@ def test_a_self_service_terminal_registers_its_number_and_its_ratings_arrive(tmp
     assert sync_once(config_path).returncode == 0
     assert_each_stored_once(gm_province, records)
     assert gm_province.stored[records[0]["evaluationId"]].children["TERMINALNO"] == "ZZ-0031"
+
+
+def test_busy_refusals_a_transport_error_and_a_42202_are_retried_as_the_document_says(
+    tmp_path, gm_province
+):
+    """42901 and 50301 wait their retryAfter; HTTP 500 is retried; a saveEvaluation refused
+    with 42202 goes again through supplementEvaluation with a new nonce (no 40104)."""
+    config_path = gm_enroll(tmp_path, gm_province)
+    with window(config_path) as driver:
+        driver.evaluator.inbox.sign_in(STAFF)
+        driver.until(lambda: driver.phase == "idle", "staff signed in")
+        at(driver, datetime.now(UTC))
+        rate(driver, case(500), Level.SATISFIED)
+        rate(driver, case(501), Level.VERY_SATISFIED, by_key=True)
+        records = driver.ratings()
+    gm_province.busy = [(42901, 2), (50301, 1)]
+    gm_province.faults_500 = 1
+    gm_province.call_late_once = True
+    done = sync_once(config_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert_each_stored_once(gm_province, records)
+    answered = [(op, t, code) for op, t, code in gm_province.answered if op != "registerDevice"]
+    codes = [code for _, _, code in answered]
+    assert codes == [500, 42901, 50301, 42202, 0], answered
+    assert answered[2][1] - answered[1][1] >= 2.0  # waited the 2 s it was told
+    assert answered[3][1] - answered[2][1] >= 1.0
+    assert [op for op, _, _ in answered[3:]] == ["saveEvaluation", "supplementEvaluation"]
+    assert {d.operation for d in gm_province.deliveries} == {"supplementEvaluation"}

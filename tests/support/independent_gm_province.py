@@ -2,7 +2,8 @@
 device against it: the token gateway and EvaluationService (registerDevice, heartbeat,
 saveEvaluation, supplementEvaluation) on 127.0.0.1, strict on every field, signature and
 encryption, signing its answers with its own SM2 key. It keeps what it stored, every refusal
-with its reason, and offers two faults: an answer lost after storing, and expired tokens."""
+with its reason, and injects faults: an answer lost or held after storing, expired tokens,
+its clock ahead, 42901/50301 with retryAfter, HTTP 500, a 42202 for a call not late."""
 
 from __future__ import annotations
 
@@ -164,6 +165,10 @@ class IndependentGmProvince:
         self.heartbeats: list[dict[str, str]] = []
         self.drop_answers = 0
         self.expire_tokens_after_stores = 0
+        self.busy: list[tuple[int, int]] = []  # (42901 or 50301, retryAfter) for the next calls
+        self.call_late_once = False  # the next saveEvaluation refused with 42202, as if late
+        self.faults_500 = 0  # the next calls answered with HTTP 500 and a SOAP Fault
+        self.answered: list[tuple[str, float, int]] = []  # operation, time.monotonic(), code
         self.hold_answer = threading.Event()
         self.answer_held = threading.Event()
         self._unids = 0
@@ -230,10 +235,15 @@ class IndependentGmProvince:
         """The response envelope for one call, and whether the province stored something."""
         self.calls.append(operation)
         try:
+            if self.busy and operation in OPERATIONS[2:]:
+                code, retry_after = self.busy.pop(0)
+                raise RefusalError(code, "busy", retryAfter=str(retry_after))
             answer, stored = self._call(operation, token, body)
         except RefusalError as refusal:
             self.refusals.append((operation, refusal.code, refusal.why))
+            self.answered.append((operation, time.monotonic(), refusal.code))
             return _response(operation, refusal.code, refusal.why, "", "", refusal.extra), False
+        self.answered.append((operation, time.monotonic(), 0))
         plain = answer.encode("utf-8")
         data = sm4_seal(sm4_key(self.app_secret), plain, secrets.token_bytes(16))
         sign = base64.b64encode(self.key.sign(plain)).decode("ascii")
@@ -342,6 +352,9 @@ class IndependentGmProvince:
         items = list(payload)
         if not 1 <= len(items) <= 100 or any(e.tag != "evaluation" for e in items):
             raise RefusalError(40001, f"{len(items)} evaluations", field="evaluation")
+        if operation == "saveEvaluation" and self.call_late_once:
+            self.call_late_once = False  # after the nonce was spent, as the document says
+            raise RefusalError(42202, "late (injected)", field="EVALUATETIME")
         if operation == "saveEvaluation":
             oldest = self.beijing_now() - timedelta(hours=24)
             for item in items:
@@ -641,6 +654,11 @@ class _Handler(BaseHTTPRequestHandler):
         operation = action[1:-1] if len(action) > 2 and action[0] == action[-1] == '"' else ""
         if operation not in OPERATIONS:
             self._fault(500, f"SOAPAction {action!r}")
+            return
+        if province.faults_500 > 0:
+            province.faults_500 -= 1
+            province.answered.append((operation, time.monotonic(), 500))
+            self._fault(500, "internal (injected)")
             return
         auth = self.headers.get("Authorization", "")
         token = auth[len("Bearer ") :] if auth.startswith("Bearer ") else None
