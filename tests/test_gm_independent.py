@@ -348,3 +348,27 @@ def test_busy_refusals_a_transport_error_and_a_42202_are_retried_as_the_document
     assert answered[3][1] - answered[2][1] >= 1.0
     assert [op for op, _, _ in answered[3:]] == ["saveEvaluation", "supplementEvaluation"]
     assert {d.operation for d in gm_province.deliveries} == {"supplementEvaluation"}
+
+
+def test_answers_holding_an_entity_bomb_deliver_nothing_and_crash_nothing(tmp_path, gm_province):
+    """An answer whose payload (correctly sealed and signed) or envelope declares entities is
+    invalid by the document: nothing is marked delivered, the sync exits cleanly, and once
+    the province answers properly every rating is delivered exactly once."""
+    config_path = gm_enroll(tmp_path, gm_province)
+    with window(config_path) as driver:
+        driver.evaluator.inbox.sign_in(STAFF)
+        driver.until(lambda: driver.phase == "idle", "staff signed in")
+        at(driver, datetime.now(UTC))
+        rate(driver, case(600), Level.SATISFIED)
+        records = driver.ratings()
+    for fault in ("bomb_payloads", "bomb_envelopes"):
+        setattr(gm_province, fault, 100)
+        refused = sync_once(config_path, timeout=3)
+        assert refused.returncode != 0 and "Traceback" not in refused.stderr, refused.stderr
+        setattr(gm_province, fault, 0)
+    assert gm_province.stored and all(d.status == "duplicate" for d in gm_province.deliveries[1:])
+    done = sync_once(config_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert_each_stored_once(gm_province, records)
+    proof = verify_ledger(config_path, gm_province)
+    assert proof.returncode == 0, proof.stdout + proof.stderr

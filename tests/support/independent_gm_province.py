@@ -169,6 +169,8 @@ class IndependentGmProvince:
         self.call_late_once = False  # the next saveEvaluation refused with 42202, as if late
         self.faults_500 = 0  # the next calls answered with HTTP 500 and a SOAP Fault
         self.answered: list[tuple[str, float, int]] = []  # operation, time.monotonic(), code
+        self.bomb_payloads = 0  # the next answers' payloads open with an entity bomb (signed)
+        self.bomb_envelopes = 0  # the next answers' envelopes open with an entity bomb
         self.hold_answer = threading.Event()
         self.answer_held = threading.Event()
         self._unids = 0
@@ -245,6 +247,11 @@ class IndependentGmProvince:
             return _response(operation, refusal.code, refusal.why, "", "", refusal.extra), False
         self.answered.append((operation, time.monotonic(), 0))
         plain = answer.encode("utf-8")
+        if self.bomb_payloads > 0 and operation in OPERATIONS[2:]:
+            self.bomb_payloads -= 1
+            plain = BOMB.replace(b"ROOT", plain.split(b">", 1)[0][1:]) + plain.replace(
+                b"<EVALUATEID>", b"<EVALUATEID>&e9;", 1
+            )
         data = sm4_seal(sm4_key(self.app_secret), plain, secrets.token_bytes(16))
         sign = base64.b64encode(self.key.sign(plain)).decode("ascii")
         return _response(operation, 0, "ok", data, sign, {}), stored
@@ -617,6 +624,13 @@ def _response(
     ).encode()
 
 
+# A billion laughs: ten levels of ten references each, expanding to 10^9 copies of "ha".
+BOMB = (
+    b'<!DOCTYPE ROOT [<!ENTITY e0 "ha">'
+    + b"".join(f'<!ENTITY e{i} "{("&e" + str(i - 1) + ";") * 10}">'.encode() for i in range(1, 10))
+    + b"]>"
+)
+
 FAULT = (
     f'<soap:Envelope xmlns:soap="{SOAP_NS}"><soap:Body><soap:Fault><faultcode>soap:Client'
     "</faultcode><faultstring>{why}</faultstring></soap:Fault></soap:Body></soap:Envelope>"
@@ -679,6 +693,11 @@ class _Handler(BaseHTTPRequestHandler):
             province.drop_answers -= 1
             self.close_connection = True
             return  # stored, and the answer never leaves
+        if province.bomb_envelopes > 0:
+            province.bomb_envelopes -= 1
+            answer = BOMB.replace(b"ROOT", b"soap:Envelope") + answer.replace(
+                b"<h:message>", b"<h:message>&e9;", 1
+            )
         self._send(200, "text/xml; charset=utf-8", answer)
 
     def _token(self, body: bytes) -> None:
