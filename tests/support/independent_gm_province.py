@@ -171,6 +171,7 @@ class IndependentGmProvince:
         self.answered: list[tuple[str, float, int]] = []  # operation, time.monotonic(), code
         self.bomb_payloads = 0  # the next answers' payloads open with an entity bomb (signed)
         self.bomb_envelopes = 0  # the next answers' envelopes open with an entity bomb
+        self.echo_first_result = 0  # the next answers repeat their first result for every one
         self.hold_answer = threading.Event()
         self.answer_held = threading.Event()
         self._unids = 0
@@ -376,6 +377,9 @@ class IndependentGmProvince:
                 result, stored = self._one(operation, device_no, device, item)
                 stored_any = stored_any or stored
                 results.append(result)
+        if self.echo_first_result > 0:
+            self.echo_first_result -= 1  # signed all the same: only the first was acknowledged
+            results = [results[0]] * len(results)
         return "<results>" + "".join(results) + "</results>", stored_any
 
     def _one(
