@@ -118,12 +118,22 @@ def at(driver: Driver, when: datetime) -> None:
 
 
 def assert_each_stored_once(province: IndependentGmProvince, records: list[dict]) -> None:
-    ids = [r["evaluationId"] for r in records]
+    assert province.rejections == []
+    assert_each_stored_once_but(province, records, None)
+
+
+def assert_each_stored_once_but(
+    province: IndependentGmProvince, records: list[dict], rejected: str | None
+) -> None:
+    """Every rating but `rejected` stored and accepted exactly once, as the device made it."""
+    ids = [r["evaluationId"] for r in records if r["evaluationId"] != rejected]
     accepted = Counter(d.evaluate_id for d in province.deliveries if d.status == "accepted")
     assert set(province.stored) == set(ids)
     assert all(accepted[i] == 1 for i in ids), accepted
-    assert province.rejections == []
+    assert {e for e, _, _ in province.rejections} <= {rejected}
     for record in records:
+        if record["evaluationId"] == rejected:
+            continue
         stored = province.stored[record["evaluationId"]].children
         assert stored["EVALUATELEVEL"] == str(6 - record["satisfaction"])
         assert stored["EVALUATETYPE"] == EVALUATE_TYPE[record["source"]]
@@ -295,6 +305,7 @@ def test_a_rating_just_past_24_h_a_big_backlog_and_a_token_expiring_mid_round(
             ledger.append(body, key, vault)
     gm_province.clock_ahead_s = 200
     gm_province.expire_tokens_after_stores = 1
+    gm_province.clock_jump_after_store = 0.0
     done = sync_once(config_path)
     assert done.returncode == 0, done.stdout + done.stderr
     with sqlite3.connect(config.ledger_path) as conn:
@@ -399,3 +410,40 @@ def test_a_signed_answer_whose_results_do_not_match_the_call_marks_nothing(tmp_p
     assert final == [(r["evaluationId"], "duplicate") for r in records]
     proof = verify_ledger(config_path, gm_province)
     assert proof.returncode == 0, proof.stdout + proof.stderr
+
+
+def backlog_of(config: Config, n: int, first: int, when: datetime) -> None:
+    """`n` ratings assessed at `when`, recorded as the evaluator's recorder does."""
+    with Ledger(config.ledger_path) as ledger:
+        key = DeviceKey.load(config.key_path)
+        vault = IdentityVault.load(config.identity_key_path)
+        for i in range(n):
+            press = Press(Level.SATISFIED, "touch", 700 + i, when, True)
+            body = record_body(str(uuid.uuid4()), case(first + i), site_of(config), press)
+            ledger.append(body, key, vault)
+
+
+def test_a_province_clock_jumping_a_day_mid_round_is_learnt_from_the_call(tmp_path, gm_province):
+    """After the first stored call the province's clock jumps a day ahead: the next call is
+    refused 40101 with serverTime, and its ratings, now 补报 by that clock, go through
+    supplementEvaluation; an E_ALREADY_RATED rating is quarantined, never resent."""
+    config_path = gm_enroll(tmp_path, gm_province)
+    config = load(config_path)
+    backlog_of(config, 130, 800, datetime.now(UTC) - timedelta(minutes=2))
+    with sqlite3.connect(config.ledger_path) as conn:
+        rows = conn.execute("SELECT record FROM ratings ORDER BY seq").fetchall()
+    records = [json.loads(row[0]) for row in rows]
+    taken = records[120]  # its case was rated on another device already
+    gm_province.rated[(taken["projectNo"], "1")] = "rated-elsewhere"
+    gm_province.clock_jump_after_store = 25 * 3600
+    done = sync_once(config_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert_each_stored_once_but(gm_province, records, taken["evaluationId"])
+    assert [code for op, code, _ in gm_province.refusals] == [40101]
+    operations = Counter(d.operation for d in gm_province.deliveries)
+    assert operations == {"saveEvaluation": 100, "supplementEvaluation": 29}, operations
+    quarantine = _run("sync", "quarantine", "list", "--config", str(config_path))
+    assert taken["evaluationId"] in quarantine.stdout and "E_ALREADY_RATED" in quarantine.stdout
+    calls = len(gm_province.calls)
+    assert sync_once(config_path).returncode == 0
+    assert not {"saveEvaluation", "supplementEvaluation"} & set(gm_province.calls[calls:])

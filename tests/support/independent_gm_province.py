@@ -172,6 +172,7 @@ class IndependentGmProvince:
         self.bomb_payloads = 0  # the next answers' payloads open with an entity bomb (signed)
         self.bomb_envelopes = 0  # the next answers' envelopes open with an entity bomb
         self.echo_first_result = 0  # the next answers repeat their first result for every one
+        self.clock_jump_after_store = 0.0  # seconds the clock jumps after the next stored call
         self.hold_answer = threading.Event()
         self.answer_held = threading.Event()
         self._unids = 0
@@ -229,7 +230,7 @@ class IndependentGmProvince:
             return 401, {**refused, "message": "timestamp off by more than 300 s"}
         token = secrets.token_urlsafe(24)
         with self.lock:
-            self.tokens[token] = self.now() + self.token_seconds
+            self.tokens[token] = time.time() + self.token_seconds
         return 200, {"access_token": token, "expires_in": self.token_seconds}
 
     # --- EvaluationService ----------------------------------------------------------------
@@ -262,7 +263,7 @@ class IndependentGmProvince:
             raise RefusalError(41301, "body over 1 MiB")
         with self.lock:
             expiry = self.tokens.get(token or "")
-        if expiry is None or expiry < self.now():
+        if expiry is None or expiry < time.time():
             raise RefusalError(40102, "token missing, unknown or expired")
         app_key, device_no, data, sign = _read_envelope(operation, body)
         if app_key != self.app_key:
@@ -686,6 +687,9 @@ class _Handler(BaseHTTPRequestHandler):
             province.refusals.append((operation, refusal.status, refusal.why))
             self._fault(refusal.status, refusal.why)
             return
+        if stored and province.clock_jump_after_store:
+            province.clock_ahead_s += province.clock_jump_after_store
+            province.clock_jump_after_store = 0.0
         if stored and province.expire_tokens_after_stores > 0:
             province.expire_tokens_after_stores -= 1
             province.expire_tokens()  # the next call meets an expired token
