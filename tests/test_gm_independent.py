@@ -160,6 +160,12 @@ def test_ratings_made_at_the_window_reach_an_independent_province_once(tmp_path,
     checked = _run("provisioning.cli", "check", "--config", str(config_path))
     assert gm_province.heartbeats, checked.stdout + checked.stderr
     assert gm_province.heartbeats[-1]["deviceNo"] == DEVICE_NO
+    assert any(
+        line.startswith("PASS") and "province" in line for line in checked.stdout.splitlines()
+    ), checked.stdout
+    shown = _run("provisioning.cli", "show", "--config", str(config_path))
+    assert shown.returncode == 0 and "********" in shown.stdout, shown.stdout + shown.stderr
+    assert gm_province.app_secret not in shown.stdout + shown.stderr
 
     now = datetime.now(UTC)
     with window(config_path) as driver:
