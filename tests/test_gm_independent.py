@@ -330,6 +330,23 @@ def test_a_self_service_terminal_registers_its_number_and_its_ratings_arrive(tmp
     config_path = gm_enroll(tmp_path, gm_province, "--terminal-no", "ZZ-0031")
     (registered,) = gm_province.devices.values()
     assert (registered.site["terminalNo"], registered.site["windowNo"]) == ("ZZ-0031", "")
+    # Another box given the same device number: the province refuses its keys (40103), and
+    # the box is left as it was before (no configuration, no keys).
+    other = tmp_path / "other"
+    again = _run(
+        "provisioning.cli", "gm-enroll", "--config", str(other / "device.toml"),
+        "--state-dir", str(other / "state"), "--gateway-url", gm_province.url,
+        "--base-url", gm_province.url, "--app-key", gm_province.app_key,
+        "--province-key", gm_province.key.public_hex, "--device-no", DEVICE_NO,
+        "--area-code", "640104", "--dept-code", "11640100MB1234567X", "--terminal-no", "ZZ-0032",
+        "--local-api-port", "0",
+        stdin=gm_province.app_secret + "\n",
+    )  # fmt: skip
+    assert again.returncode != 0 and "40103" in again.stderr, again.stdout + again.stderr
+    assert [code for _, code, _ in gm_province.refusals] == [40103]
+    assert not (other / "device.toml").exists()
+    assert not [p for p in other.rglob("*") if p.is_file()]
+    assert gm_province.devices[DEVICE_NO].public_key == registered.public_key
     with window(config_path) as driver:  # a terminal needs no staff signed in
         at(driver, datetime.now(UTC))
         rate(driver, case(400), Level.VERY_SATISFIED)
