@@ -3,12 +3,13 @@ device against it: the token gateway and EvaluationService (registerDevice, hear
 saveEvaluation, supplementEvaluation) on 127.0.0.1, strict on every field, signature and
 encryption, signing its answers with its own SM2 key. It keeps what it stored, every refusal
 with its reason, and injects faults: an answer lost or held after storing, expired tokens,
-its clock ahead, 42901/50301 with retryAfter, HTTP 500, a 42202 for a call not late."""
+its clock ahead, 42901/50301 with retryAfter, HTTP 500, a 42202 for a call not late, answers
+holding an entity bomb or results that do not match the call. The XML is read and written in
+independent_gm_soap, an evaluation is checked in independent_gm_evaluation."""
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import re
 import secrets
@@ -22,10 +23,7 @@ from typing import Any
 from urllib.parse import parse_qs
 from xml.etree.ElementTree import Element
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from defusedxml import DefusedXmlException
-from defusedxml import ElementTree as SafeXml
 
 from tests.support.independent_gm_crypto import (
     PUBLIC_KEY_HEX,
@@ -38,47 +36,31 @@ from tests.support.independent_gm_crypto import (
     sm4_seal,
     strict_b64,
 )
+from tests.support.independent_gm_evaluation import (
+    TIME_FORMAT,
+    RejectedError,
+    check_against_canonical,
+    evaluation_children,
+    parse_time,
+    result_xml,
+)
+from tests.support.independent_gm_soap import (
+    BOMB,
+    FAULT,
+    RefusalError,
+    TransportError,
+    child_or_empty,
+    child_text,
+    esc,
+    exact_children,
+    read_envelope,
+    read_payload,
+    response,
+)
 
-SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
-H_NS = "urn:hcp:gm:1"
 OPERATIONS = ("registerDevice", "heartbeat", "saveEvaluation", "supplementEvaluation")
 MAX_BODY = 1024 * 1024
 BEIJING = timedelta(hours=8)
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-EVALUATION_CHILDREN = frozenset(
-    [
-        "EVALUATEID",
-        "SERIALNO",
-        "ASSESSNUMBER",
-        "PROJECTNO",
-        "BATCHPROJECTNOS",
-        "TASKCODE",
-        "TASKNAME",
-        "PROSTATUS",
-        "EVALUATELEVEL",
-        "EVALUATETYPE",
-        "EVALUATETIME",
-        "CLOCKSYNCED",
-        "STAFFNO",
-        "STAFFNAME",
-        "AREACODE",
-        "DEPTCODE",
-        "HALLCODE",
-        "WINDOWNO",
-        "TERMINALNO",
-        "DEVICENO",
-        "EVALUATEDETAIL",
-        "EVALUATECONTENT",
-        "USERNAME",
-        "CERTTYPE",
-        "CERTKEY",
-        "REACTIONMS",
-        "RECORDHASH",
-        "DEVICESIGN",
-        "CANONICAL",
-    ]
-)
-SOURCE_CODES = {"touch": "1", "keypad": "2", "qr": "3", "web": "4"}
 REGISTER_CHILDREN = [
     "deviceNo",
     "publicKey",
@@ -97,22 +79,6 @@ HEARTBEAT_CHILDREN = [
     "keypadConnected",
     "clockSynced",
 ]
-
-
-class RefusalError(Exception):
-    """A call answered with a non-zero code; `why` is what the province logs about it."""
-
-    def __init__(self, code: int, why: str, **extra: str) -> None:
-        super().__init__(f"{code}: {why}")
-        self.code, self.why, self.extra = code, why, extra
-
-
-class TransportError(Exception):
-    """A request answered with a SOAP Fault or a non-200 status: nothing was read."""
-
-    def __init__(self, status: int, why: str) -> None:
-        super().__init__(why)
-        self.status, self.why = status, why
 
 
 @dataclass
@@ -246,7 +212,7 @@ class IndependentGmProvince:
         except RefusalError as refusal:
             self.refusals.append((operation, refusal.code, refusal.why))
             self.answered.append((operation, time.monotonic(), refusal.code))
-            return _response(operation, refusal.code, refusal.why, "", "", refusal.extra), False
+            return response(operation, refusal.code, refusal.why, "", "", refusal.extra), False
         self.answered.append((operation, time.monotonic(), 0))
         plain = answer.encode("utf-8")
         if self.bomb_payloads > 0 and operation in OPERATIONS[2:]:
@@ -256,7 +222,7 @@ class IndependentGmProvince:
             )
         data = sm4_seal(sm4_key(self.app_secret), plain, secrets.token_bytes(16))
         sign = base64.b64encode(self.key.sign(plain)).decode("ascii")
-        return _response(operation, 0, "ok", data, sign, {}), stored
+        return response(operation, 0, "ok", data, sign, {}), stored
 
     def _call(self, operation: str, token: str | None, body: bytes) -> tuple[str, bool]:
         if len(body) > MAX_BODY:
@@ -265,20 +231,20 @@ class IndependentGmProvince:
             expiry = self.tokens.get(token or "")
         if expiry is None or expiry < time.time():
             raise RefusalError(40102, "token missing, unknown or expired")
-        app_key, device_no, data, sign = _read_envelope(operation, body)
+        app_key, device_no, data, sign = read_envelope(operation, body)
         if app_key != self.app_key:
             raise RefusalError(40103, "appKey is not the token's")
         try:
             plain = sm4_open(sm4_key(self.app_secret), data)
         except CryptoRefusedError as exc:
             raise RefusalError(40001, f"data: {exc}", field="data") from exc
-        payload = _read_payload(plain)
+        payload = read_payload(plain)
         try:
             signature = strict_b64(sign)
         except CryptoRefusedError as exc:
             raise RefusalError(40001, f"sign: {exc}", field="sign") from exc
         if operation == "registerDevice":
-            signer = _text(payload, "publicKey")
+            signer = child_or_empty(payload, "publicKey")
         else:
             with self.lock:
                 device = self.devices.get(device_no)
@@ -311,7 +277,7 @@ class IndependentGmProvince:
         return self._evaluations(operation, device_no, payload)
 
     def _register(self, device_no: str, payload: Element) -> str:
-        children = _exact_children(payload, "register", REGISTER_CHILDREN, 42201)
+        children = exact_children(payload, "register", REGISTER_CHILDREN, 42201)
         if children["deviceNo"] != device_no or not device_no:
             raise RefusalError(42201, "deviceNo differs from the envelope's", field="deviceNo")
         if not PUBLIC_KEY_HEX.fullmatch(children["publicKey"]):
@@ -339,10 +305,10 @@ class IndependentGmProvince:
                 self.devices[device_no] = Registered(
                     children["publicKey"], evidence, children["evidenceKey"], site
                 )
-        return f"<registered><deviceNo>{_esc(device_no)}</deviceNo></registered>"
+        return f"<registered><deviceNo>{esc(device_no)}</deviceNo></registered>"
 
     def _heartbeat(self, device_no: str, payload: Element) -> str:
-        children = _exact_children(payload, "heartbeat", HEARTBEAT_CHILDREN, 42201)
+        children = exact_children(payload, "heartbeat", HEARTBEAT_CHILDREN, 42201)
         if children["deviceNo"] != device_no:
             raise RefusalError(42201, "deviceNo differs from the envelope's", field="deviceNo")
         for name in ("backlog", "quarantined", "lastSerialNo"):
@@ -367,7 +333,7 @@ class IndependentGmProvince:
         if operation == "saveEvaluation":
             oldest = self.beijing_now() - timedelta(hours=24)
             for item in items:
-                when = _parse_time(_child_text(item, "EVALUATETIME"))
+                when = parse_time(child_text(item, "EVALUATETIME"))
                 if when is not None and when < oldest:
                     raise RefusalError(42202, "a rating older than 24 h", field="EVALUATETIME")
         results = []
@@ -386,27 +352,27 @@ class IndependentGmProvince:
     def _one(
         self, operation: str, device_no: str, device: Registered, item: Element
     ) -> tuple[str, bool]:
-        evaluate_id = _child_text(item, "EVALUATEID") or ""
+        evaluate_id = child_text(item, "EVALUATEID") or ""
         try:
-            children = _evaluation_children(item)
-            _check_against_canonical(children, device, device_no)
-        except _RejectedError as rejected:
+            children = evaluation_children(item)
+            check_against_canonical(children, device.evidence_key, device_no)
+        except RejectedError as rejected:
             self.rejections.append((evaluate_id, rejected.code, rejected.message))
-            return _result(evaluate_id, "rejected", "", rejected.code, rejected.message), False
+            return result_xml(evaluate_id, "rejected", "", rejected.code, rejected.message), False
         known = self.stored.get(evaluate_id)
         if known is not None:
             if known.children != children:
                 self.rejections.append((evaluate_id, "E_CONFLICT", "other values"))
-                return _result(evaluate_id, "rejected", "", "E_CONFLICT", "other values"), False
+                return result_xml(evaluate_id, "rejected", "", "E_CONFLICT", "other values"), False
             self.deliveries.append(Delivery(evaluate_id, "duplicate", operation))
-            return _result(evaluate_id, "duplicate", known.unid, "", ""), False
+            return result_xml(evaluate_id, "duplicate", known.unid, "", ""), False
         cases = children["BATCHPROJECTNOS"].split(",") if children["BATCHPROJECTNOS"] else []
         cases = cases or [children["PROJECTNO"]]
         for case in cases:
             if (case, children["ASSESSNUMBER"]) in self.rated:
                 message = f"{case} already rated"
                 self.rejections.append((evaluate_id, "E_ALREADY_RATED", message))
-                return _result(evaluate_id, "rejected", "", "E_ALREADY_RATED", message), False
+                return result_xml(evaluate_id, "rejected", "", "E_ALREADY_RATED", message), False
         serial = int(children["SERIALNO"])
         if device.serials and serial != max(device.serials) + 1:
             device.gaps.append(serial)
@@ -417,229 +383,7 @@ class IndependentGmProvince:
         unid = f"GM{self._unids:08d}{secrets.token_hex(4)}"
         self.stored[evaluate_id] = Stored(children, unid, operation)
         self.deliveries.append(Delivery(evaluate_id, "accepted", operation))
-        return _result(evaluate_id, "accepted", unid, "", ""), True
-
-
-# --- what an evaluation must be --------------------------------------------------------------
-
-
-class _RejectedError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code, self.message = code, message
-
-
-def _evaluation_children(item: Element) -> dict[str, str]:
-    names = [child.tag for child in item]
-    if len(names) != len(set(names)):
-        raise _RejectedError("E_FIELD", "an element appears twice")
-    if set(names) != EVALUATION_CHILDREN:
-        wrong = sorted(set(names) ^ EVALUATION_CHILDREN)
-        raise _RejectedError("E_FIELD", wrong[0])
-    children = {}
-    for child in item:
-        if len(child) or child.attrib:
-            raise _RejectedError("E_FIELD", child.tag)
-        children[child.tag] = child.text or ""
-    return children
-
-
-def _xml_value(value: Any) -> str:
-    """What the document says an element holds for a record's value (empty means null)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    return str(value)
-
-
-def _check_against_canonical(children: dict[str, str], device: Registered, device_no: str) -> None:
-    try:
-        canonical = strict_b64(children["CANONICAL"])
-        record = json.loads(canonical.decode("utf-8"))
-    except (CryptoRefusedError, ValueError) as exc:
-        raise _RejectedError("E_FIELD", "CANONICAL") from exc
-    if not isinstance(record, dict) or _canonical(record) != canonical:
-        raise _RejectedError("E_FIELD", "CANONICAL")
-    if children["RECORDHASH"] != hashlib.sha256(canonical).hexdigest():
-        raise _RejectedError("E_SIGNATURE", "RECORDHASH")
-    if children["DEVICESIGN"] != record.get("signature"):
-        raise _RejectedError("E_SIGNATURE", "DEVICESIGN differs from the record's signature")
-    unsigned = {k: v for k, v in record.items() if k != "signature"}
-    try:
-        device.evidence_key.verify(strict_b64(children["DEVICESIGN"]), _canonical(unsigned))
-    except (CryptoRefusedError, InvalidSignature) as exc:
-        raise _RejectedError("E_SIGNATURE", "DEVICESIGN does not verify") from exc
-    batch = record.get("batchProjectNos")
-    satisfaction = record.get("satisfaction")
-    if not isinstance(satisfaction, int) or not 1 <= satisfaction <= 5:
-        raise _RejectedError("E_FIELD", "EVALUATELEVEL")
-    expected = {
-        "EVALUATEID": record.get("evaluationId"),
-        "SERIALNO": record.get("seq"),
-        "ASSESSNUMBER": record.get("assessNumber"),
-        "PROJECTNO": record.get("projectNo"),
-        "BATCHPROJECTNOS": ",".join(batch) if batch else None,
-        "TASKCODE": record.get("taskCode"),
-        "TASKNAME": record.get("taskName"),
-        "PROSTATUS": record.get("proStatus"),
-        "EVALUATELEVEL": 6 - satisfaction,
-        "EVALUATETYPE": SOURCE_CODES.get(str(record.get("source"))),
-        "EVALUATETIME": record.get("assessTime"),
-        "CLOCKSYNCED": record.get("clockSynced"),
-        "STAFFNO": record.get("proManagerNo"),
-        "STAFFNAME": record.get("proManager"),
-        "AREACODE": record.get("areaCode"),
-        "DEPTCODE": record.get("deptCode"),
-        "HALLCODE": record.get("hallCode"),
-        "WINDOWNO": record.get("windowNo"),
-        "TERMINALNO": record.get("terminalNo"),
-        "DEVICENO": record.get("deviceId"),
-        "EVALUATEDETAIL": ",".join(record.get("evalDetail") or []),
-        "EVALUATECONTENT": record.get("writingEvaluation"),
-        "USERNAME": record.get("userName"),
-        "CERTTYPE": record.get("certType"),
-        "CERTKEY": record.get("certKey"),
-        "REACTIONMS": record.get("reactionMs"),
-    }
-    for name, value in expected.items():
-        if children[name] != _xml_value(value):
-            raise _RejectedError("E_FIELD", f"{name} disagrees with CANONICAL")
-    if children["DEVICENO"] != device_no:
-        raise _RejectedError("E_FIELD", "DEVICENO is not the calling device")
-    if batch and record.get("projectNo") not in batch:
-        raise _RejectedError("E_FIELD", "BATCHPROJECTNOS")
-    if not re.fullmatch(r"[1-9][0-9]*", children["SERIALNO"]) or len(children["EVALUATEID"]) > 64:
-        raise _RejectedError("E_FIELD", "SERIALNO")
-    if _parse_time(children["EVALUATETIME"]) is None:
-        raise _RejectedError("E_FIELD", "EVALUATETIME")
-    if children["EVALUATELEVEL"] in ("4", "5") and not (
-        children["EVALUATEDETAIL"] or children["EVALUATECONTENT"]
-    ):
-        raise _RejectedError("E_REASON_REQUIRED", "a bad rating without a reason")
-
-
-def _canonical(obj: Any) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def _parse_time(text: str | None) -> datetime | None:
-    if text is None or not re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", text):
-        return None
-    try:
-        return datetime.strptime(text, TIME_FORMAT)
-    except ValueError:
-        return None
-
-
-def _result(evaluate_id: str, status: str, unid: str, code: str, message: str) -> str:
-    return (
-        f"<result><EVALUATEID>{_esc(evaluate_id)}</EVALUATEID><status>{status}</status>"
-        f"<evaluateUnid>{unid}</evaluateUnid><errorCode>{code}</errorCode>"
-        f"<errorMessage>{_esc(message)}</errorMessage></result>"
-    )
-
-
-# --- XML in and out ---------------------------------------------------------------------------
-
-
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _parse(data: bytes, what: str, code: int) -> Element:
-    try:
-        root: Element = SafeXml.fromstring(
-            data, forbid_dtd=True, forbid_entities=True, forbid_external=True
-        )
-    except (DefusedXmlException, SafeXml.ParseError) as exc:
-        if code:
-            raise RefusalError(code, f"{what}: {exc}", field="data") from exc
-        raise TransportError(500, f"{what}: {exc}") from exc
-    return root
-
-
-def _read_envelope(operation: str, body: bytes) -> tuple[str, str, str, str]:
-    envelope = _parse(body, "envelope", 0)
-    bodies = list(envelope)
-    if envelope.tag != f"{{{SOAP_NS}}}Envelope" or [b.tag for b in bodies] != [
-        f"{{{SOAP_NS}}}Body"
-    ]:
-        raise TransportError(500, "not a SOAP 1.1 envelope with one Body")
-    calls = list(bodies[0])
-    if len(calls) != 1 or calls[0].tag != f"{{{H_NS}}}{operation}":
-        raise TransportError(500, "Body does not hold the SOAPAction's operation")
-    names = [c.tag for c in calls[0]]
-    wanted = [f"{{{H_NS}}}{n}" for n in ("appKey", "deviceNo", "data", "sign")]
-    if names != wanted:
-        raise RefusalError(40001, f"operation children {names}", field="data")
-    app_key, device_no, data, sign = (c.text or "" for c in calls[0])
-    return app_key, device_no, data, sign
-
-
-def _read_payload(plain: bytes) -> Element:
-    if plain.startswith(b"\xef\xbb\xbf") or plain.lstrip().startswith(b"<?xml"):
-        raise RefusalError(40001, "payload with a BOM or an XML declaration", field="data")
-    try:
-        plain.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise RefusalError(40001, "payload is not UTF-8", field="data") from exc
-    payload = _parse(plain, "payload", 40001)
-    for element in payload.iter():
-        if "}" in element.tag:
-            raise RefusalError(40001, "payload element with a namespace", field="data")
-    extra = set(payload.attrib) - {"ts", "nonce"}
-    if extra:
-        raise RefusalError(40001, f"payload attributes {sorted(extra)}", field="data")
-    return payload
-
-
-def _exact_children(payload: Element, root: str, names: list[str], code: int) -> dict[str, str]:
-    if payload.tag != root:
-        raise RefusalError(40001, f"root is not <{root}>", field=root)
-    got = [c.tag for c in payload]
-    if sorted(got) != sorted(names):
-        wrong = sorted(set(got) ^ set(names)) or got
-        raise RefusalError(code, f"children {got}", field=wrong[0])
-    return {c.tag: c.text or "" for c in payload}
-
-
-def _text(payload: Element, name: str) -> str:
-    return _child_text(payload, name) or ""
-
-
-def _child_text(element: Element, name: str) -> str | None:
-    found = element.find(name)
-    return None if found is None else (found.text or "")
-
-
-def _response(
-    operation: str, code: int, message: str, data: str, sign: str, extra: dict[str, str]
-) -> bytes:
-    tail = "".join(
-        f"<h:{name}>{_esc(extra[name])}</h:{name}>"
-        for name in ("field", "retryAfter", "serverTime")
-        if name in extra
-    )
-    return (
-        f'<soap:Envelope xmlns:soap="{SOAP_NS}" xmlns:h="{H_NS}"><soap:Body>'
-        f"<h:{operation}Response><h:code>{code}</h:code><h:message>{_esc(message)}</h:message>"
-        f"<h:data>{data}</h:data><h:sign>{sign}</h:sign>{tail}</h:{operation}Response>"
-        "</soap:Body></soap:Envelope>"
-    ).encode()
-
-
-# A billion laughs: ten levels of ten references each, expanding to 10^9 copies of "ha".
-BOMB = (
-    b'<!DOCTYPE ROOT [<!ENTITY e0 "ha">'
-    + b"".join(f'<!ENTITY e{i} "{("&e" + str(i - 1) + ";") * 10}">'.encode() for i in range(1, 10))
-    + b"]>"
-)
-
-FAULT = (
-    f'<soap:Envelope xmlns:soap="{SOAP_NS}"><soap:Body><soap:Fault><faultcode>soap:Client'
-    "</faultcode><faultstring>{why}</faultstring></soap:Fault></soap:Body></soap:Envelope>"
-)
+        return result_xml(evaluate_id, "accepted", unid, "", ""), True
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -653,7 +397,7 @@ class _Handler(BaseHTTPRequestHandler):
         province = self.province
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_BODY + 1:
-            self._send(200, "text/xml; charset=utf-8", _response("x", 41301, "too big", "", "", {}))
+            self._send(200, "text/xml; charset=utf-8", response("x", 41301, "too big", "", "", {}))
             self.close_connection = True
             return
         body = self.rfile.read(length)
@@ -726,7 +470,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, "application/json", json.dumps(answer).encode())
 
     def _fault(self, status: int, why: str) -> None:
-        self._send(status, "text/xml; charset=utf-8", FAULT.replace("{why}", _esc(why)).encode())
+        self._send(status, "text/xml; charset=utf-8", FAULT.replace("{why}", esc(why)).encode())
 
     def _send(self, status: int, content_type: str, body: bytes) -> None:
         self.send_response(status)
