@@ -30,6 +30,7 @@ from device.daemon.config import (
     save,
 )
 from device.errors import HaochapingError
+from device.flow.mode import Mode
 from device.keys.identity_vault import IdentityVault
 from device.keys.signing import DeviceKey
 from device.keys.sm2 import Sm2Key
@@ -248,6 +249,11 @@ def check_gm_province(config: Config) -> Outcome:
 @click.option("--dept-code", required=True)
 @click.option("--hall-code", default=None)
 @click.option("--window-no", default=None)
+@click.option(
+    "--terminal-no",
+    default=None,
+    help="A self-service terminal's number (终端机编号): provisions a terminal, not a window.",
+)
 @click.option("--ca-bundle", default=None)
 @click.option("--local-api-port", default=8470, show_default=True)
 def gm_enroll_cmd(
@@ -264,6 +270,7 @@ def gm_enroll_cmd(
     dept_code: str,
     hall_code: str | None,
     window_no: str | None,
+    terminal_no: str | None,
     ca_bundle: str | None,
     local_api_port: int,
 ) -> None:
@@ -275,7 +282,14 @@ def gm_enroll_cmd(
             config_path=config_path,
             state_dir=state_dir,
             issued=issued,
-            site=SiteAnswers(area_code, dept_code, hall_code=hall_code, window_no=window_no),
+            site=SiteAnswers(
+                area_code,
+                dept_code,
+                mode=Mode.SELF_SERVICE if terminal_no else Mode.WINDOW,
+                hall_code=hall_code,
+                window_no=window_no,
+                terminal_no=terminal_no,
+            ),
             ca_bundle=ca_bundle,
             local_api_port=local_api_port,
         )
