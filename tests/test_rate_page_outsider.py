@@ -26,7 +26,6 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -178,7 +177,7 @@ def assert_fits(page: Any, where: str) -> None:
 
 
 def test_every_level_and_every_tag_at_three_sizes_reach_the_province_as_web(
-    terminal: SelfServiceTerminal, playwright_chromium: Any, tmp_path: Path
+    terminal: SelfServiceTerminal, playwright_chromium: Any
 ) -> None:
     tags = json.loads((terminal.workdir / "state" / "tags.json").read_text())["levels"]
     expected: dict[str, tuple[int, list[str], float, float]] = {}
@@ -192,12 +191,17 @@ def test_every_level_and_every_tag_at_three_sizes_reach_the_province_as_web(
             where = f"{width}x{height} level {level} {lang}"
             case = new_case()
             path = push(terminal, case)
+            late = (width, height, level) == (1280, 800, 3)
+            if late:  # the terminal's app opens this page 3 s after the push (of 5 s)
+                time.sleep(3.0)
             opened = time.monotonic()
             page.goto(page_url(terminal, path, lang))
             page.locator(f"#single .level[data-level='{level}']").wait_for(state="visible")
             seen = time.monotonic()
             assert_fits(page, where)
-            page.screenshot(path=str(tmp_path / f"{width}x{height}-{level}-{lang}.png"))
+            if late:  # the rater still has the full time, and uses more than was left
+                assert page.inner_text("#seconds").split()[0] in ("5", "4")
+                time.sleep(2.5)
             time.sleep(0.25 + 0.1 * level)  # the rater reads, then taps
             before = time.monotonic()
             page.tap(f"#single .level[data-level='{level}']")
@@ -221,7 +225,7 @@ def test_every_level_and_every_tag_at_three_sizes_reach_the_province_as_web(
                 page.tap("#submit")
             page.locator("#page[data-state=thanks]").wait_for(state="attached")
             assert_fits(page, where + " thanks")
-            if level == 1:  # the thanks page hands the screen back (after thanks_s)
+            if level == 1 and width == SIZES[-1][0]:  # the screen is handed back after thanks
                 page.wait_for_url(return_url(terminal) + "*", timeout=10_000)
             expected[case["projectNo"]] = (level, chosen, before - seen, after - opened)
             page.close()
