@@ -246,6 +246,37 @@ def test_every_level_and_every_tag_at_three_sizes_reach_the_province_as_web(
         )
 
 
+def test_in_landscape_submit_of_an_indicators_page_is_on_screen_without_scrolling(
+    terminal: SelfServiceTerminal, playwright_chromium: Any
+) -> None:
+    sent = []
+    for width, height in SIZES[1:]:
+        context = playwright_chromium.new_context(
+            viewport={"width": width, "height": height}, has_touch=True
+        )
+        page = context.new_page()
+        case = {**new_case(), "indicators": True}
+        page.goto(page_url(terminal, push(terminal, case), "en"))
+        rows = page.locator("#rows .levels")
+        rows.first.locator(".level[data-level='4']").wait_for(state="visible")
+        assert rows.count() == 3
+        submit = page.locator("#submit-rows")
+        box = submit.bounding_box()
+        assert box is not None and box["y"] + box["height"] <= height, f"{width}x{height}"
+        assert submit.is_disabled()  # nothing rated yet
+        rows.first.locator(".level[data-level='4']").tap()
+        page.wait_for_function("() => !document.getElementById('submit-rows').disabled")
+        assert submit.bounding_box() == box  # the same place: no scrolling needed
+        page.touchscreen.tap(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.locator("#page[data-state=thanks]").wait_for(state="attached")
+        sent.append(case["projectNo"])
+        context.close()
+    stored = wait_at_province(terminal, set(sent))
+    for project_no in sent:
+        assert stored[project_no]["satisfaction"] == 4
+        assert stored[project_no]["source"] == "web"
+
+
 class HostilePage:
     """Another origin on loopback serving a page that tries to press for the rater."""
 
