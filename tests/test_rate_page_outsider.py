@@ -31,6 +31,7 @@ from urllib.parse import quote
 
 import pytest
 
+from device.screen.contrast import MINIMUM, ratio
 from simulator.terminal import SelfServiceTerminal
 
 pytestmark = pytest.mark.web_terminal_timing(rating_s=5, rate_later_s=5)
@@ -176,6 +177,26 @@ def assert_fits(page: Any, where: str) -> None:
     assert not small, f"{where}: buttons under 15 mm: {small}"
 
 
+def assert_level_ink_readable(page: Any, where: str) -> None:
+    """Every level button's label at least 4.5:1 against the button, chosen or not."""
+    pairs = page.evaluate(
+        """() => Array.from(document.querySelectorAll('.level'))
+            .filter(b => b.offsetParent !== null)
+            .map(b => [getComputedStyle(b).color, getComputedStyle(b).backgroundColor,
+                       b.className])"""
+    )
+    assert pairs
+
+    def rgb(css: str) -> tuple[int, int, int]:
+        r, g, b = (int(v) for v in re.findall(r"\d+", css)[:3])
+        return r, g, b
+
+    poor = [
+        (c, round(ratio(rgb(i), rgb(b)), 2)) for i, b, c in pairs if ratio(rgb(i), rgb(b)) < MINIMUM
+    ]
+    assert not poor, f"{where}: labels under {MINIMUM}:1: {poor}"
+
+
 def test_every_level_and_every_tag_at_three_sizes_reach_the_province_as_web(
     terminal: SelfServiceTerminal, playwright_chromium: Any
 ) -> None:
@@ -266,6 +287,7 @@ def test_in_landscape_submit_of_an_indicators_page_is_on_screen_without_scrollin
         assert submit.is_disabled()  # nothing rated yet
         rows.first.locator(".level[data-level='4']").tap()
         page.wait_for_function("() => !document.getElementById('submit-rows').disabled")
+        assert_level_ink_readable(page, f"{width}x{height} one level chosen")
         assert submit.bounding_box() == box  # the same place: no scrolling needed
         page.touchscreen.tap(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
         page.locator("#page[data-state=thanks]").wait_for(state="attached")
