@@ -110,6 +110,11 @@ def ledger_ratings(terminal: SelfServiceTerminal) -> int:
          str(terminal.workdir / "state" / "ledger.db")],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
+    said = done.stdout + done.stderr
+    if done.returncode != 0 and "0 of 0 ratings bad" in said:
+        # the device's key enters the ledger with its first rating: nothing to anchor yet
+        assert "is not in the ledger" in said and "1 findings" in said
+        return 0
     assert done.returncode == 0, done.stdout + done.stderr
     found = re.search(r"(\d+) ratings?", done.stdout)
     assert found, done.stdout
@@ -397,7 +402,7 @@ def test_attacks_through_the_browser_and_by_hand_store_nothing(
     tablet.touchscreen.tap(x, y)
     tablet.touchscreen.tap(x, y)
     tablet.wait_for_url(return_url(terminal) + "*", timeout=10_000)
-    assert presses, "the page sent no press"
+    assert len(presses) == 1, "the page sent the second tap of a double tap"
     captured = presses[0]
     replay = {k: v for k, v in captured.all_headers().items() if not k.startswith(":")}
     body = (captured.post_data or "").encode()
