@@ -357,3 +357,28 @@ def chromium_kiosk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kiosk]:
         yield kiosk
     finally:
         kiosk.close()
+
+
+@pytest.fixture(scope="module")
+def playwright_chromium() -> Iterator[Any]:
+    """Debian's Chromium under Playwright: a second, independent browser driver (the page must
+    not depend on how one driver taps). One browser per module; never a downloaded one."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        pytest.skip("no /usr/bin/chromium (apt-get install chromium)")
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+    ]
+    with sync_api.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=str(chromium), args=flags, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()

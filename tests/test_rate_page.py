@@ -231,7 +231,8 @@ def test_a_page_opened_after_its_case_ended_says_so_and_rates_nothing(web_termin
     assert state["state"] == "ended" and state["over"] is True
     assert state["texts"]["title"] == "本次评价页面已结束"
     assert "case" not in state  # nothing of the case it no longer rates
-    assert browser.press(first_page, token, {"action": "level", "level": 5}).status_code == 202
+    # a press on the ended page is refused by name
+    assert browser.press(first_page, token, {"action": "level", "level": 5}).status_code == 409
     assert web_terminal.client.cancel(second)
     wait_until(
         lambda: any(e["projectNo"] == second for e in ledger_events(ledger)), "second case ended"

@@ -242,3 +242,21 @@ def test_a_bad_overall_level_changed_before_submitting_is_kept_as_changed_from()
     choice = flow.submit(103.0)
     assert choice is not None
     assert (choice.level, choice.changed_from) == (Level.SATISFIED, Level.VERY_DISSATISFIED)
+
+
+def test_the_raters_full_time_starts_when_the_page_first_reaches_the_glass():
+    flow = RatingFlow(TIMING, needs_staff=False)
+    flow.push(CASE_A, 100.0)
+    assert flow.tick(125.0) == []
+    flow.shown(125.0)  # the terminal's browser opened the page 25 s after the push
+    assert flow.seconds_left(125.0) == 30
+    assert flow.tick(154.9) == [] and flow.phase is Phase.RATING
+    flow.shown(150.0)  # opened again: no more time
+    ended = flow.tick(155.1)
+    assert [e.reason for e in ended] == ["timeout"] and ended[0].shown_at == 150.0
+
+
+def test_a_page_never_opened_still_times_out_from_the_push():
+    flow = RatingFlow(TIMING, needs_staff=False)
+    flow.push(CASE_A, 100.0)
+    assert [e.reason for e in flow.tick(130.1)] == ["timeout"]

@@ -98,6 +98,7 @@ class _Page:
     tag_page: int = 0  # the group of reason tags on screen
     asked_for_reason: bool = False  # 提交 was pressed with no reason chosen
     first_bad: Level | None = None  # the first bad overall level pressed, kept as evidence
+    reached_glass: bool = False  # shown() was called: the rater's full time began there
 
     @property
     def multi_row(self) -> bool:
@@ -174,9 +175,17 @@ class RatingFlow:
         return ended
 
     def shown(self, now: float) -> None:
-        """The rating page reached the glass: reaction time counts from here."""
-        if self.phase is Phase.RATING and self.page is not None and not self.page.levels:
-            self.page.shown_at = now
+        """The rating page reached the glass: reaction time counts from here, and the first
+        time, the rater's full rating time too (a terminal's browser may open the page a
+        while after the push; a page never opened still times out from the push). Opening
+        the page again does not extend the time."""
+        page = self.page
+        if self.phase is not Phase.RATING or page is None or page.levels:
+            return
+        page.shown_at = now
+        if not page.reached_glass and self._deadline is not None:
+            self._deadline = max(self._deadline, now + self.timing.rating_s)
+        page.reached_glass = True
 
     # -- the rater's input ------------------------------------------------------------
 

@@ -9,6 +9,7 @@ import json
 from html import escape
 
 from device.record.rating import Level
+from device.screen.palette import LEVEL_COLOURS, dimmed, hex_of
 from device.screen.texts import Texts
 from device.web_page.page_view import levels_json
 
@@ -44,10 +45,16 @@ def face_svg(level: Level) -> str:
 
 
 def level_colours_css() -> str:
-    """The five buttons' colours, the window's own (`device.screen.palette`)."""
-    return "".join(
+    """The five buttons' colours, the window's own (`device.screen.palette`); a level not
+    chosen once another is fades as on the window, so the ink on it stays readable."""
+    chosen = "".join(
         f".level.l{item['level']}{{background:{item['colour']}}}" for item in levels_json(Texts())
     )
+    faded = "".join(
+        f".level.l{int(level)}.dim{{background:{hex_of(dimmed(colour))}}}"
+        for level, colour in LEVEL_COLOURS.items()
+    )
+    return chosen + faded
 
 
 def esc(value: object) -> str:

@@ -131,6 +131,8 @@ class RatePageRoutes:
         self._check_origin(request)
         self._check_token(page_id, request.headers.get("X-Page-Token"))
         touch, visible_ms = _press(request.body)
+        if self.pages.snapshot(page_id).state in (PageState.RATED, PageState.ENDED):
+            raise ApiError(HTTPStatus.CONFLICT, "E_PAGE_OVER", "this rating page has ended")
         self.post(PagePress(page_id, touch, self.clock.monotonic(), visible_ms))
         return Reply(HTTPStatus.ACCEPTED, {"status": "queued"})
 

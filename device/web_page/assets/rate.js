@@ -9,7 +9,12 @@
   var version = 0;
   var current = null; // the last state shown
   var visibleAt = null; // performance.now() when the rating page was first painted visible
-  var waitingFor = 0; // presses sent and not yet reflected in a new state
+  var waitingFor = 0; // page-changing presses sent and not yet reflected in a new state
+  var queue = []; // presses in the order tapped, sent one at a time
+  var sending = false;
+  var lastKey = "";
+  var lastAt = -1e9;
+  var DOUBLE_TAP_MS = 400; // the same button again this soon: one tap
   var leaving = false;
   var sawThanks = false;
 
@@ -37,13 +42,38 @@
     if (current && current.state === "rating") { markVisible(); }
   });
 
+  // A press that changes the page (a level on a one-row page, submit, choose again) before
+  // the device answered the last one is a double tap and goes nowhere. A reason tag, or a
+  // level in one row of several, only marks, so each tap on another button is kept and sent
+  // after the ones before it (a quick finger loses no reason); the same button again within
+  // DOUBLE_TAP_MS is a bounce, not a change of mind.
   function press(body) {
-    if (waitingFor > 0 || leaving) { return; } // a double tap: the first press only
-    waitingFor += 1;
+    if (leaving) { return; }
+    var now = performance.now();
+    var key = JSON.stringify(body);
+    if (key === lastKey && now - lastAt < DOUBLE_TAP_MS) { return; }
+    var changesPage = !marksOnly(body);
+    if (changesPage && waitingFor > 0) { return; }
+    lastKey = key;
+    lastAt = now;
+    if (changesPage) { waitingFor += 1; }
     if (body.action === "level" && visibleAt !== null) {
-      body.visibleMs = Math.max(0, Math.round(performance.now() - visibleAt));
+      body.visibleMs = Math.max(0, Math.round(now - visibleAt));
     }
     document.body.classList.add("busy");
+    queue.push(body);
+    sendNext();
+  }
+
+  function marksOnly(body) {
+    var rows = current && current.rows ? current.rows.length : 1;
+    return body.action === "tag" || (body.action === "level" && rows > 1);
+  }
+
+  function sendNext() {
+    if (sending || queue.length === 0 || leaving) { return; }
+    sending = true;
+    var body = queue.shift();
     fetch(base + "/press", {
       method: "POST",
       headers: { "Content-Type": "application/json", "X-Page-Token": cfg.token },
@@ -52,8 +82,13 @@
       cache: "no-store"
     }).then(function (reply) {
       if (reply.status === 403) { elsewhere(); }
-      if (!reply.ok) { waitingFor = 0; }
-    }).catch(function () { waitingFor = 0; });
+      if (!reply.ok && !marksOnly(body)) { waitingFor = 0; }
+    }).catch(function () {
+      if (!marksOnly(body)) { waitingFor = 0; }
+    }).then(function () {
+      sending = false;
+      sendNext();
+    });
   }
 
   function elsewhere() {
@@ -232,7 +267,7 @@
         failures = 0;
         if (s.version !== version || current === null) {
           version = s.version;
-          waitingFor = 0;
+          if (!sending && queue.length === 0) { waitingFor = 0; }
           document.body.classList.remove("busy");
           render(s);
         }
