@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import shutil
 import tomllib
 import types
 import typing
@@ -368,7 +367,8 @@ def to_dict(config: Config) -> dict[str, Any]:
 
 
 def save(config: Config, path: Path) -> None:
-    """Write atomically (see private_file), the old file first copied to .bak."""
+    """Write atomically (see private_file), the old file first copied to .bak the same way,
+    so a power cut leaves each of the two whole."""
     if path.exists():
-        shutil.copy2(path, path.with_name(path.name + ".bak"))
+        write_private(path.with_name(path.name + ".bak"), path.read_bytes())
     write_private(path, tomli_w.dumps(to_dict(config)).encode("utf-8"))

@@ -1,7 +1,9 @@
 """Writing small secret files (keys, configuration) so a power cut leaves old or new, never half.
 
-Temp file with mode 0600, fsync, rename over the target, fsync of the folder; and shredding
-a secret in place before it is removed.
+Temp file (`NAME.tmp`, mode 0600 unless told), every byte written, fsync, rename over the
+target, fsync of the folder; folders made on the way are synced into their parents too. A
+temp file left by a cut is never read (readers open only the target) and is truncated by the
+next write. Also: shredding a secret in place before it is removed.
 """
 
 from __future__ import annotations
@@ -9,18 +11,50 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+TEMP_SUFFIX = ".tmp"
 
-def write_private(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+
+def temp_path(path: Path) -> Path:
+    """Where the next version of *path* is written before it is renamed over it."""
+    return path.with_name(path.name + TEMP_SUFFIX)
+
+
+def write_private(path: Path, data: bytes, *, mode: int = 0o600) -> None:
+    """Replace *path* by *data*: after a power cut at any moment it holds the old bytes or
+    the new, never a mix, and never nothing once it existed."""
+    make_folder_durably(path.parent)
+    tmp = temp_path(path)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        os.write(fd, data)
+        os.fchmod(fd, mode)  # an old temp file keeps its mode through O_CREAT
+        write_all(fd, data)
         os.fsync(fd)
     finally:
         os.close(fd)
     os.replace(tmp, path)
     fsync_folder(path.parent)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """os.write may write fewer bytes than asked (signals, some file systems): loop."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def make_folder_durably(folder: Path) -> None:
+    """mkdir -p, each folder made here synced into its parent so it survives a power cut."""
+    if folder.is_dir():
+        return
+    make_folder_durably(folder.parent)
+    try:
+        folder.mkdir()
+    except FileExistsError:
+        if not folder.is_dir():
+            raise
+        return
+    fsync_folder(folder.parent)
 
 
 class ReadableByOthersError(OSError):
@@ -63,7 +97,7 @@ def shred(path: Path) -> bool:
         return False
     try:
         size = os.fstat(fd).st_size
-        os.write(fd, b"\0" * max(64, size))
+        write_all(fd, b"\0" * max(64, size))
         os.fsync(fd)
     finally:
         os.close(fd)
