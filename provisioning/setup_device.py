@@ -28,7 +28,8 @@ from device.daemon.config import (
 )
 from device.flow.mode import Mode
 from device.keys.identity_vault import IdentityVault
-from device.keys.signing import DeviceKey
+from device.keys.private_file import shred
+from device.keys.signing import DeviceKey, KeyFileError
 from device.local_api.tls import certificate_key_path, certificate_path
 from device.record import tag_catalog
 from provisioning.certificate import make_certificate
@@ -104,6 +105,7 @@ def provision(
         draft.rate_later,
     ):
         section.check()
+    drop_unfinished_key(draft, config_path)
     key = DeviceKey.generate()
     key.save(draft.key_path)
     try:
@@ -150,6 +152,21 @@ def provision(
     save(config, config_path)
     hand_over(config, config_path, service_user)
     return config
+
+
+def drop_unfinished_key(draft: Config, config_path: Path) -> None:
+    """A key left by a provisioning that a power cut stopped before the configuration was
+    written has signed nothing (no program runs without the configuration): it is shredded
+    so provisioning can start again. A key beside a ledger is never touched."""
+    if not draft.key_path.exists() or config_path.exists():
+        return
+    if draft.ledger_path.exists():
+        raise KeyFileError(
+            f"{draft.key_path} and a ledger are there but no configuration {config_path}: "
+            "restore the configuration (device.toml.bak) rather than provisioning again"
+        )
+    log.warning("a provisioning cut short left %s; starting again with a new key", draft.key_path)
+    shred(draft.key_path)
 
 
 def fetch_tags(draft: Config, enrolment: Enrolment, key: DeviceKey) -> str | None:

@@ -19,14 +19,16 @@ from pathlib import Path
 
 import pytest
 
-from device.daemon.config import load
+from device.daemon.config import Config, load
 from device.keys.identity_vault import IdentityVault
 from device.keys.key_history import certify
 from device.keys.private_file import temp_path
-from device.keys.signing import DeviceKey
+from device.keys.signing import DeviceKey, KeyFileError
 from device.ledger.verify import verify_ledger
 from device.local_api.tls import certificate_path, fingerprint, server_context, staged
 from device.record import tag_catalog
+from provisioning.setup_device import SiteAnswers, provision
+from simulator.hall import DEMO_AREA, DEMO_DEPT
 from sync.cli import build
 from sync.province_client import ProvinceClient
 from tests.support import ROOT
@@ -205,3 +207,34 @@ def test_a_certificate_change_cut_short_is_settled_on_reading(tmp_path, leftover
     expected = new if leftover == "both staged" else old
     assert fingerprint(cert.read_bytes()) == expected
     assert not staged(key_path).exists() and not staged(cert).exists()
+
+
+def _provision_again(tmp_path: Path, province) -> Config:
+    return provision(
+        config_path=tmp_path / "device.toml",
+        state_dir=tmp_path / "state",
+        province_url=province.url,
+        token=province.issue_token(),
+        site=SiteAnswers(area_code=DEMO_AREA, dept_code=DEMO_DEPT, window_no="3"),
+    )
+
+
+def test_a_provisioning_cut_before_its_configuration_can_be_run_again(tmp_path, province):
+    """A cut after the key was saved and before device.toml was written: the key signed
+    nothing, so provisioning again replaces it and gives a working device."""
+    leftover = DeviceKey.generate()
+    (tmp_path / "state").mkdir()
+    leftover.save(tmp_path / "state" / "device.key")
+    config = _provision_again(tmp_path, province)
+    assert config.province.key_id != leftover.key_id
+    assert DeviceKey.load(config.key_path).key_id == config.province.key_id
+
+
+def test_provisioning_never_replaces_a_key_beside_a_ledger(tmp_path, province):
+    device = Device(tmp_path, province)
+    device.record(1)
+    device.config_path.unlink()
+    with pytest.raises(KeyFileError, match="restore the configuration"):
+        _provision_again(tmp_path, province)
+    assert DeviceKey.load(device.config.key_path).key_id == device.key.key_id
+    assert verify_ledger(device.config.ledger_path).ok
