@@ -4,6 +4,7 @@ boots pass."""
 from __future__ import annotations
 
 from bench.cut_accounting import Boot, BootOutcome, HeldRating, Observations, count
+from device.ledger.counts import read_counts, read_ratings
 
 
 def _rating(eid: str, no: str, device: str = "d1") -> HeldRating:
@@ -112,3 +113,10 @@ def test_a_ledger_that_does_not_verify_fails_the_run():
     figures = count(seen)
     assert figures["ledgers_verified"] == 0 and figures["ledger_findings"] == ["x"]
     assert figures["met"] is False
+
+
+def test_a_ledger_is_read_as_the_ratings_it_holds(filled):
+    held = read_ratings(filled)
+    assert len(held) == read_counts(filled).ratings > 0
+    assert len({rating.evaluation_id for rating in held}) == len(held)
+    assert all(rating.project_no and rating.assess_number >= 1 for rating in held)
