@@ -13,6 +13,7 @@ import secrets
 import socket
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from device import __version__
 from device.daemon.config import (
@@ -28,7 +29,7 @@ from device.daemon.config import (
 )
 from device.flow.mode import Mode
 from device.keys.identity_vault import IdentityVault
-from device.keys.private_file import shred
+from device.keys.private_file import fsync_folder, shred
 from device.keys.signing import DeviceKey, KeyFileError
 from device.local_api.tls import certificate_key_path, certificate_path
 from device.record import tag_catalog
@@ -149,8 +150,12 @@ def provision(
         display=draft.display,
         rate_later=draft.rate_later,
     )
-    save(config, config_path)
-    hand_over(config, config_path, service_user)
+    owner = service_owner(service_user)
+    if owner is not None:  # the state is the service's before the configuration exists
+        give_state(config, owner)
+    # written with its final owner and mode: a power cut never leaves a configuration the
+    # services cannot read
+    save(config, config_path, **config_access(owner))
     return config
 
 
@@ -186,15 +191,25 @@ def fetch_tags(draft: Config, enrolment: Enrolment, key: DeviceKey) -> str | Non
         client.close()
 
 
-def hand_over(config: Config, config_path: Path, user: str | None) -> None:
-    """As root, give the state to the service user and the config to its group (0640), so
-    the services can read what they need and nobody else can."""
+def service_owner(user: str | None) -> tuple[int, int] | None:
+    """(uid, gid) of the service user when running as root and the user exists, else None
+    (tests, a development machine: files stay the writer's)."""
     if user is None or os.geteuid() != 0:
-        return
+        return None
     try:
         entry = pwd.getpwnam(user)
     except KeyError:
-        return  # the user comes with the package's sysusers.d; init may run before it
+        return None  # the user comes with the package's sysusers.d; init may run before it
+    return entry.pw_uid, entry.pw_gid
+
+
+def config_access(owner: tuple[int, int] | None) -> dict[str, Any]:
+    """The configuration's owner and mode: root's, readable by the service's group (0640)."""
+    return {} if owner is None else {"mode": 0o640, "owner": (0, owner[1])}
+
+
+def give_state(config: Config, owner: tuple[int, int]) -> None:
+    """The state folder and the secrets in it to the service user."""
     state = config.state_dir
     for path in (
         state,
@@ -202,10 +217,19 @@ def hand_over(config: Config, config_path: Path, user: str | None) -> None:
         config.identity_key_path,
         certificate_path(state),
         certificate_key_path(state),
+        state / tag_catalog.CACHE_NAME,
     ):
-        os.chown(path, entry.pw_uid, entry.pw_gid)
-    tags = config.state_dir / tag_catalog.CACHE_NAME
-    if tags.exists():
-        os.chown(tags, entry.pw_uid, entry.pw_gid)
-    os.chown(config_path, 0, entry.pw_gid)
+        if path.exists():
+            os.chown(path, *owner)
+    fsync_folder(state)
+
+
+def hand_over(config: Config, config_path: Path, user: str | None) -> None:
+    """As root, give the state to the service user and the config to its group (0640), so
+    the services can read what they need and nobody else can."""
+    owner = service_owner(user)
+    if owner is None:
+        return
+    give_state(config, owner)
+    os.chown(config_path, 0, owner[1])
     config_path.chmod(0o640)

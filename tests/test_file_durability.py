@@ -238,3 +238,26 @@ def test_provisioning_never_replaces_a_key_beside_a_ledger(tmp_path, province):
         _provision_again(tmp_path, province)
     assert DeviceKey.load(device.config.key_path).key_id == device.key.key_id
     assert verify_ledger(device.config.ledger_path).ok
+
+
+SERVICE = (65534, 65534)  # nobody: stands for the service user the files belong to
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="changing owners needs root")
+
+
+@needs_root
+def test_a_rotation_run_as_root_leaves_key_and_configuration_to_the_service(tmp_path, province):
+    """The technician runs rotate-key as root; the evaluator, not root, must still read its
+    new key and the configuration after the restart."""
+    device = Device(tmp_path, province)
+    os.chown(device.config.key_path, *SERVICE)
+    os.chown(device.config_path, 0, SERVICE[1])
+    device.config_path.chmod(0o640)
+    result = device.provision_cli("rotate-key")
+    assert result.returncode == 0, result.stderr
+    key = device.config.key_path.stat()
+    assert (key.st_uid, key.st_gid, key.st_mode & 0o777) == (*SERVICE, 0o600)
+    config = device.config_path.stat()
+    assert (config.st_uid, config.st_gid, config.st_mode & 0o777) == (0, SERVICE[1], 0o640)
+    backup = device.config_path.with_name("device.toml.bak").stat()
+    assert (backup.st_gid, backup.st_mode & 0o777) == (SERVICE[1], 0o640)

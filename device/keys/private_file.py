@@ -19,20 +19,42 @@ def temp_path(path: Path) -> Path:
     return path.with_name(path.name + TEMP_SUFFIX)
 
 
-def write_private(path: Path, data: bytes, *, mode: int = 0o600) -> None:
+def write_private(
+    path: Path, data: bytes, *, mode: int | None = None, owner: tuple[int, int] | None = None
+) -> None:
     """Replace *path* by *data*: after a power cut at any moment it holds the old bytes or
-    the new, never a mix, and never nothing once it existed."""
+    the new, never a mix, and never nothing once it existed.
+
+    *mode* and *owner* (uid, gid) are set on the temp file before the rename, so the new
+    file is never seen with other ones; left out, a file that is replaced keeps its own
+    (a technician's command run as root does not take a file from the service), and a new
+    file gets 0600 and its writer as owner."""
     make_folder_durably(path.parent)
+    mode, owner = _keep_mode_and_owner(path, mode, owner)
     tmp = temp_path(path)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.fchmod(fd, mode)  # an old temp file keeps its mode through O_CREAT
+        if owner is not None:
+            os.fchown(fd, *owner)
         write_all(fd, data)
         os.fsync(fd)
     finally:
         os.close(fd)
     os.replace(tmp, path)
     fsync_folder(path.parent)
+
+
+def _keep_mode_and_owner(
+    path: Path, mode: int | None, owner: tuple[int, int] | None
+) -> tuple[int, tuple[int, int] | None]:
+    try:
+        old = path.stat()
+    except FileNotFoundError:
+        return (0o600 if mode is None else mode), owner
+    if owner is None and os.geteuid() == 0 and (old.st_uid, old.st_gid) != (0, 0):
+        owner = (old.st_uid, old.st_gid)
+    return (old.st_mode & 0o777 if mode is None else mode), owner
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -83,7 +105,16 @@ def fsync_folder(folder: Path) -> None:
 
 
 def replace_durably(source: Path, target: Path) -> None:
-    """Rename *source* over *target* and sync the folder: old or new after a power cut."""
+    """Rename *source* over *target* and sync the folder: old or new after a power cut. As
+    root, *source* first gets *target*'s owner, so the service can still read it."""
+    if os.geteuid() == 0 and target.exists():
+        old = target.stat()
+        os.chown(source, old.st_uid, old.st_gid)
+        fd = os.open(source, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
     os.replace(source, target)
     fsync_folder(target.parent)
 
