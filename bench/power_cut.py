@@ -81,6 +81,11 @@ class Phase(Enum):
 PHASE_WEIGHTS = {Phase.PRESS: 4, Phase.DELIVERY: 3, Phase.ROTATION: 2, Phase.PROVISIONING: 1}
 
 
+def serving(status: dict[str, Any]) -> bool:
+    """The evaluator drew its first frame and has its keypad."""
+    return status.get("phase") not in (None, "starting") and status.get("keypadConnected") is True
+
+
 class BenchError(RuntimeError):
     """The bench itself could not go on (not a finding about the device)."""
 
@@ -220,7 +225,7 @@ class Bench:
         pinned certificate from the device), the staff member signed in."""
         client = self.client_for_device()
         client.wait_for(
-            lambda s: s.get("phase") not in (None, "starting") and s.get("keypadConnected"),
+            serving,
             SERVICE_TIMEOUT_S,
             "first frame with the keypad connected",
         )
@@ -252,19 +257,25 @@ class Bench:
         return errors.splitlines()[-1] if errors else ""
 
     def assess_boot(self) -> EvaluatorClient | None:
-        """In service (a client to drive it), or not (the reason recorded); None then."""
+        """In service (a client to drive it, staff signed in), or not (the reason the
+        device gives recorded); None then."""
         started = time.monotonic()
         try:
             client = self.client_for_device()
             status = client.wait_for(
-                lambda s: s.get("phase") not in (None, "starting") and s.get("keypadConnected"),
+                lambda s: s.get("phase") not in (None, "starting"),
                 SERVICE_TIMEOUT_S,
-                "first frame with the keypad connected",
+                "first frame",
             )
             if status.get("outOfService"):
-                self.seen.booted(
-                    Boot(BootOutcome.NOT_IN_SERVICE_WITH_REASON, str(status["outOfService"]))
-                )
+                reason = f"out of service on screen: {status['outOfService']}"
+                self.seen.booted(Boot(BootOutcome.NOT_IN_SERVICE_WITH_REASON, reason))
+                return None
+            try:
+                client.wait_for(serving, STEP_TIMEOUT_S, "keypad connected")
+            except TimeoutError:
+                reason = "keypad not connected (the screen tells the staff)"
+                self.seen.booted(Boot(BootOutcome.NOT_IN_SERVICE_WITH_REASON, reason))
                 return None
             client.sign_in(SAMPLE_STAFF.number, SAMPLE_STAFF.name)
         except (TimeoutError, RuntimeError, requests.RequestException) as error:
@@ -395,6 +406,10 @@ class Bench:
         """The boot assessed (in service, or why not), the ledger read, and the technician's
         command run again if it was the one cut."""
         if self._exit_ok(f"test -e {CONFIG}"):
+            if phase is Phase.PROVISIONING and not self._exit_ok(f"grep -q 0.0.0.0 {CONFIG}"):
+                # init finished before the cut: the bench's settings, as after any init
+                self.run(SET_UP_FOR_BENCH)
+                self.run("systemctl restart haochaping-evaluator haochaping-sync", timeout_s=180)
             self.client = self.assess_boot()
         else:
             reason = self.why_not_in_service()
@@ -405,7 +420,26 @@ class Bench:
             self.client = self.connect()
         self.read_ledger()
         if phase is Phase.ROTATION:
-            self.finish_rotation()
+            self.finish_rotation()  # it restarts the services: staff sign in again
+            if self.client is not None:
+                self.client.close()
+                self.client = self.reconnect()
+
+    def reconnect(self) -> EvaluatorClient | None:
+        try:
+            return self.connect()
+        except (TimeoutError, RuntimeError, requests.RequestException) as error:
+            self.notes.append(f"not in service after a restart: {str(error)[:200]}")
+            return None
+
+    def recover(self) -> None:
+        """After a step that failed: power off and on, and carry on from that boot."""
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+        self.cut()
+        self.boot()
+        self.after_cut(Phase.PRESS)
 
     def first_device(self) -> None:
         self.boot()
@@ -443,6 +477,21 @@ class Bench:
         self.keypad.stop()
 
 
+RECOVERABLE = (
+    BenchError,
+    GuestCommandError,
+    ConsoleTimeoutError,
+    TimeoutError,
+    RuntimeError,
+    OSError,
+    requests.RequestException,
+)
+
+
+def _said(error: BaseException) -> str:
+    return f"{type(error).__name__}: {str(error)[:500]}"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -465,13 +514,17 @@ def run_bench(
             for n in range(cuts):
                 phase = bench.rng.choices(phases, weights)[0]
                 cut_started = time.monotonic()
-                bench.one_cut(phase)
+                try:
+                    bench.one_cut(phase)
+                except RECOVERABLE as error:  # noted, counted as an error; power off and on
+                    errors.append(f"cut {n + 1} ({phase.value}): {_said(error)}")
+                    bench.recover()
                 done += 1
                 bench.timed("cycle", cut_started)
                 log(f"cut {n + 1}/{cuts} {phase.value}: {json.dumps(count(bench.seen))}")
             bench.settle()
-        except (BenchError, GuestCommandError, ConsoleTimeoutError, TimeoutError, OSError) as error:
-            errors.append(f"{type(error).__name__}: {str(error)[:500]}")
+        except RECOVERABLE as error:
+            errors.append(f"stopped: {_said(error)}")
         finally:
             bench.seen.province = bench.province_ratings()
             bench.close()
