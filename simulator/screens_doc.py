@@ -284,7 +284,6 @@ def walkthrough(docs: Path) -> list[str]:
     return lines
 
 
-
 def appliance_captures() -> list[str]:
     """The section on the pages captured from the appliance image booted in QEMU (not
     rendered here: `./dev vm-test --screens docs/screens` takes them)."""
@@ -310,6 +309,7 @@ def appliance_captures() -> list[str]:
         "![vm-thanks](screens/vm-thanks.png)",
         "",
     ]
+
 
 def generate(docs: Path) -> Path:
     pictures = docs / "screens"

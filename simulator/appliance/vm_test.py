@@ -49,6 +49,16 @@ CASE = {
 }
 SITE = {"area": "640104", "dept": "11640100MB1234567X", "hall": "H01", "window": "12"}
 CA_IN_GUEST = "/etc/haochaping/province-ca.pem"
+# [local_api] bind = "0.0.0.0", as the field guide says for a business system on another
+# computer (here: the host, through QEMU's forward)
+LISTEN_ON_LAN = """f=/etc/haochaping/device.toml
+if sed -n '/^\\[local_api\\]/,/^\\[/p' "$f" | grep -q '^bind *='; then
+    sed -i '/^\\[local_api\\]/,/^\\[/ s/^bind *=.*/bind = "0.0.0.0"/' "$f"
+else
+    sed -i '/^\\[local_api\\]/a bind = "0.0.0.0"' "$f"
+fi
+grep -q '^bind = "0.0.0.0"' "$f"
+"""
 PAGE_SIMILARITY = 0.90  # a capture counts as a page when this close to its headless rendering
 BOOT_TIMEOUT_S = 300
 PAGE_TIMEOUT_S = 120
@@ -172,10 +182,7 @@ def provision(run: Run, appliance: Appliance, standin: StandIn) -> str:
         result = console.run(shlex.join(init), timeout_s=180)
     run.seen["provision_output"] = result.output.strip().splitlines()[-2:]
     # The business system is on another computer (the host): the field guide's [local_api] bind.
-    console.run(
-        "grep -q '^\\[local_api\\]' /etc/haochaping/device.toml && "
-        "sed -i '/^\\[local_api\\]/a bind = \"0.0.0.0\"' /etc/haochaping/device.toml"
-    )
+    console.run(LISTEN_ON_LAN)
     with run.step("start_services"):
         console.run("systemctl start haochaping-evaluator haochaping-sync", timeout_s=180)
     with run.step("check"):
@@ -213,6 +220,17 @@ def guest_facts(appliance: Appliance, decoy: Decoy) -> dict[str, Any]:
     outside = "timeout 5 bash -c 'exec 3<>/dev/tcp/192.0.2.1/80'"  # TEST-NET-1: must not go out
     facts["outside_reached"] = run(outside, check=False).exit_code == 0
     return facts
+
+
+def journal_tail(appliance: Appliance) -> list[str]:
+    """The services' last journal lines, to say why a run failed (empty if the guest
+    cannot answer)."""
+    units = "-u haochaping-evaluator -u haochaping-sync"
+    try:
+        out = appliance.console.run(f"journalctl -b {units} -n 40 --no-pager", 30, check=False)
+    except Exception:
+        return []
+    return out.output.splitlines()
 
 
 def device_token(appliance: Appliance) -> str:
@@ -303,6 +321,8 @@ def run_vm_test(
             rate_and_deliver(run, appliance, keypad, standin, pin)
     except Exception as error:
         failed = f"{type(error).__name__}: {error}"
+        if appliance is not None and appliance.running:
+            run.seen["journal_tail"] = journal_tail(appliance)
     finally:
         if appliance is not None:
             run.seen["serial_log"] = str(appliance.serial_log)
