@@ -284,6 +284,33 @@ def walkthrough(docs: Path) -> list[str]:
     return lines
 
 
+def appliance_captures() -> list[str]:
+    """The section on the pages captured from the appliance image booted in QEMU (not
+    rendered here: `./dev vm-test --screens docs/screens` takes them)."""
+    return [
+        "## On the appliance (captured in QEMU)",
+        "",
+        "What reached the screen of the appliance image (`./dev image`) booted in QEMU with",
+        "a virtio-gpu at 1024×600: the evaluator on the kernel's KMS/DRM display with Debian's",
+        "python3-pygame, captured by QEMU (`screendump`) during `./dev vm-test`, which also",
+        "compares each capture with the headless rendering of the same page (`seen` in its",
+        "JSON line). Retake them with `./dev vm-test --screens docs/screens`.",
+        "",
+        "After a power-off and on, before staff sign in:",
+        "",
+        "![vm-paused](screens/vm-paused.png)",
+        "",
+        "A case pushed through the local API (HTTPS, forwarded from the host):",
+        "",
+        "![vm-rating](screens/vm-rating.png)",
+        "",
+        "Key 1 pressed on the virtual keypad (the guest's USB serial port):",
+        "",
+        "![vm-thanks](screens/vm-thanks.png)",
+        "",
+    ]
+
+
 def generate(docs: Path) -> Path:
     pictures = docs / "screens"
     lines = [
@@ -318,6 +345,7 @@ def generate(docs: Path) -> Path:
         source = f" (case `{case_file}`)" if case_file else ""
         lines += [f"## {name}", "", f"{caption}{source}", "", f"![{name}](screens/{name}.png)", ""]
     lines += walkthrough(docs)
+    lines += appliance_captures()
     out = docs / "screens.md"
     out.write_text("\n".join(lines), encoding="utf-8")
     return out
