@@ -49,12 +49,12 @@ from pathlib import Path
 from typing import Any
 
 import requests
+
+from bench.cut_accounting import Boot, BootOutcome, HeldRating, Observations, count
 from simulator.appliance.console import ConsoleTimeoutError, GuestCommandError
 from simulator.appliance.image import Image, build_image
 from simulator.appliance.machine import KEYPAD_IN_GUEST, Appliance, Wiring
 from simulator.appliance.standin import StandIn, running_standin
-
-from bench.cut_accounting import Boot, BootOutcome, HeldRating, Observations, count
 from simulator.local_client import EvaluatorClient
 from simulator.screenshot import SAMPLE_STAFF
 from simulator.virtual_keypad import VirtualKeypad
@@ -69,6 +69,7 @@ BEST_KEY = 1  # 非常满意 with the default key levels: stored at once, no rea
 BOOT_TIMEOUT_S = 300
 SERVICE_TIMEOUT_S = 240
 STEP_TIMEOUT_S = 90
+CONFIRMATION_DRAIN_S = 0.3  # the keypad's reader takes what reached the pty before the cut
 
 
 class Phase(Enum):
@@ -334,7 +335,8 @@ class Bench:
         if cut_after_s is not None:
             time.sleep(max(0.0, deadline - time.monotonic()))
             self.cut()
-        confirmed = len(self.keypad.beeps) > beeps  # heard before the power went
+            time.sleep(CONFIRMATION_DRAIN_S)  # a beep the guest sent may still be in the pty
+        confirmed = len(self.keypad.beeps) > beeps  # sent before the power went
         if confirmed:
             self.seen.confirmed(key)
             if cut_after_s is None:
