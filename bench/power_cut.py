@@ -69,6 +69,7 @@ BEST_KEY = 1  # 非常满意 with the default key levels: stored at once, no rea
 BOOT_TIMEOUT_S = 300
 SERVICE_TIMEOUT_S = 240
 STEP_TIMEOUT_S = 90
+PRESS_WINDOW_S = 0.3  # press to confirmation took 0.1-0.3 s under TCG
 CONFIRMATION_DRAIN_S = 0.3  # the keypad's reader takes what reached the pty before the cut
 
 
@@ -350,8 +351,15 @@ class Bench:
     # -- the phases -------------------------------------------------------------------------
 
     def cut_around_press(self, client: EvaluatorClient) -> None:
+        """One rating, then a press with the power cut after it: half the time within the
+        first PRESS_WINDOW_S (the commit and the confirmation happen there), otherwise
+        later, while the thanks page is up."""
         self.rate(client)
-        self.rate(client, cut_after_s=self.rng.uniform(0.0, 1.5))
+        if self.rng.random() < 0.5:
+            delay = self.rng.uniform(0.0, PRESS_WINDOW_S)
+        else:
+            delay = self.rng.uniform(PRESS_WINDOW_S, 1.5)
+        self.rate(client, cut_after_s=delay)
 
     def cut_during_delivery(self, client: EvaluatorClient) -> None:
         for _ in range(self.rng.randint(2, 4)):
