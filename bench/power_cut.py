@@ -80,6 +80,12 @@ class Phase(Enum):
     ROTATION = "during key rotation"
 
 
+PHASE_NAMES = {
+    "press": Phase.PRESS,
+    "delivery": Phase.DELIVERY,
+    "provisioning": Phase.PROVISIONING,
+    "rotation": Phase.ROTATION,
+}
 PHASE_WEIGHTS = {Phase.PRESS: 4, Phase.DELIVERY: 3, Phase.ROTATION: 2, Phase.PROVISIONING: 1}
 
 
@@ -510,7 +516,12 @@ def free_port() -> int:
 
 
 def run_bench(
-    image: Image, workdir: Path, cuts: int, seed: int, log: Callable[[str], None]
+    image: Image,
+    workdir: Path,
+    cuts: int,
+    seed: int,
+    log: Callable[[str], None],
+    only: list[Phase] | None = None,
 ) -> dict[str, Any]:
     started = time.monotonic()
     errors: list[str] = []
@@ -519,7 +530,7 @@ def run_bench(
         done = 0
         try:
             bench.first_device()
-            phases = list(PHASE_WEIGHTS)
+            phases = list(only or PHASE_WEIGHTS)
             weights = [PHASE_WEIGHTS[p] for p in phases]
             for n in range(cuts):
                 phase = bench.rng.choices(phases, weights)[0]
@@ -558,6 +569,7 @@ def run_bench(
     result["seconds"]["total"] = round(time.monotonic() - started, 1)
     result["notes"] = bench.notes
     result["errors"] = errors
+    result["phases_drawn_from"] = [p.value for p in (only or PHASE_WEIGHTS)]
     result["met"] = bool(figures["met"]) and not errors and done == cuts and cuts >= 30
     return result
 
@@ -569,6 +581,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--image", type=Path, help="a built image folder (default: build or reuse)")
     parser.add_argument("--workdir", type=Path, help="keep the machines' files here")
     parser.add_argument("--progress", type=Path, help="append one line per cut here")
+    parser.add_argument(
+        "--phases",
+        type=lambda text: [PHASE_NAMES[name] for name in text.split(",")],
+        help="cut only in these phases: press, delivery, provisioning, rotation (comma-"
+        "separated; default all, drawn 4:3:1:2)",
+    )
     args = parser.parse_args(argv)
     image = Image(args.image) if args.image else build_image("amd64").image
 
@@ -579,7 +597,8 @@ def main(argv: list[str] | None = None) -> int:
                 out.write(line + "\n")
 
     with tempfile.TemporaryDirectory(prefix="haochaping-cut-") as temp:
-        result = run_bench(image, args.workdir or Path(temp), args.cuts, args.seed, log)
+        workdir = args.workdir or Path(temp)
+        result = run_bench(image, workdir, args.cuts, args.seed, log, args.phases)
     print(json.dumps(result, ensure_ascii=False), flush=True)
     return 0 if result["met"] else 1
 
