@@ -468,9 +468,7 @@ class Bench:
         self.client = self.connect()
 
     def province_ratings(self) -> list[HeldRating]:
-        rows = self.standin.store.query(
-            "SELECT evaluation_id, project_no, assess_number, device_id FROM evaluations"
-        )
+        rows = self.standin.store.rated_cases()
         return [HeldRating(eid, (no, n), device) for eid, no, n, device in rows]
 
     def settle(self) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from bench.cut_accounting import Boot, BootOutcome, HeldRating, Observations, count
 from device.ledger.counts import read_counts, read_ratings
+from sync.cli import build
+from tests.support.sync import Device
 
 
 def _rating(eid: str, no: str, device: str = "d1") -> HeldRating:
@@ -120,3 +122,13 @@ def test_a_ledger_is_read_as_the_ratings_it_holds(filled):
     assert len(held) == read_counts(filled).ratings > 0
     assert len({rating.evaluation_id for rating in held}) == len(held)
     assert all(rating.project_no and rating.assess_number >= 1 for rating in held)
+
+
+def test_the_stand_in_lists_the_cases_it_holds(tmp_path, province):
+    device = Device(tmp_path, province)
+    stored = device.record(1)
+    assert build(device.config).step() == 0.0
+    ((eid, project_no, assess_number, device_id),) = province.store.rated_cases()
+    assert eid == stored.evaluation_id
+    assert device_id == device.config.province.device_id
+    assert (project_no, assess_number) == (stored.record["projectNo"], 1)
