@@ -15,6 +15,8 @@ from __future__ import annotations
 import base64
 import io
 import itertools
+import os
+import secrets
 import socket
 import time
 from dataclasses import dataclass
@@ -124,7 +126,9 @@ class GuestConsole:
 
     def __init__(self, socket_path: Path) -> None:
         self.socket_path = socket_path
+        # unique across clients: an answer left over from an earlier client is skipped
         self._ids = itertools.count(1)
+        self._prefix = f"{os.getpid()}.{secrets.token_hex(3)}."
         self._sock: socket.socket | None = None
         self._buffer = b""
 
@@ -144,7 +148,7 @@ class GuestConsole:
     def run(self, script: str, timeout_s: float = 120.0, *, check: bool = True) -> CommandResult:
         """Run *script*; with *check*, a non-zero exit raises GuestCommandError."""
         started = time.monotonic()
-        command_id = str(next(self._ids))
+        command_id = f"{self._prefix}{next(self._ids)}"
         payload = base64.b64encode(script.encode()).decode()
         guest_limit = max(1, int(timeout_s))
         sock = self._connected()

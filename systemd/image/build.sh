@@ -151,6 +151,8 @@ mmdebstrap --mode=root --variant=apt --arch="$ARCH" --components=main \
 # The root keeps empty mount points; the data partition gets the directories with the owners
 # and modes install.sh (systemd-tmpfiles, journald) gave them.
 mkdir -p "$DATADIR"/etc "$DATADIR"/lib "$ROOTDIR/data"
+# logind's state (lingering users; none here) on a tmpfs: it will not start on a read-only one
+mkdir -p "$ROOTDIR/var/lib/systemd/linger"
 move_to_data() { # PATH-IN-ROOT NAME-IN-DATA
     local from=$ROOTDIR$1 to=$DATADIR/$2
     mkdir -p "$from" "$(dirname "$to")"
