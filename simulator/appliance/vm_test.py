@@ -207,7 +207,11 @@ def guest_facts(appliance: Appliance, decoy: Decoy) -> dict[str, Any]:
         "root_options": run("findmnt -no OPTIONS /").output.strip(),
         "data_source": run("findmnt -no SOURCE /var/lib/haochaping").output.strip(),
         "journal_source": run("findmnt -no SOURCE /var/log/journal").output.strip(),
-        "journal_boots": len(run("journalctl --list-boots -q").output.strip().splitlines()),
+        # every boot kept on the data partition (each boot has its own machine id: the
+        # root is read-only, so journalctl is pointed at the whole directory)
+        "journal_boots": len(
+            run("journalctl -D /var/log/journal --list-boots -q").output.strip().splitlines()
+        ),
         "root_write_refused": run("touch /usr/.probe", check=False).exit_code != 0,
         "kms_driver": run("basename $(readlink /sys/class/drm/card0/device/driver)").output.strip(),
     }

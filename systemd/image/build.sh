@@ -62,11 +62,21 @@ host_packages() {
         command -v mcopy >/dev/null || need+=(mtools)
         [ "$(dpkg --print-architecture)" = arm64 ] || [ -e /usr/libexec/qemu-binfmt/aarch64-binfmt-P ] ||
             command -v qemu-aarch64-static >/dev/null || need+=(qemu-user-static binfmt-support)
+        command -v arch-test >/dev/null || need+=(arch-test)
     fi
-    [ ${#need[@]} -eq 0 ] && return 0
-    echo "image: installing Debian packages: ${need[*]}" >&2
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    if [ ${#need[@]} -gt 0 ]; then
+        echo "image: installing Debian packages: ${need[*]}" >&2
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    fi
+    # arm64 on another machine: the chroot's programs run under qemu-user through binfmt_misc
+    if [ "$ARCH" = arm64 ] && [ "$(dpkg --print-architecture)" != arm64 ]; then
+        [ -e /proc/sys/fs/binfmt_misc/register ] ||
+            mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc ||
+            die "cannot mount binfmt_misc: arm64 programs cannot run here"
+        [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || update-binfmts --enable qemu-aarch64 ||
+            die "cannot register qemu-aarch64 with binfmt_misc"
+    fi
 }
 
 # --- the cache key: everything that goes into the image ------------------------------------------
