@@ -38,6 +38,7 @@ from simulator.appliance.screens import Look, look
 from simulator.appliance.standin import StandIn, running_standin
 from simulator.appliance.timeserver import TimeServer, guest_setup_script
 from simulator.local_client import EvaluatorClient
+from simulator.province.reports import Reports
 from simulator.screenshot import SAMPLE_STAFF, render
 from simulator.virtual_keypad import VirtualKeypad
 
@@ -272,6 +273,12 @@ def first_frame(run: Run, appliance: Appliance, token: str, pin: str) -> None:
         client.close()
 
 
+def province_ratings(standin: StandIn) -> list[str]:
+    """The evaluationIds the stand-in holds, read as its officer page reads them."""
+    with Reports(standin.db_path) as reports:
+        return [row.record["evaluationId"] for row in reports.latest_ratings()]
+
+
 def rate_and_deliver(
     run: Run,
     appliance: Appliance,
@@ -301,19 +308,12 @@ def rate_and_deliver(
         client.close()
     evaluation_id = status.get("lastEvaluationId")
     run.seen["rated"] = {"lastSeq": status.get("lastSeq"), "lastEvaluationId": evaluation_id}
-    device_id = standin.store.query("SELECT device_id FROM devices")[0][0]
     with run.step("delivery"):
         deadline = time.monotonic() + PAGE_TIMEOUT_S
-        while standin.store.evaluation_count(device_id) < 1:
+        while not (stored := province_ratings(standin)):
             if time.monotonic() > deadline:
                 raise StepError("the stand-in province never received the rating")
             time.sleep(0.5)
-    stored = [
-        row[0]
-        for row in standin.store.query(
-            "SELECT evaluation_id FROM evaluations WHERE device_id = ?", (device_id,)
-        )
-    ]
     run.seen["province_evaluations"] = stored
     if stored != [evaluation_id]:
         raise StepError(f"the province holds {stored}, the device rated {evaluation_id}")
