@@ -110,9 +110,11 @@ BOOTDIR=$WORK/boot
 # --- 1. Debian, then the product by install.sh ---------------------------------------------------
 PACKAGES=(systemd-sysv udev dbus systemd-timesyncd systemd-resolved iproute2 kmod
     initramfs-tools python3 python3-venv ca-certificates less)
+COMPONENTS=main
 if [ "$ARCH" = amd64 ]; then
     PACKAGES+=(linux-image-amd64)
 else
+    COMPONENTS=main,non-free-firmware # the Pi's boot firmware and its Wi-Fi firmware
     PACKAGES+=(linux-image-arm64 raspi-firmware firmware-brcm80211)
 fi
 # The Debian packages install.sh would install itself, taken from install.sh so the two
@@ -136,7 +138,7 @@ BUILD_CA=${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt}
 CA_IN_ROOT=/etc/ssl/certs/ca-certificates.crt
 
 echo "image: mmdebstrap $SUITE $ARCH (${#PACKAGES[@]} packages and what they need)" >&2
-mmdebstrap --mode=root --variant=apt --arch="$ARCH" --components=main \
+mmdebstrap --mode=root --variant=apt --arch="$ARCH" --components="$COMPONENTS" \
     --include="$INCLUDE" \
     --customize-hook="sync-in '$HERE/overlay' /" \
     --customize-hook="mkdir -p \"\$1$SRC_IN_ROOT\" && $COPY_SOURCE" \
