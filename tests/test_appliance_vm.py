@@ -72,7 +72,9 @@ def test_the_image_boots_provisions_rates_and_delivers(tmp_path: Path) -> None:
     assert guest["journal_boots"] >= 2
     assert guest["kms_driver"] == "virtio-pci" or "virtio" in guest["kms_driver"]
     assert guest["haochaping-evaluator"] == "active"
-    assert guest["haochaping-sync"] == "active"
+    # the sync is running (it reports ready after its first round, which may still be
+    # under way here); the delivery above is what shows it works
+    assert guest["haochaping-sync"] in ("active", "activating")
     assert guest["systemd-timesyncd"] == "active"
     # the test-only command channel came from outside the image, for this boot only
     assert guest["test_console_unit"].startswith("/run/")
