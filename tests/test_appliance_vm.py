@@ -38,6 +38,7 @@ def test_the_image_boots_provisions_rates_and_delivers(tmp_path: Path) -> None:
     lines = proc.stdout.strip().splitlines()
     assert lines, f"no JSON line; stderr:\n{proc.stderr[-3000:]}"
     result = json.loads(lines[-1])
+    print(lines[-1])  # the figures, for `pytest -s`
     assert result["passed"], f"{result['failed']}\n{json.dumps(result, ensure_ascii=False)}"
     assert proc.returncode == 0
     seen = result["seen"]
