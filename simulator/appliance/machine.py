@@ -21,6 +21,7 @@ What the guest gets:
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import shutil
@@ -233,14 +234,13 @@ class Appliance:
             try:
                 self.console.run("systemctl poweroff --no-block", timeout_s=20)
                 asked = True
-            except (ConsoleTimeoutError, GuestCommandError, OSError):
+            except GuestCommandError:
                 pass
+            except (ConsoleTimeoutError, OSError):
+                asked = True  # the channel closed under us: the guest is going down
         if not asked and self._qmp is not None:
-            try:
+            with contextlib.suppress(QmpError):  # QEMU already gone: the wait says so
                 self._qmp.command("system_powerdown")
-            except QmpError:
-                self.power_cut()  # QEMU is gone already
-                return False
         try:
             self._process.wait(timeout_s)
         except subprocess.TimeoutExpired:
