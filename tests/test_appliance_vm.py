@@ -52,6 +52,7 @@ def test_the_image_boots_provisions_rates_and_delivers(tmp_path: Path) -> None:
     # for the key press; each was captured from QEMU's copy of the screen. The captures are
     # recorded, not judged: SDL's KMS/DRM frames reach QEMU black under Mesa's software
     # driver (docs/screens.md says what is known).
+    assert seen["clean_power_off"] is True
     assert seen["first_page"] == "paused"
     for page in ("paused", "rating", "thanks"):
         assert Path(seen[f"screen_{page}"]["capture"]).is_file(), page
