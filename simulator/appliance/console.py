@@ -15,6 +15,8 @@ from __future__ import annotations
 import base64
 import io
 import itertools
+import os
+import secrets
 import socket
 import time
 from dataclasses import dataclass
@@ -27,23 +29,29 @@ STEP = "/scripts/init-bottom/haochaping-test-console"
 SERVE_SCRIPT = f"""#!/bin/bash
 # Test-only command channel (see simulator/appliance/console.py); lives in /run only.
 port=/dev/virtio-ports/{PORT_NAME}
-while [ ! -e "$port" ]; do sleep 0.2; done
-exec 3<>"$port"
 work=/run/haochaping-test-console
-while IFS=' ' read -r id seconds script <&3; do
-    if ! printf '%s' "$script" | base64 -d >"$work/cmd" 2>/dev/null; then
-        echo "R $id 126 " >&3
-        continue
-    fi
-    timeout --kill-after=5 "$seconds" /bin/bash "$work/cmd" >"$work/out" 2>&1 </dev/null
-    rc=$?
-    printf 'R %s %s %s\\n' "$id" "$rc" "$(base64 -w0 "$work/out")" >&3
+# The host end may come and go: at end of input (host gone) open the port again.
+while true; do
+    while [ ! -e "$port" ]; do sleep 0.2; done
+    exec 3<>"$port" || {{ sleep 1; continue; }}
+    while IFS=' ' read -r id seconds script <&3; do
+        if ! printf '%s' "$script" | base64 -d >"$work/cmd" 2>/dev/null; then
+            echo "R $id 126 " >&3
+            continue
+        fi
+        timeout --kill-after=5 "$seconds" /bin/bash "$work/cmd" >"$work/out" 2>&1 </dev/null
+        rc=$?
+        printf 'R %s %s %s\\n' "$id" "$rc" "$(base64 -w0 "$work/out")" >&3
+    done
+    exec 3<&-
+    sleep 0.5
 done
 """
 
 UNIT_TEXT = """[Unit]
 Description=Test-only command channel of the VM test (added from outside the image for one boot)
 After=local-fs.target
+StartLimitIntervalSec=0
 [Service]
 ExecStart=/bin/bash /run/haochaping-test-console/serve
 Restart=always
@@ -124,7 +132,9 @@ class GuestConsole:
 
     def __init__(self, socket_path: Path) -> None:
         self.socket_path = socket_path
+        # unique across clients: an answer left over from an earlier client is skipped
         self._ids = itertools.count(1)
+        self._prefix = f"{os.getpid()}.{secrets.token_hex(3)}."
         self._sock: socket.socket | None = None
         self._buffer = b""
 
@@ -144,7 +154,7 @@ class GuestConsole:
     def run(self, script: str, timeout_s: float = 120.0, *, check: bool = True) -> CommandResult:
         """Run *script*; with *check*, a non-zero exit raises GuestCommandError."""
         started = time.monotonic()
-        command_id = str(next(self._ids))
+        command_id = f"{self._prefix}{next(self._ids)}"
         payload = base64.b64encode(script.encode()).decode()
         guest_limit = max(1, int(timeout_s))
         sock = self._connected()
@@ -171,8 +181,10 @@ class GuestConsole:
             try:
                 self.run("true", timeout_s=min(5.0, max(1.0, deadline - time.monotonic())))
                 return time.monotonic() - started
-            except (ConsoleTimeoutError, OSError):
-                self.close()
+            except ConsoleTimeoutError:
+                pass  # keep the connection: what was sent waits in QEMU until the guest reads
+            except OSError:
+                self.close()  # no socket yet (QEMU starting)
                 time.sleep(0.5)
         raise ConsoleTimeoutError(
             f"the guest's command channel did not answer in {timeout_s:.0f} s"

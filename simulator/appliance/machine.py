@@ -21,6 +21,7 @@ What the guest gets:
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import shutil
@@ -31,7 +32,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from simulator.appliance.console import GuestConsole, with_console
+from simulator.appliance.console import (
+    ConsoleTimeoutError,
+    GuestCommandError,
+    GuestConsole,
+    with_console,
+)
 from simulator.appliance.image import Image
 from simulator.appliance.qmp import Qmp, QmpError
 from simulator.appliance.timeserver import GUEST_MAC as TIME_LINK_MAC
@@ -217,23 +223,31 @@ class Appliance:
             self._process = None
 
     def power_off(self, timeout_s: float = 90.0) -> bool:
-        """Press the power button (ACPI) and wait for the guest to shut down; True if it
-        did, else the power is cut."""
-        if self._qmp is not None and self.running:
+        """Shut the guest down cleanly and wait for QEMU to end; True if it did, else the
+        power is cut. Asks through the command channel (`systemctl poweroff`) when there
+        is one, else presses the power button (ACPI)."""
+        if not self.running or self._process is None:
+            self.power_cut()
+            return False
+        asked = False
+        if self.test_console:
             try:
-                self._qmp.command("system_powerdown")
-            except QmpError:
-                self.power_cut()  # QEMU is gone already
-                return False
-            assert self._process is not None
-            try:
-                self._process.wait(timeout_s)
-                self.power_cut()
-                return True
-            except subprocess.TimeoutExpired:
+                self.console.run("systemctl poweroff --no-block", timeout_s=20)
+                asked = True
+            except GuestCommandError:
                 pass
+            except (ConsoleTimeoutError, OSError):
+                asked = True  # the channel closed under us: the guest is going down
+        if not asked and self._qmp is not None:
+            with contextlib.suppress(QmpError):  # QEMU already gone: the wait says so
+                self._qmp.command("system_powerdown")
+        try:
+            self._process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.power_cut()
+            return False
         self.power_cut()
-        return False
+        return True
 
     # -- what it shows --------------------------------------------------------------------
 

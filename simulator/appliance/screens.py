@@ -4,6 +4,7 @@ small grey thumbnails, so fonts' and timers' little differences do not matter.""
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,12 @@ def thumbnail(path: Path) -> list[float]:
     ]
 
 
+@functools.lru_cache(maxsize=64)
+def _reference(path: Path) -> list[float]:
+    """A reference page's thumbnail, made once."""
+    return thumbnail(path)
+
+
 def similarity(a: list[float], b: list[float]) -> float:
     return 1.0 - sum(abs(x - y) for x, y in zip(a, b, strict=True)) / (255.0 * len(a))
 
@@ -52,7 +59,7 @@ def look(shot: Path, references: dict[str, Path]) -> Look:
     mean = sum(grey) / len(grey)
     spread = sum(abs(g - mean) for g in grey) / len(grey)
     scores = {
-        name: round(similarity(grey, thumbnail(path)), 4) for name, path in references.items()
+        name: round(similarity(grey, _reference(path)), 4) for name, path in references.items()
     }
     closest = max(scores, key=lambda name: scores[name]) if scores else None
     return Look(

@@ -32,6 +32,7 @@ class StandIn:
     store: ProvinceStore
     ca_pem: bytes  # what the guest must trust
     token: str  # the one enrolment token issued
+    db_path: Path
 
     @property
     def port(self) -> int:
@@ -103,7 +104,7 @@ def running_standin(folder: Path) -> Iterator[StandIn]:
     server = ProvinceServer(store, tls=context)
     server.start()
     try:
-        yield StandIn(server, store, ca_pem, token)
+        yield StandIn(server, store, ca_pem, token, folder / "province.db")
     finally:
         server.stop()
         store.close()

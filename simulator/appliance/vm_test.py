@@ -38,6 +38,7 @@ from simulator.appliance.screens import Look, look
 from simulator.appliance.standin import StandIn, running_standin
 from simulator.appliance.timeserver import TimeServer, guest_setup_script
 from simulator.local_client import EvaluatorClient
+from simulator.province.reports import Reports
 from simulator.screenshot import SAMPLE_STAFF, render
 from simulator.virtual_keypad import VirtualKeypad
 
@@ -59,6 +60,7 @@ else
 fi
 grep -q '^bind = "0.0.0.0"' "$f"
 """
+CAPTURES = 3
 PAGE_SIMILARITY = 0.90  # a capture counts as a page when this close to its headless rendering
 BOOT_TIMEOUT_S = 300
 PAGE_TIMEOUT_S = 120
@@ -96,32 +98,33 @@ class Run:
             body = CASE if page in ("rating", "thanks") else None
             self.references[page] = render(page, body, folder / f"{page}.png", size=SCREEN_SIZE)
 
-    def wait_for_page(
-        self, appliance: Appliance, page: str, timeout_s: float, keep_as: str | None = None
-    ) -> Look:
-        """Capture the screen until it shows *page*; the capture is kept (and copied to
-        the screens folder as *keep_as*)."""
-        deadline = time.monotonic() + timeout_s
-        last: Look | None = None
-        while time.monotonic() < deadline:
+    def capture(self, appliance: Appliance, page: str, keep_as: str | None = None) -> Look:
+        """Capture the screen while the evaluator says it shows *page*: a few shots, the
+        one most like the headless rendering kept (and copied to the screens folder)."""
+        best: tuple[Look, Path] | None = None
+        for _ in range(CAPTURES):
             self._shots += 1
             shot = appliance.screendump(self.workdir / "shots" / f"{self._shots:04d}.png")
-            last = look(shot, self.references)
-            if not last.blank and last.closest == page and last.similarity >= PAGE_SIMILARITY:
-                if keep_as and self.screens_out is not None:
-                    self.screens_out.mkdir(parents=True, exist_ok=True)
-                    (self.screens_out / keep_as).write_bytes(shot.read_bytes())
-                self.seen[f"screen_{page}"] = {
-                    "similarity": last.similarity,
-                    "brightness": last.brightness,
-                    "blank": last.blank,
-                    "capture": str(shot),
-                }
-                return last
-            time.sleep(0.2)
-        raise StepError(
-            f"the screen never showed the {page} page in {timeout_s:.0f} s (last: {last})"
-        )
+            seen = look(shot, self.references)
+            if best is None or seen.scores.get(page, 0.0) > best[0].scores.get(page, 0.0):
+                best = (seen, shot)
+            time.sleep(0.3)
+        assert best is not None
+        seen, shot = best
+        if keep_as and self.screens_out is not None:
+            self.screens_out.mkdir(parents=True, exist_ok=True)
+            (self.screens_out / keep_as).write_bytes(shot.read_bytes())
+        self.seen[f"screen_{page}"] = {
+            "reached_glass": not seen.blank
+            and seen.closest == page
+            and seen.scores.get(page, 0.0) >= PAGE_SIMILARITY,
+            "similarity": seen.scores.get(page, 0.0),
+            "closest": seen.closest,
+            "brightness": seen.brightness,
+            "blank": seen.blank,
+            "capture": str(shot),
+        }
+        return seen
 
 
 def free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
@@ -205,7 +208,11 @@ def guest_facts(appliance: Appliance, decoy: Decoy) -> dict[str, Any]:
         "root_options": run("findmnt -no OPTIONS /").output.strip(),
         "data_source": run("findmnt -no SOURCE /var/lib/haochaping").output.strip(),
         "journal_source": run("findmnt -no SOURCE /var/log/journal").output.strip(),
-        "journal_boots": len(run("journalctl --list-boots -q").output.strip().splitlines()),
+        # every boot kept on the data partition (each boot has its own machine id: the
+        # root is read-only, so journalctl is pointed at the whole directory)
+        "journal_boots": len(
+            run("journalctl -D /var/log/journal --list-boots -q").output.strip().splitlines()
+        ),
         "root_write_refused": run("touch /usr/.probe", check=False).exit_code != 0,
         "kms_driver": run("basename $(readlink /sys/class/drm/card0/device/driver)").output.strip(),
     }
@@ -243,43 +250,70 @@ def device_token(appliance: Appliance) -> str:
     return token[0]
 
 
+def local_api(appliance: Appliance, token: str, pin: str) -> EvaluatorClient:
+    """The business system's client: HTTPS through the forwarded port, pinning the device
+    certificate."""
+    port = appliance.wiring.local_api_port
+    return EvaluatorClient(f"https://127.0.0.1:{port}/api/v1", token, pin=pin)
+
+
+def first_frame(run: Run, appliance: Appliance, token: str, pin: str) -> None:
+    """Power on a provisioned device and wait until the evaluator reports its first page
+    drawn (status phase past "starting"), polling the local API from the host."""
+    client = local_api(appliance, token, pin)
+    try:
+        with run.step("boot_to_first_frame"):
+            appliance.boot()
+            status = client.wait_for(
+                lambda s: s.get("phase") not in (None, "starting"), BOOT_TIMEOUT_S, "first page"
+            )
+        run.seen["first_page"] = status.get("phase")
+        run.capture(appliance, str(status.get("phase")), keep_as="vm-paused.png")
+    finally:
+        client.close()
+
+
+def province_ratings(standin: StandIn) -> list[str]:
+    """The evaluationIds the stand-in holds, read as its officer page reads them."""
+    with Reports(standin.db_path) as reports:
+        return [row.record["evaluationId"] for row in reports.latest_ratings()]
+
+
 def rate_and_deliver(
-    run: Run, appliance: Appliance, keypad: VirtualKeypad, standin: StandIn, pin: str
+    run: Run,
+    appliance: Appliance,
+    keypad: VirtualKeypad,
+    standin: StandIn,
+    token: str,
+    pin: str,
 ) -> None:
     """Sign staff in and push a case as the business system would (HTTPS to the forwarded
     local API, pinning the certificate `show` printed), press the best key, and follow the
     rating from the screen to the province."""
-    port = appliance.wiring.local_api_port
-    client = EvaluatorClient(f"https://127.0.0.1:{port}/api/v1", device_token(appliance), pin=pin)
+    client = local_api(appliance, token, pin)
     try:
-        client.wait_for(lambda s: s.get("phase") == "paused", 60, "paused page")
         client.sign_in(SAMPLE_STAFF.number, SAMPLE_STAFF.name)
         client.wait_for(lambda s: s.get("keypadConnected") is True, 60, "keypad connected")
         with run.step("push_to_page"):
             client.push_case(dict(CASE))
-            run.wait_for_page(appliance, "rating", PAGE_TIMEOUT_S, keep_as="vm-rating.png")
+            client.wait_for(lambda s: s.get("phase") == "rating", PAGE_TIMEOUT_S, "rating page")
+        run.capture(appliance, "rating", keep_as="vm-rating.png")
         run.seen["keypad_lights_on_rating"] = keypad.lights
         with run.step("press_to_thanks"):
             keypad.press(BEST_KEY)
-            run.wait_for_page(appliance, "thanks", PAGE_TIMEOUT_S, keep_as="vm-thanks.png")
-        status = client.status()
+            client.wait_for(lambda s: s.get("phase") == "thanks", PAGE_TIMEOUT_S, "thanks page")
+        run.capture(appliance, "thanks", keep_as="vm-thanks.png")
+        status = client.wait_for(lambda s: s.get("lastSeq", 0) >= 1, 30, "rating stored")
     finally:
         client.close()
     evaluation_id = status.get("lastEvaluationId")
     run.seen["rated"] = {"lastSeq": status.get("lastSeq"), "lastEvaluationId": evaluation_id}
-    device_id = standin.store.query("SELECT device_id FROM devices")[0][0]
     with run.step("delivery"):
         deadline = time.monotonic() + PAGE_TIMEOUT_S
-        while standin.store.evaluation_count(device_id) < 1:
+        while not (stored := province_ratings(standin)):
             if time.monotonic() > deadline:
                 raise StepError("the stand-in province never received the rating")
             time.sleep(0.5)
-    stored = [
-        row[0]
-        for row in standin.store.query(
-            "SELECT evaluation_id FROM evaluations WHERE device_id = ?", (device_id,)
-        )
-    ]
     run.seen["province_evaluations"] = stored
     if stored != [evaluation_id]:
         raise StepError(f"the province holds {stored}, the device rated {evaluation_id}")
@@ -309,16 +343,15 @@ def run_vm_test(
             with run.step("clock_sync"):
                 appliance.console.run(guest_setup_script(), timeout_s=90)
             pin = provision(run, appliance, standin)
+            token = device_token(appliance)
             # A provisioned device powered off and on: it must come up by itself.
             with run.step("power_off"):
                 run.seen["clean_power_off"] = appliance.power_off()
-            with run.step("boot_to_first_frame"):
-                appliance.boot()
-                run.wait_for_page(appliance, "paused", BOOT_TIMEOUT_S, keep_as="vm-paused.png")
+            first_frame(run, appliance, token, pin)
             appliance.console.wait_ready(BOOT_TIMEOUT_S)
             appliance.console.run(guest_setup_script(), timeout_s=90)
             run.seen["guest"] = guest_facts(appliance, decoy)
-            rate_and_deliver(run, appliance, keypad, standin, pin)
+            rate_and_deliver(run, appliance, keypad, standin, token, pin)
     except Exception as error:
         failed = f"{type(error).__name__}: {error}"
         if appliance is not None and appliance.running:

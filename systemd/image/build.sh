@@ -62,11 +62,21 @@ host_packages() {
         command -v mcopy >/dev/null || need+=(mtools)
         [ "$(dpkg --print-architecture)" = arm64 ] || [ -e /usr/libexec/qemu-binfmt/aarch64-binfmt-P ] ||
             command -v qemu-aarch64-static >/dev/null || need+=(qemu-user-static binfmt-support)
+        command -v arch-test >/dev/null || need+=(arch-test)
     fi
-    [ ${#need[@]} -eq 0 ] && return 0
-    echo "image: installing Debian packages: ${need[*]}" >&2
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    if [ ${#need[@]} -gt 0 ]; then
+        echo "image: installing Debian packages: ${need[*]}" >&2
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    fi
+    # arm64 on another machine: the chroot's programs run under qemu-user through binfmt_misc
+    if [ "$ARCH" = arm64 ] && [ "$(dpkg --print-architecture)" != arm64 ]; then
+        [ -e /proc/sys/fs/binfmt_misc/register ] ||
+            mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc ||
+            die "cannot mount binfmt_misc: arm64 programs cannot run here"
+        [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || update-binfmts --enable qemu-aarch64 ||
+            die "cannot register qemu-aarch64 with binfmt_misc"
+    fi
 }
 
 # --- the cache key: everything that goes into the image ------------------------------------------
@@ -100,9 +110,11 @@ BOOTDIR=$WORK/boot
 # --- 1. Debian, then the product by install.sh ---------------------------------------------------
 PACKAGES=(systemd-sysv udev dbus systemd-timesyncd systemd-resolved iproute2 kmod
     initramfs-tools python3 python3-venv ca-certificates less)
+COMPONENTS=main
 if [ "$ARCH" = amd64 ]; then
     PACKAGES+=(linux-image-amd64)
 else
+    COMPONENTS=main,non-free-firmware # the Pi's boot firmware and its Wi-Fi firmware
     PACKAGES+=(linux-image-arm64 raspi-firmware firmware-brcm80211)
 fi
 # The Debian packages install.sh would install itself, taken from install.sh so the two
@@ -126,7 +138,7 @@ BUILD_CA=${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt}
 CA_IN_ROOT=/etc/ssl/certs/ca-certificates.crt
 
 echo "image: mmdebstrap $SUITE $ARCH (${#PACKAGES[@]} packages and what they need)" >&2
-mmdebstrap --mode=root --variant=apt --arch="$ARCH" --components=main \
+mmdebstrap --mode=root --variant=apt --arch="$ARCH" --components="$COMPONENTS" \
     --include="$INCLUDE" \
     --customize-hook="sync-in '$HERE/overlay' /" \
     --customize-hook="mkdir -p \"\$1$SRC_IN_ROOT\" && $COPY_SOURCE" \
@@ -151,6 +163,8 @@ mmdebstrap --mode=root --variant=apt --arch="$ARCH" --components=main \
 # The root keeps empty mount points; the data partition gets the directories with the owners
 # and modes install.sh (systemd-tmpfiles, journald) gave them.
 mkdir -p "$DATADIR"/etc "$DATADIR"/lib "$ROOTDIR/data"
+# logind's state (lingering users; none here) on a tmpfs: it will not start on a read-only one
+mkdir -p "$ROOTDIR/var/lib/systemd/linger"
 move_to_data() { # PATH-IN-ROOT NAME-IN-DATA
     local from=$ROOTDIR$1 to=$DATADIR/$2
     mkdir -p "$from" "$(dirname "$to")"
