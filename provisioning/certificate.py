@@ -14,7 +14,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from device.keys.private_file import write_private
-from device.local_api.tls import certificate_key_path, certificate_path, fingerprint
+from device.local_api.tls import (
+    certificate_key_path,
+    certificate_path,
+    fingerprint,
+    settle_certificate,
+    staged,
+)
 
 ORGANISATION = "haochaping evaluator"
 VALID_DAYS = 20 * 365  # pinned, not checked against a CA: it lasts the device's life
@@ -48,14 +54,18 @@ def make_certificate(state_dir: Path, device_id: str) -> str:
         serialization.NoEncryption(),
     )
     pem = certificate.public_bytes(serialization.Encoding.PEM)
-    write_private(certificate_key_path(state_dir), key_pem)
-    write_private(certificate_path(state_dir), pem)
+    settle_certificate(state_dir)  # a change cut short before: finish it first
+    cert, cert_key = certificate_path(state_dir), certificate_key_path(state_dir)
+    write_private(staged(cert_key), key_pem)
+    write_private(staged(cert), pem)  # from here on the new pair is the one to use
+    settle_certificate(state_dir)
     return fingerprint(pem)
 
 
 def certificate_fingerprint(state_dir: Path) -> str | None:
     """The fingerprint of the certificate there, or None when there is none (or unreadable)."""
     try:
+        settle_certificate(state_dir)
         return fingerprint(certificate_path(state_dir).read_bytes())
     except (OSError, ValueError):
         return None

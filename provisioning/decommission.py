@@ -8,7 +8,9 @@ from pathlib import Path
 
 from device.daemon.config import Config
 from device.errors import HaochapingError
+from device.keys.private_file import temp_path
 from device.ledger.store import Ledger
+from device.local_api.tls import certificate_key_path, staged
 from device.record import tag_catalog
 from provisioning.rotate import wipe
 
@@ -46,9 +48,26 @@ def decommission(config: Config, config_path: Path, force: bool = False) -> Deco
             config.identity_key_path,
             config.sm2_key_path,  # a 国密 province's device key, where there is one
             config.state_dir / tag_catalog.CACHE_NAME,
+            *_secret_leftovers(config),
         )
         if wipe(p)
     ]
     if config_path.exists():  # the services must not start again with this identity
         config_path.replace(config_path.with_name(config_path.name + ".decommissioned"))
     return Decommissioned(undelivered, identities, wiped)
+
+
+def _secret_leftovers(config: Config) -> list[Path]:
+    """Other names a secret may have on disk: a key staged or retired by a rotation, the
+    local API's certificate key (and its staged twin), temp files a power cut left."""
+    key, state = config.key_path, config.state_dir
+    names = [
+        key.with_name(key.name + ".new"),
+        key.with_name(key.name + ".old"),
+        certificate_key_path(state),
+        staged(certificate_key_path(state)),
+    ]
+    names += [temp_path(name) for name in (key, *names)]
+    vault = config.identity_key_path
+    names += sorted(vault.parent.glob(vault.name + ".*.tmp"))
+    return names

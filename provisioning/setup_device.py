@@ -13,6 +13,7 @@ import secrets
 import socket
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from device import __version__
 from device.daemon.config import (
@@ -29,7 +30,8 @@ from device.daemon.config import (
 )
 from device.flow.mode import Mode
 from device.keys.identity_vault import IdentityVault
-from device.keys.signing import DeviceKey
+from device.keys.private_file import fsync_folder, shred
+from device.keys.signing import DeviceKey, KeyFileError
 from device.local_api.tls import certificate_key_path, certificate_path
 from device.record import tag_catalog
 from provisioning.certificate import make_certificate
@@ -144,6 +146,7 @@ def provision(
         draft.rate_page,
     ):
         section.check()
+    drop_unfinished_key(draft, config_path)
     key = DeviceKey.generate()
     key.save(draft.key_path)
     try:
@@ -188,9 +191,28 @@ def provision(
         rate_later=draft.rate_later,
         rate_page=draft.rate_page,
     )
-    save(config, config_path)
-    hand_over(config, config_path, service_user)
+    owner = service_owner(service_user)
+    if owner is not None:  # the state is the service's before the configuration exists
+        give_state(config, owner)
+    # written with its final owner and mode: a power cut never leaves a configuration the
+    # services cannot read
+    save(config, config_path, **config_access(owner))
     return config
+
+
+def drop_unfinished_key(draft: Config, config_path: Path) -> None:
+    """A key left by a provisioning that a power cut stopped before the configuration was
+    written has signed nothing (no program runs without the configuration): it is shredded
+    so provisioning can start again. A key beside a ledger is never touched."""
+    if not draft.key_path.exists() or config_path.exists():
+        return
+    if draft.ledger_path.exists():
+        raise KeyFileError(
+            f"{draft.key_path} and a ledger are there but no configuration {config_path}: "
+            "restore the configuration (device.toml.bak) rather than provisioning again"
+        )
+    log.warning("a provisioning cut short left %s; starting again with a new key", draft.key_path)
+    shred(draft.key_path)
 
 
 def fetch_tags(draft: Config, enrolment: Enrolment, key: DeviceKey) -> str | None:
@@ -210,15 +232,25 @@ def fetch_tags(draft: Config, enrolment: Enrolment, key: DeviceKey) -> str | Non
         client.close()
 
 
-def hand_over(config: Config, config_path: Path, user: str | None) -> None:
-    """As root, give the state to the service user and the config to its group (0640), so
-    the services can read what they need and nobody else can."""
+def service_owner(user: str | None) -> tuple[int, int] | None:
+    """(uid, gid) of the service user when running as root and the user exists, else None
+    (tests, a development machine: files stay the writer's)."""
     if user is None or os.geteuid() != 0:
-        return
+        return None
     try:
         entry = pwd.getpwnam(user)
     except KeyError:
-        return  # the user comes with the package's sysusers.d; init may run before it
+        return None  # the user comes with the package's sysusers.d; init may run before it
+    return entry.pw_uid, entry.pw_gid
+
+
+def config_access(owner: tuple[int, int] | None) -> dict[str, Any]:
+    """The configuration's owner and mode: root's, readable by the service's group (0640)."""
+    return {} if owner is None else {"mode": 0o640, "owner": (0, owner[1])}
+
+
+def give_state(config: Config, owner: tuple[int, int]) -> None:
+    """The state folder and the secrets in it to the service user."""
     state = config.state_dir
     for path in (
         state,
@@ -226,10 +258,19 @@ def hand_over(config: Config, config_path: Path, user: str | None) -> None:
         config.identity_key_path,
         certificate_path(state),
         certificate_key_path(state),
+        state / tag_catalog.CACHE_NAME,
     ):
-        os.chown(path, entry.pw_uid, entry.pw_gid)
-    tags = config.state_dir / tag_catalog.CACHE_NAME
-    if tags.exists():
-        os.chown(tags, entry.pw_uid, entry.pw_gid)
-    os.chown(config_path, 0, entry.pw_gid)
+        if path.exists():
+            os.chown(path, *owner)
+    fsync_folder(state)
+
+
+def hand_over(config: Config, config_path: Path, user: str | None) -> None:
+    """As root, give the state to the service user and the config to its group (0640), so
+    the services can read what they need and nobody else can."""
+    owner = service_owner(user)
+    if owner is None:
+        return
+    give_state(config, owner)
+    os.chown(config_path, 0, owner[1])
     config_path.chmod(0o640)

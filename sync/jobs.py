@@ -198,8 +198,8 @@ class Jobs:
         write_private(
             self.config.state_dir / tag_catalog.CACHE_NAME,
             json.dumps(data, ensure_ascii=False).encode("utf-8"),
+            mode=0o644,
         )
-        (self.config.state_dir / tag_catalog.CACHE_NAME).chmod(0o644)
         if catalog.version != self.tags_version:
             log.info("tag lists now version %s", catalog.version)
         self.tags_version = catalog.version

@@ -75,6 +75,24 @@ def test_a_ledger_re_signed_with_another_key_fails_when_anchored(ledger_path, ke
     assert "Traceback" not in anchored.stderr
 
 
+def test_a_new_empty_ledger_verifies_against_the_enrolled_key(ledger_path, key):
+    with Ledger(ledger_path):  # what the evaluator leaves on a device provisioned just now
+        pass
+    report = verify_ledger(ledger_path, expect_key_id=key.key_id)
+    assert report.ok and report.anchored and report.rows == 0, report.findings
+
+
+def test_ratings_whose_key_rows_were_removed_fail_when_anchored(ledger_path, key, vault):
+    _fill(ledger_path, key, vault)
+    conn = sqlite3.connect(ledger_path)
+    with conn:  # the key table emptied, so the file looks like a new ledger's
+        conn.execute("DELETE FROM device_keys")
+    conn.close()
+    report = verify_ledger(ledger_path, expect_key_id=key.key_id)
+    assert not report.ok
+    assert {f.seq for f in report.findings if "unknown key" in f.problem} >= set(range(1, ROWS + 1))
+
+
 def test_a_forged_key_added_beside_the_enrolled_one_is_not_trusted(ledger_path, key, vault):
     _fill(ledger_path, key, vault)
     forger = DeviceKey.generate()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import shutil
+import os
 import tomllib
 import types
 import typing
@@ -460,8 +460,18 @@ def to_dict(config: Config) -> dict[str, Any]:
     return out
 
 
-def save(config: Config, path: Path) -> None:
-    """Write atomically (see private_file), the old file first copied to .bak."""
+def save(
+    config: Config, path: Path, *, mode: int | None = None, owner: tuple[int, int] | None = None
+) -> None:
+    """Write atomically (see private_file), the old file first copied to .bak the same way,
+    so a power cut leaves each of the two whole. A file replaced keeps its mode and owner
+    unless *mode* or *owner* say otherwise; a new one is 0600."""
     if path.exists():
-        shutil.copy2(path, path.with_name(path.name + ".bak"))
-    write_private(path, tomli_w.dumps(to_dict(config)).encode("utf-8"))
+        old = path.stat()
+        write_private(
+            path.with_name(path.name + ".bak"),
+            path.read_bytes(),
+            mode=old.st_mode & 0o777,
+            owner=(old.st_uid, old.st_gid) if os.geteuid() == 0 else None,
+        )
+    write_private(path, tomli_w.dumps(to_dict(config)).encode("utf-8"), mode=mode, owner=owner)

@@ -3,14 +3,19 @@
 The data key lives in its own 0600 file beside the ledger; wiping that file (decommission)
 makes every stored identity unreadable. `key_check` names the key (an HMAC under it of a
 fixed label) so the ledger can tell a replaced key from a damaged row; it opens nothing.
+The file is born whole: written and synced under a temp name of its own, then hard-linked to
+its name (which fails if another program made it first), so a power cut never leaves an
+empty or short key file in its place.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +23,13 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from device.errors import HaochapingError
-from device.keys.private_file import ReadableByOthersError, fsync_folder, read_secret
+from device.keys.private_file import (
+    ReadableByOthersError,
+    fsync_folder,
+    make_folder_durably,
+    read_secret,
+    write_all,
+)
 
 
 class VaultError(HaochapingError):
@@ -57,14 +68,8 @@ class IdentityVault:
         if not path.exists():
             if holds_sealed:
                 raise missing_key_error(path)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            try:
-                os.write(fd, AESGCM.generate_key(bit_length=256))
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            fsync_folder(path.parent)
+            _create_key_file(path)
+        _drop_leftovers(path)
         return cls.load(path)
 
     @classmethod
@@ -91,3 +96,30 @@ class IdentityVault:
         except InvalidTag as exc:
             raise VaultError(f"identity of {evaluation_id} fails authentication") from exc
         return json.loads(plain)
+
+
+def _create_key_file(path: Path) -> None:
+    """A new 32-byte key at *path*, whole or not at all; another program's key, if it made
+    one first, is kept."""
+    make_folder_durably(path.parent)
+    fd, name = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    tmp = Path(name)
+    try:
+        try:
+            write_all(fd, AESGCM.generate_key(bit_length=256))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        # made meanwhile by the evaluator or the sync (who may have tidied our temp): theirs
+        with contextlib.suppress(FileExistsError, FileNotFoundError):
+            os.link(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    fsync_folder(path.parent)
+
+
+def _drop_leftovers(path: Path) -> None:
+    """Temp names left by a power cut during creation: copies of no key in use, or a second
+    name of the key itself; either way not a name anything reads."""
+    for leftover in path.parent.glob(path.name + ".*.tmp"):
+        leftover.unlink(missing_ok=True)

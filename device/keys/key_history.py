@@ -92,6 +92,10 @@ def anchored_chain(entries: list[KeyEntry], anchor_key_id: str, device_id: str) 
             problems.append(f"key {entry.key_id!r} does not match its public key")
     by_id = {entry.key_id: entry for entry in valid}
     anchor = by_id.get(anchor_key_id)
+    if anchor is None and not entries:
+        # A new ledger: no key recorded because nothing was signed yet. Nothing is trusted
+        # either, so any rating or event in the file fails on its unknown key.
+        return KeyChain((), tuple(problems))
     if anchor is None:
         problems.append(f"the expected key {anchor_key_id} is not in the ledger")
         return KeyChain((), tuple(problems))

@@ -27,3 +27,23 @@ def read_counts(path: Path) -> LedgerCounts:
     finally:
         conn.close()
     return LedgerCounts(ratings, outcomes)
+
+
+@dataclass(frozen=True)
+class HeldRating:
+    evaluation_id: str
+    project_no: str
+    assess_number: int
+
+
+def read_ratings(path: Path) -> list[HeldRating]:
+    """Every rating in the ledger at *path* now, oldest first: what a watcher compares with
+    what raters were told (the power-cut benchmark reads it after each boot)."""
+    conn = connect(path, readonly=True)
+    try:
+        rows = conn.execute(
+            "SELECT evaluation_id, project_no, assess_number FROM ratings ORDER BY seq"
+        ).fetchall()
+    finally:
+        conn.close()
+    return [HeldRating(str(eid), str(no), int(n)) for eid, no, n in rows]

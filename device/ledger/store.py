@@ -21,6 +21,7 @@ from sqlite_utils import Database
 
 from device.keys.identity_vault import IdentityVault
 from device.keys.key_history import KeyEntry
+from device.keys.private_file import fsync_folder
 from device.keys.signing import DeviceKey
 from device.ledger import migrations
 from device.ledger.case_events import CaseEvents
@@ -71,6 +72,7 @@ class Ledger:
         """auto_checkpoint=False: commits never copy the WAL back into the database (which
         costs extra fsyncs); the owner calls checkpoint() at a quiet moment instead."""
         self.path = path
+        is_new = not path.exists()
         try:
             self.conn = connect(path, busy_timeout_s=busy_timeout_s)
         except sqlite3.Error as exc:
@@ -79,7 +81,9 @@ class Ledger:
             migrations.apply(self.conn)
             if not auto_checkpoint:
                 self.conn.execute("PRAGMA wal_autocheckpoint = 0")
-        except sqlite3.Error as exc:
+            if is_new:  # SQLite syncs the folder for its WAL, not for the database file
+                fsync_folder(path.parent)
+        except (sqlite3.Error, OSError) as exc:
             self.conn.close()
             raise LedgerError(f"cannot open ledger {path}: {exc}") from exc
         self.db = Database(self.conn)

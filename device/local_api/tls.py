@@ -1,7 +1,11 @@
 """The local API's HTTPS: where the device certificate and its key lie (beside the device key),
 its SHA-256 fingerprint that the business system pins, and the server's TLS context.
 
-The certificate is made at provisioning (`provisioning.certificate`); here it is only read.
+The certificate is made at provisioning (`provisioning.certificate`) as a staged pair:
+both files written under `.new` names first, then renamed key first, certificate second.
+`settle_certificate` finishes or discards a pair a power cut left half-renamed, so the two
+files in use always belong together: the old pair or the new, never a key with another's
+certificate.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import ssl
 from pathlib import Path
 
 from device.errors import HaochapingError
+from device.keys.private_file import fsync_folder, replace_durably
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +38,28 @@ def certificate_key_path(state_dir: Path) -> Path:
     return state_dir / CERTIFICATE_KEY_FILE
 
 
+STAGED_SUFFIX = ".new"
+
+
+def staged(path: Path) -> Path:
+    return path.with_name(path.name + STAGED_SUFFIX)
+
+
+def settle_certificate(state_dir: Path) -> None:
+    """Finish a certificate change cut short: a staged certificate is renamed into place
+    (its key went first); a staged key alone is the start of a change that never got its
+    certificate written, so it is dropped and the pair in use stays."""
+    cert, key = certificate_path(state_dir), certificate_key_path(state_dir)
+    staged_cert, staged_key = staged(cert), staged(key)
+    if staged_cert.exists():
+        if staged_key.exists():
+            replace_durably(staged_key, key)
+        replace_durably(staged_cert, cert)
+    elif staged_key.exists():
+        staged_key.unlink()
+        fsync_folder(state_dir)
+
+
 def fingerprint(certificate_pem: bytes) -> str:
     """SHA-256 of the certificate (DER), as `AB:CD:…`: what a client pins."""
     der = ssl.PEM_cert_to_DER_cert(certificate_pem.decode("ascii"))
@@ -45,6 +72,7 @@ def server_context(state_dir: Path) -> ssl.SSLContext:
     logged, so the journal says what clients must pin."""
     cert, key = certificate_path(state_dir), certificate_key_path(state_dir)
     try:
+        settle_certificate(state_dir)
         pem = cert.read_bytes()
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.minimum_version = ssl.TLSVersion.TLSv1_2

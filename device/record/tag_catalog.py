@@ -95,6 +95,5 @@ def keep(state_dir: Path, data: Any) -> TagCatalog:
     Raises TagListError, writing nothing, when the list does not have the province's shape."""
     catalog = parse(data)
     path = state_dir / CACHE_NAME
-    write_private(path, json.dumps(data, ensure_ascii=False).encode("utf-8"))
-    path.chmod(0o644)
+    write_private(path, json.dumps(data, ensure_ascii=False).encode("utf-8"), mode=0o644)
     return catalog

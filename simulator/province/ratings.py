@@ -259,6 +259,15 @@ class RatingTables(SqliteFile):
         rows = self.query("SELECT evaluation_id FROM evaluations ORDER BY rowid")
         return [row[0] for row in rows]
 
+    def rated_cases(self) -> list[tuple[str, str, int, str]]:
+        """(evaluation id, projectNo, assessNumber, device id) of every rating held, in the
+        order received: what a benchmark compares with what raters were told."""
+        rows = self.query(
+            "SELECT evaluation_id, project_no, assess_number, device_id FROM evaluations"
+            " ORDER BY rowid"
+        )
+        return [(str(eid), str(no), int(n), str(device)) for eid, no, n, device in rows]
+
     def evaluation_count(self, device_id: str | None = None) -> int:
         if device_id is None:
             rows = self.query("SELECT COUNT(*) FROM evaluations")
