@@ -179,7 +179,10 @@ def provision(run: Run, appliance: Appliance, standin: StandIn) -> str:
         "--hall-code", SITE["hall"],
         "--window-no", SITE["window"],
         "--keypad-port", KEYPAD_IN_GUEST,
+        "--rate-later-url", standin.guest_url + "/m/rate",
+        "--display-size", "native",
         "--ca-bundle", CA_IN_GUEST,
+        "--no-input",
     ]  # fmt: skip
     with run.step("provision"):
         result = console.run(shlex.join(init), timeout_s=180)
