@@ -13,7 +13,7 @@ import json
 import secrets
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
@@ -132,21 +132,9 @@ class ProvinceClient:
         all: a server dripping its headers or its body is cut off at the deadline."""
         headers = self.signed_headers(method, self.base_path + suffix, body)
         with Deadline(self.max_request_s).running() as deadline:
-            try:
-                response = self.session.request(
-                    method,
-                    self.base_url + suffix,
-                    data=body,
-                    headers=headers,
-                    timeout=self.timeout,
-                    verify=self.verify,
-                    allow_redirects=False,
-                    stream=True,
-                )
-            except requests.RequestException as exc:
-                if deadline.expired:
-                    raise RetryableError(TOO_SLOW) from exc
-                raise RetryableError(f"province unreachable: {type(exc).__name__}: {exc}") from exc
+            response = send(
+                self.session, method, self.base_url + suffix, body, headers, self, deadline
+            )
             try:
                 if 300 <= response.status_code < 400:
                     location = response.headers.get("Location", "(none)")[:200]
@@ -211,6 +199,41 @@ def _results(data: Any, evaluation_ids: list[str]) -> list[dict[str, Any]]:
         if not isinstance(result, dict) or result.get("evaluationId") != sent:
             raise RetryableError("province results do not match the records sent")
     return results
+
+
+class Transport(Protocol):
+    """What a client sets for every request it sends."""
+
+    timeout: Any
+    verify: bool | str
+
+
+def send(
+    session: requests.Session,
+    method: str,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    transport: Transport,
+    deadline: Deadline,
+) -> requests.Response:
+    """One request, never following a redirect, its body left unread (stream) for
+    `read_bounded`; a connection that fails, or outlasts *deadline*, is retryable."""
+    try:
+        return session.request(
+            method,
+            url,
+            data=body,
+            headers=headers,
+            timeout=transport.timeout,
+            verify=transport.verify,
+            allow_redirects=False,
+            stream=True,
+        )
+    except requests.RequestException as exc:
+        if deadline.expired:
+            raise RetryableError(TOO_SLOW) from exc
+        raise RetryableError(f"province unreachable: {type(exc).__name__}: {exc}") from exc
 
 
 def read_bounded(response: requests.Response, deadline: Deadline) -> bytes:

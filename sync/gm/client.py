@@ -27,12 +27,12 @@ from sync.gm import envelope
 from sync.gm.xmltext import XmlError
 from sync.province_client import (
     SHARED_CLOCK,
-    TOO_SLOW,
     OperatorNeededError,
     ProvinceClock,
     ProvinceError,
     RetryableError,
     read_bounded,
+    send,
 )
 
 MAX_REQUEST_BYTES = 1024 * 1024
@@ -239,20 +239,7 @@ class GmClient:
         self, url: str, body: bytes, headers: dict[str, str]
     ) -> tuple[int, bytes, str | None]:
         with Deadline(self.max_request_s).running() as deadline:
-            try:
-                response = self.session.post(
-                    url,
-                    data=body,
-                    headers=headers,
-                    timeout=self.timeout,
-                    verify=self.verify,
-                    allow_redirects=False,
-                    stream=True,
-                )
-            except requests.RequestException as exc:
-                if deadline.expired:
-                    raise RetryableError(TOO_SLOW) from exc
-                raise RetryableError(f"province unreachable: {type(exc).__name__}: {exc}") from exc
+            response = send(self.session, "POST", url, body, headers, self, deadline)
             try:
                 raw = read_bounded(response, deadline)
             finally:
