@@ -25,7 +25,6 @@ from device.daemon.config import (
     GmSection,
     LocalApiSection,
     ProvinceSection,
-    SiteSection,
     SyncSection,
     save,
 )
@@ -78,14 +77,7 @@ def provision_gm(
         device=DeviceSection(
             state_dir=str(state_dir), mode=site.mode, firmware_version=__version__
         ),
-        site=SiteSection(
-            area_code=site.area_code,
-            dept_code=site.dept_code,
-            pf=site.pf,
-            hall_code=site.hall_code,
-            window_no=site.window_no,
-            terminal_no=site.terminal_no,
-        ),
+        site=site.section(),
         province=ProvinceSection(
             base_url=issued.base_url, device_id=issued.device_no, key_id="-", ca_bundle=ca_bundle
         ),

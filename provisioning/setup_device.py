@@ -57,6 +57,17 @@ class SiteAnswers:
     def pf(self) -> int:
         return 5 if self.mode == "self_service" else 4
 
+    def section(self) -> SiteSection:
+        """The configuration's [site], as enrolled."""
+        return SiteSection(
+            area_code=self.area_code,
+            dept_code=self.dept_code,
+            pf=self.pf,
+            hall_code=self.hall_code,
+            window_no=self.window_no,
+            terminal_no=self.terminal_no,
+        )
+
 
 def site_of(answers: dict[str, str]) -> SiteAnswers:
     """The site from `init`'s answers (see provisioning/questions.py)."""
@@ -115,14 +126,7 @@ def provision(
         device=DeviceSection(
             state_dir=str(state_dir), mode=site.mode, firmware_version=__version__
         ),
-        site=SiteSection(
-            area_code=site.area_code,
-            dept_code=site.dept_code,
-            pf=site.pf,
-            hall_code=site.hall_code,
-            window_no=site.window_no,
-            terminal_no=site.terminal_no,
-        ),
+        site=site.section(),
         province=ProvinceSection(
             base_url=province_url, device_id="-", key_id="-", ca_bundle=ca_bundle
         ),
