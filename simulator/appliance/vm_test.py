@@ -25,6 +25,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from device.record.rating import Level
+from device.screen.layout import Layout
 from simulator.appliance.image import Image, build_image
 from simulator.appliance.machine import (
     GUEST_HOST_ADDRESS,
@@ -48,6 +50,7 @@ CASE = {
     "taskCode": "11640100MB1234567X3000111444000",
     "taskName": "个体工商户设立登记",
 }
+TOUCH_CASE = {**CASE, "projectNo": "HD20261201000102"}
 SITE = {"area": "640104", "dept": "11640100MB1234567X", "hall": "H01", "window": "12"}
 CA_IN_GUEST = "/etc/haochaping/province-ca.pem"
 # [local_api] bind = "0.0.0.0", as the field guide says for a business system on another
@@ -163,29 +166,34 @@ class Decoy:
         self.sock.close()
 
 
-def provision(run: Run, appliance: Appliance, standin: StandIn) -> str:
-    """The technician's commands of the field guide, run in the guest; returns the local
-    API certificate's fingerprint."""
-    console = appliance.console
-    ca = standin.ca_pem.decode()
-    console.run(f"install -m 0644 /dev/stdin {CA_IN_GUEST} <<'PEM'\n{ca}PEM\n")
-    init = [
+def init_argv(province_url: str, token: str) -> list[str]:
+    """The field guide's `init --no-input` for this hall's window, every answer given."""
+    return [
         "haochaping-provision", "init",
-        "--province-url", standin.guest_url,
-        "--token", standin.token,
+        "--province-url", province_url,
+        "--token", token,
         "--area-code", SITE["area"],
         "--dept-code", SITE["dept"],
         "--mode", "window",
         "--hall-code", SITE["hall"],
         "--window-no", SITE["window"],
         "--keypad-port", KEYPAD_IN_GUEST,
-        "--rate-later-url", standin.guest_url + "/m/rate",
+        "--rate-later-url", province_url + "/m/rate",
         "--display-size", "native",
         "--ca-bundle", CA_IN_GUEST,
         "--no-input",
     ]  # fmt: skip
+
+
+def provision(run: Run, appliance: Appliance, standin: StandIn) -> str:
+    """The technician's commands of the field guide, run in the guest; returns the local
+    API certificate's fingerprint."""
+    console = appliance.console
+    ca = standin.ca_pem.decode()
+    console.run(f"install -m 0644 /dev/stdin {CA_IN_GUEST} <<'PEM'\n{ca}PEM\n")
     with run.step("provision"):
-        result = console.run(shlex.join(init), timeout_s=180)
+        init = shlex.join(init_argv(standin.guest_url, standin.token))
+        result = console.run(init, timeout_s=180)
     run.seen["provision_output"] = result.output.strip().splitlines()[-2:]
     # The business system is on another computer (the host): the field guide's [local_api] bind.
     console.run(LISTEN_ON_LAN)
@@ -322,6 +330,42 @@ def rate_and_deliver(
         raise StepError(f"the province holds {stored}, the device rated {evaluation_id}")
 
 
+def rate_by_touch(run: Run, appliance: Appliance, standin: StandIn, token: str, pin: str) -> None:
+    """A second case rated with a finger: the usb-tablet taps 非常满意 where the page draws
+    it, the evaluator reads the tap from evdev, and the province gets a rating whose source
+    is the touchscreen."""
+    left, top, width, height = dict(Layout(*SCREEN_SIZE, False).buttons())[Level.VERY_SATISFIED]
+    centre = (left + width // 2, top + height // 2)
+    client = local_api(appliance, token, pin)
+    try:
+        client.push_case(dict(TOUCH_CASE))
+        client.wait_for(lambda s: s.get("phase") == "rating", PAGE_TIMEOUT_S, "rating page")
+        with run.step("tap_to_thanks"):
+            appliance.tap(*centre)
+            client.wait_for(lambda s: s.get("phase") == "thanks", PAGE_TIMEOUT_S, "thanks page")
+        status = client.wait_for(lambda s: s.get("lastSeq", 0) >= 2, 30, "touch rating stored")
+    finally:
+        client.close()
+    evaluation_id = status.get("lastEvaluationId")
+    deadline = time.monotonic() + PAGE_TIMEOUT_S
+    while evaluation_id not in province_ratings(standin):
+        if time.monotonic() > deadline:
+            raise StepError("the stand-in province never received the touch rating")
+        time.sleep(0.5)
+    with Reports(standin.db_path) as reports:
+        record = next(
+            row.record
+            for row in reports.latest_ratings()
+            if row.record["evaluationId"] == evaluation_id
+        )
+    run.seen["touch_rating"] = {
+        "tapped_at": list(centre),
+        "satisfaction": record.get("satisfaction"),
+        "source": record.get("source"),
+        "projectNo": record.get("projectNo"),
+    }
+
+
 def run_vm_test(
     image: Image, workdir: Path, screens_out: Path | None
 ) -> tuple[bool, dict[str, Any]]:
@@ -355,6 +399,7 @@ def run_vm_test(
             appliance.console.run(guest_setup_script(), timeout_s=90)
             run.seen["guest"] = guest_facts(appliance, decoy)
             rate_and_deliver(run, appliance, keypad, standin, token, pin)
+            rate_by_touch(run, appliance, standin, token, pin)
     except Exception as error:
         failed = f"{type(error).__name__}: {error}"
         if appliance is not None and appliance.running:
