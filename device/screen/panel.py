@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import pygame
 
@@ -58,7 +59,9 @@ class PageTap:
     y: int
 
 
-PanelInput = PageTap | pygame.event.Event  # an SDL event that is not a tap: keys, quit, expose
+# An SDL event that is not a tap: keys, quit, expose. (A string: pygame 2.1's Event is a
+# function, not a type, at run time.)
+PanelInput: TypeAlias = "PageTap | pygame.event.Event"
 
 
 class Panel(ABC):
