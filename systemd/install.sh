@@ -9,8 +9,9 @@
 # a venv in /opt/haochaping/venv that sees the system pygame, the Python dependencies into it
 # exactly as systemd/requirements.lock pins them (versions and sha256: pip --require-hashes),
 # the package built with them, the systemd units, sysusers.d, tmpfiles.d and udev files
-# under /usr/local/lib, the commands in /usr/local/bin; then it creates the user and directories and enables (--start: also
-# starts) the two services. It never writes /etc/haochaping/device.toml: provisioning does.
+# under /usr/local/lib, the commands in /usr/local/bin; then it creates the user and
+# directories and enables (--start: also starts) the two services. It never writes
+# /etc/haochaping/device.toml: provisioning does.
 #
 # Options:
 #   --source PATH   a wheel file or a source tree (default: the tree this script is in)

@@ -1,7 +1,7 @@
-"""The device's Python packages, pinned: systemd/requirements.lock made from setup.cfg, and checked.
+"""The device's Python packages, pinned: systemd/requirements.lock made from setup.cfg; checked.
 
-    python systemd/lock_requirements.py            # resolve again from PyPI, write the lock, check it
-    python systemd/lock_requirements.py --check    # no network: does the lock still fit setup.cfg?
+    python systemd/lock_requirements.py          # resolve again from PyPI, write the lock, check
+    python systemd/lock_requirements.py --check  # no network: does the lock still fit setup.cfg?
 
 install.sh installs the lock with `pip install --require-hashes --no-deps`, on Raspberry Pi OS
 and in the appliance image alike. The lock holds every package the device needs besides
@@ -89,8 +89,8 @@ def declared(setup_cfg: str, pyproject: str) -> list[Requirement]:
     lines = parser.get("options", "install_requires", fallback="").splitlines()
     build = tomllib.loads(pyproject).get("build-system", {}).get("requires", [])
     found = []
-    for text in [*lines, *build]:
-        text = text.strip()
+    for line in [*lines, *build]:
+        text = line.strip()
         if not text or text.startswith("#"):
             continue
         try:
@@ -158,7 +158,9 @@ def render_lock(pins: Iterable[Pin]) -> str:
 # --- the check ---------------------------------------------------------------------------------
 
 
-def disagreements(requirements: Sequence[Requirement], pins: dict[NormalizedName, Pin]) -> list[str]:
+def disagreements(
+    requirements: Sequence[Requirement], pins: dict[NormalizedName, Pin]
+) -> list[str]:
     """Everything that keeps the lock from installing what setup.cfg asks for, in words."""
     problems = []
     for requirement in requirements:
@@ -189,7 +191,9 @@ def _file_problems(pin: Pin) -> list[str]:
     problems = []
     for arch, machine in MACHINES.items():
         if not any(_fits(name, pin, machine) for name in pin.files):
-            problems.append(f"{pin.name}=={pin.version}: no wheel for {arch} (CPython {PYTHON_VERSION})")
+            problems.append(
+                f"{pin.name}=={pin.version}: no wheel for {arch} (CPython {PYTHON_VERSION})"
+            )
     return problems
 
 
@@ -237,7 +241,7 @@ def download(requirements: Sequence[Requirement], machine: str, dest: Path, inde
     # Only the index given: no pip.conf, no local wheel folders (their files may differ).
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_") or k == "PIP_CERT"}
     env["PIP_CONFIG_FILE"] = os.devnull
-    result = subprocess.run(command, env=env, check=False, timeout=900)
+    result = subprocess.run(command, env=env, check=False, timeout=900)  # noqa: S603 (pip)
     if result.returncode != 0:
         raise LockError(f"pip download for {machine} failed (exit {result.returncode})")
 
@@ -250,20 +254,21 @@ def pins_from(folders: dict[str, Path]) -> list[Pin]:
         versions[arch] = {}
         for path in sorted(folder.iterdir()):
             try:
-                name, version, _, _ = parse_wheel_filename(path.name)
+                name, parsed, _, _ = parse_wheel_filename(path.name)
             except InvalidWheelFilename as exc:
                 raise LockError(f"{path.name}: pip fetched something that is not a wheel") from exc
-            versions[arch][name] = str(version)
+            versions[arch][name] = str(parsed)
             files.setdefault(name, {})[path.name] = hashlib.sha256(path.read_bytes()).hexdigest()
     first, *others = versions.values()
     for arch, found in zip(list(versions)[1:], others, strict=True):
         if found != first:
             differ = sorted(set(found.items()) ^ set(first.items()))
             raise LockError(f"{arch} resolves differently from amd64: {differ}")
-    return [
-        Pin(name, version, tuple(sorted(files[name])), tuple(files[name][f] for f in sorted(files[name])))
-        for name, version in first.items()
-    ]
+    pins = []
+    for name, version in first.items():  # the versions as pip spelled them in the file names
+        names = tuple(sorted(files[name]))
+        pins.append(Pin(name, version, names, tuple(files[name][f] for f in names)))
+    return pins
 
 
 def refresh(lock: Path, requirements: Sequence[Requirement], index_url: str) -> None:
