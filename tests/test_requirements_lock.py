@@ -10,7 +10,9 @@ file that is not the one the lock names.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -19,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import ROOT as REPO
+from tests.support.deploy import INSTALL_TIMEOUT_S, need_tool
 
 TOOL = REPO / "systemd" / "lock_requirements.py"
 LOCK = REPO / "systemd" / "requirements.lock"
@@ -183,3 +186,31 @@ def test_pip_refuses_a_swapped_wheel_and_takes_the_locked_one(
         assert result.returncode != 0
         assert "DO NOT MATCH THE HASHES" in result.stderr
         assert not swapped.exists()
+
+
+def test_install_stops_when_the_lock_misses_what_a_package_needs(tmp_path: Path) -> None:
+    """A lock edited by hand without tabulate (sqlite-utils needs it): install.sh installs
+    what the lock names, then pip check stops it with the missing name, exit 1."""
+    if os.geteuid() != 0:
+        pytest.skip("install.sh needs root (it creates a user and hands over directories)")
+    need_tool("systemd-sysusers")
+    scripts = tmp_path / "systemd"
+    skip = shutil.ignore_patterns("image", "__pycache__")
+    shutil.copytree(REPO / "systemd", scripts, ignore=skip)
+    text = LOCK.read_text(encoding="utf-8")
+    (scripts / "requirements.lock").write_text(text.replace(pin_block(text, "tabulate"), ""))
+    root = tmp_path / "root"
+    root.mkdir()
+    result = subprocess.run(
+        ["bash", str(scripts / "install.sh"), "--root", str(root), "--source", str(REPO)],
+        capture_output=True,
+        text=True,
+        timeout=INSTALL_TIMEOUT_S,
+        check=False,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "the locked packages do not fit" in result.stderr
+    assert "requires tabulate, which is not installed" in result.stderr
+    assert "./dev lock" in result.stderr
+    # it stopped there: no units, no commands laid out
+    assert not (root / "usr/local/lib/systemd/system/haochaping-evaluator.service").exists()
