@@ -3,8 +3,9 @@
 install.sh installs the lock with pip --require-hashes --no-deps, so a dependency added to
 setup.cfg and not locked, or a pin outside setup.cfg's range, would reach a device as a
 missing or wrong package; a lock without a wheel for arm64 would fail on the Pi. The check
-(`systemd/lock_requirements.py --check`, also run by ./dev lock) says so, and pip refuses a
-file that is not the one the lock names.
+(`systemd/lock_requirements.py --check`, also run by ./dev lock) says so; pip refuses a
+file that is not the one the lock names; install.sh stops when the locked packages do not
+fit together.
 """
 
 from __future__ import annotations
