@@ -52,8 +52,14 @@ def test_every_debian_package_is_listed_with_its_version(image: Image) -> None:
     assert all(len(row) == 2 and row[1] for row in rows), "a line is not 'name:arch version'"
     names = {row[0].split(":")[0] for row in rows}
     # the product's own (install.sh's list), the kernel and the init system
-    for needed in ("python3-pygame", "fonts-wqy-microhei", "libgl1-mesa-dri", "linux-image-amd64",
-                   "systemd", "systemd-timesyncd"):
+    for needed in (
+        "python3-pygame",
+        "fonts-wqy-microhei",
+        "libgl1-mesa-dri",
+        "linux-image-amd64",
+        "systemd",
+        "systemd-timesyncd",
+    ):
         assert needed in names, needed
     assert len(names) == len(rows), "a package is listed twice"
 

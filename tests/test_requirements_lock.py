@@ -32,8 +32,17 @@ PYPROJECT = REPO / "pyproject.toml"
 
 def check(lock: Path = LOCK, setup_cfg: Path = SETUP_CFG) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(TOOL), "--check", "--lock", str(lock), "--setup-cfg", str(setup_cfg),
-         "--pyproject", str(PYPROJECT)],
+        [
+            sys.executable,
+            str(TOOL),
+            "--check",
+            "--lock",
+            str(lock),
+            "--setup-cfg",
+            str(setup_cfg),
+            "--pyproject",
+            str(PYPROJECT),
+        ],
         capture_output=True,
         text=True,
         timeout=60,
@@ -64,8 +73,18 @@ def test_the_shipped_lock_fits_setup_cfg() -> None:
 def test_the_lock_pins_every_dependency_but_debians_pygame_and_hashes_each() -> None:
     text = LOCK.read_text(encoding="utf-8")
     pins = dict(re.findall(r"^([a-z0-9-]+)==(\S+) \\$", text, re.MULTILINE))
-    for needed in ("pyserial", "sqlite-utils", "requests", "cryptography", "pynacl", "orjson",
-                   "gmalg", "cffi", "setuptools", "wheel"):
+    for needed in (
+        "pyserial",
+        "sqlite-utils",
+        "requests",
+        "cryptography",
+        "pynacl",
+        "orjson",
+        "gmalg",
+        "cffi",
+        "setuptools",
+        "wheel",
+    ):
         assert needed in pins, f"{needed} not pinned"
     assert "pygame" not in pins
     assert len(re.findall(r"--hash=sha256:[0-9a-f]{64}", text)) == text.count("# file: ")
@@ -153,9 +172,24 @@ def fake_wheel(folder: Path, name: str, version: str, tag: str) -> Path:
 def pip_install_locked(lock: Path, mirror: Path, target: Path) -> subprocess.CompletedProcess[str]:
     """install.sh's pip install line, from a folder of wheels instead of the index."""
     return subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
-         "--isolated", "--no-index", "--find-links", str(mirror), "--target", str(target),
-         "--require-hashes", "--no-deps", "-r", str(lock)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "--no-input",
+            "--isolated",
+            "--no-index",
+            "--find-links",
+            str(mirror),
+            "--target",
+            str(target),
+            "--require-hashes",
+            "--no-deps",
+            "-r",
+            str(lock),
+        ],
         capture_output=True,
         text=True,
         timeout=120,
