@@ -24,6 +24,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from simulator.appliance.image import KEYGEN
 from simulator.appliance.technician import Done, Technician
 from tests.support.field_guide import GuideCommand, commands
 
@@ -395,11 +396,10 @@ class GuideRun:
 
     def _special_keygen(self, command: GuideCommand, outcome: Outcome) -> None:
         if self.made_key:
-            outcome.exit_code, outcome.ran_as = (
-                0,
-                (
-                    "ssh-keygen -q -N '' (no passphrase: nobody types one here) -C haochaping-vm-test"
-                ),
+            outcome.exit_code = 0
+            outcome.ran_as = (
+                f"{shlex.join(KEYGEN)} <TECHNICIAN_KEY> (-N '': no passphrase, nobody types "
+                "one in a test)"
             )
             outcome.note = "made in this run, before the image was built"
         else:
