@@ -209,6 +209,7 @@ def provision(run: Run, appliance: Appliance, guide: GuideRun, standin: StandIn)
         raise StepError("`sudo grep '^token' /etc/haochaping/device.toml` showed no token")
     # The business system is on another computer (the host): the field guide's [local_api]
     # bind (said in its prose, no command of its own), then the restart it asks for.
+    guide.values["LOCAL_API_TOKEN"] = match.group(1)
     appliance.console.run(LISTEN_ON_LAN)
     appliance.console.run("systemctl restart haochaping-evaluator", timeout_s=120)
     return match.group(1)
@@ -547,7 +548,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     build: dict[str, Any] = {}
     if args.image is not None:  # an image built before, e.g. by an earlier run
-        built = BuiltImage(Image(args.image), 0.0, True, technician_key())
+        built = BuiltImage(Image(args.image.resolve()), 0.0, True, technician_key())
     else:
         built = build_image("amd64")
     image = built.image
