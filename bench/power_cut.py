@@ -56,17 +56,16 @@ import requests
 from bench.cut_accounting import Boot, BootOutcome, HeldRating, Observations, count
 from simulator.appliance.console import ConsoleTimeoutError, GuestCommandError
 from simulator.appliance.image import Image, build_image
-from simulator.appliance.machine import KEYPAD_IN_GUEST, Appliance, Wiring
+from simulator.appliance.machine import Appliance, Wiring
 from simulator.appliance.standin import StandIn, running_standin
+from simulator.appliance.vm_test import CA_IN_GUEST, init_argv
 from simulator.local_client import EvaluatorClient
 from simulator.screenshot import SAMPLE_STAFF
 from simulator.virtual_keypad import VirtualKeypad
 
 DISK_CACHE = "cache=none,aio=threads"  # see the module's docstring
 CONFIG = "/etc/haochaping/device.toml"
-CA_IN_GUEST = "/etc/haochaping/province-ca.pem"
 PYTHON = "/opt/haochaping/venv/bin/python"
-SITE = {"area": "640104", "dept": "11640100MB1234567X", "hall": "H01", "window": "12"}
 TASK = {"taskCode": "11640100MB1234567X3000111444000", "taskName": "个体工商户设立登记"}
 BEST_KEY = 1  # 非常满意 with the default key levels: stored at once, no reasons page
 BOOT_TIMEOUT_S = 300
@@ -201,20 +200,7 @@ class Bench:
     def init_command(self) -> str:
         token = f"cut-{self.devices}-{self.rng.randrange(10**9)}"
         self.standin.store.add_token(token, 3600, now=time.time())
-        return shlex.join(
-            [
-                "haochaping-provision", "init",
-                "--province-url", self.standin.guest_url,
-                "--token", token,
-                "--area-code", SITE["area"],
-                "--dept-code", SITE["dept"],
-                "--mode", "window",
-                "--hall-code", SITE["hall"],
-                "--window-no", SITE["window"],
-                "--keypad-port", KEYPAD_IN_GUEST,
-                "--ca-bundle", CA_IN_GUEST,
-            ]
-        )  # fmt: skip
+        return shlex.join(init_argv(self.standin.guest_url, token))
 
     def trust_standin(self) -> None:
         ca = self.standin.ca_pem.decode()

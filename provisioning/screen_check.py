@@ -10,6 +10,7 @@ import pygame
 
 from device.daemon.config import Config
 from device.screen.fonts import FontError
+from device.screen.panel import PanelError
 from provisioning.checks import Outcome
 from provisioning.test_pattern import show_pattern
 
@@ -31,7 +32,7 @@ def check_screen(
     shown = number()
     try:
         width, height = show_pattern(config, seconds, shown)
-    except (pygame.error, FontError, OSError) as exc:
+    except (pygame.error, PanelError, FontError, OSError) as exc:
         return Outcome(
             "screen",
             False,

@@ -19,6 +19,7 @@ from device import __version__
 from device.daemon.config import (
     Config,
     DeviceSection,
+    DisplayOutput,
     DisplaySection,
     KeypadSection,
     LocalApiSection,
@@ -82,12 +83,13 @@ def site_of(answers: dict[str, str]) -> SiteAnswers:
 
 
 def display_of(answers: dict[str, str]) -> DisplaySection:
-    """Full screen, at the size answered or the panel's own mode ('native': no size)."""
+    """Full screen, at the size answered or the panel's own mode ('native': no size), drawn
+    straight to the kernel's KMS/DRM display (no OpenGL needed on the device)."""
     size = answers.get("display_size", "native")
     if size == "native":
-        return DisplaySection(fullscreen=True)
+        return DisplaySection(fullscreen=True, output=DisplayOutput.KMS)
     width, height = (int(n) for n in size.split("x"))
-    return DisplaySection(width=width, height=height, fullscreen=True)
+    return DisplaySection(width=width, height=height, fullscreen=True, output=DisplayOutput.KMS)
 
 
 def summary(answers: dict[str, str]) -> list[str]:

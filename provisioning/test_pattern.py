@@ -84,12 +84,11 @@ def show_pattern(config: Config, seconds: float, number: str) -> tuple[int, int]
     """Show the pattern with *number* for *seconds*; the panel's size. With [display]
     snapshot_dir set, what was shown is also saved there as test-pattern.png."""
     texts = Texts(config.display.language)
-    pygame.display.init()
+    font = load_font(
+        config.display.font, [*texts.all_strings(), NOTE], config.display.fallback_fonts
+    )
+    panel = open_panel(config.display)
     try:
-        font = load_font(
-            config.display.font, [*texts.all_strings(), NOTE], config.display.fallback_fonts
-        )
-        panel = open_panel(config.display)
         surface = panel.surface
         draw_pattern(surface, font, texts, number)
         panel.show()
@@ -99,8 +98,8 @@ def show_pattern(config: Config, seconds: float, number: str) -> tuple[int, int]
             pygame.image.save(surface, str(folder / SNAPSHOT_NAME))
         end = time.monotonic() + seconds
         while time.monotonic() < end:
-            pygame.event.pump()
+            panel.inputs()  # keeps an SDL window answering; taps do not matter here
             time.sleep(0.05)
         return surface.get_size()
     finally:
-        pygame.display.quit()
+        panel.close()

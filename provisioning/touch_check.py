@@ -1,6 +1,7 @@
 """The touch check: a target is drawn in each corner in turn and the technician taps it. Taps
-are read as the evaluator reads them (SDL finger events, or the mouse events of a pointer),
-turned by [display] rotate; a corner not tapped, or tapped off its target, fails the check."""
+are read as the evaluator reads them (the panel's taps: evdev with [display] output = "kms",
+SDL's finger or mouse events otherwise), turned by [display] rotate; a corner not tapped, or
+tapped off its target, fails the check."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 import pygame
 
 from device.daemon.config import Config
-from device.screen.panel import Panel, open_panel
+from device.screen.panel import PageTap, Panel, PanelError, open_panel
 from provisioning.checks import Outcome
 
 TARGET = (255, 200, 0)
@@ -45,30 +46,27 @@ def target(corner: Corner, size: tuple[int, int]) -> tuple[tuple[int, int], int]
     return (x, y), radius
 
 
-def _tap(event: pygame.event.Event, panel: Panel) -> tuple[int, int] | None:
-    """Where on the page *event* touched, or None when it is not a touch or a click."""
-    if event.type == pygame.FINGERDOWN:
-        return panel.touch_to_page(event.x, event.y)
-    if event.type == pygame.MOUSEBUTTONDOWN and not getattr(event, "touch", False):
-        return panel.to_page(*event.pos)  # a finger's own mouse copy is counted once, above
-    return None
-
-
 def _wait_tap(panel: Panel, seconds: float) -> tuple[int, int] | None:
     end = time.monotonic() + seconds
     while time.monotonic() < end:
-        for event in pygame.event.get():
-            where = _tap(event, panel)
-            if where is not None:
-                return where
+        for found in panel.inputs():
+            if isinstance(found, PageTap):
+                return found.x, found.y
         time.sleep(0.02)
     return None
 
 
 def check_touch(config: Config, say: Callable[[str], None], timeout_s: float = 15.0) -> Outcome:
-    pygame.display.init()
     try:
         panel = open_panel(config.display)
+    except PanelError as exc:
+        return Outcome(
+            "touch",
+            False,
+            f"cannot open the display: {exc}",
+            "stop the evaluator (systemctl stop haochaping-evaluator) first",
+        )
+    try:
         size = panel.surface.get_size()
         missed: list[str] = []
         for corner in CORNERS:
@@ -77,7 +75,7 @@ def check_touch(config: Config, say: Callable[[str], None], timeout_s: float = 1
             pygame.draw.circle(panel.surface, RING, centre, radius, width=3)
             pygame.draw.circle(panel.surface, TARGET, centre, radius * 2 // 3)
             panel.show()
-            pygame.event.clear()
+            panel.inputs()  # taps made before the target was shown do not count
             say(f"tap the target in the {corner.name} corner within {timeout_s:.0f} s")
             where = _wait_tap(panel, timeout_s)
             if where is None:
@@ -89,15 +87,8 @@ def check_touch(config: Config, say: Callable[[str], None], timeout_s: float = 1
                     f"{corner.name}: tap landed at {where[0]},{where[1]}, "
                     f"{away:.0f} px from the target"
                 )
-    except pygame.error as exc:
-        return Outcome(
-            "touch",
-            False,
-            f"cannot open the display: {exc}",
-            "stop the evaluator (systemctl stop haochaping-evaluator) first",
-        )
     finally:
-        pygame.display.quit()
+        panel.close()
     if missed:
         return Outcome(
             "touch",

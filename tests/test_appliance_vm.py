@@ -101,13 +101,16 @@ def test_the_field_guide_takes_a_blank_card_to_a_rating_and_a_retired_device(
 
     # the evaluator came up by itself after a power-off and drew its first page (paused:
     # no staff signed in), then the rating page for the pushed case and the thanks page
-    # for the key press; each was captured from QEMU's copy of the screen. The captures are
-    # recorded, not judged: SDL's KMS/DRM frames reach QEMU black under Mesa's software
-    # driver (docs/screens.md says what is known).
+    # for the key press; each was captured from QEMU's copy of the screen (what the
+    # virtio-gpu scanned out) and is, of the headless renderings, most like that page
     assert seen["clean_power_off"] is True
     assert seen["first_page"] == "paused"
     for page in ("paused", "rating", "thanks"):
-        assert Path(seen[f"screen_{page}"]["capture"]).is_file(), page
+        screen = seen[f"screen_{page}"]
+        assert Path(screen["capture"]).is_file(), page
+        assert not screen["blank"], f"{page}: the capture is one flat colour"
+        assert screen["closest"] == page, f"{page}: the capture looks most like {screen}"
+        assert screen["reached_glass"], f"{page}: {screen}"
     # the rating page lit the keypad's keys; key 1 rated
     assert "1" in seen["keypad_lights_on_rating"]
 
@@ -115,6 +118,12 @@ def test_the_field_guide_takes_a_blank_card_to_a_rating_and_a_retired_device(
     rated = seen["rated"]["lastEvaluationId"]
     assert rated
     assert seen["province_evaluations"] == [rated]
+
+    # a finger on the glass (the usb-tablet, read by the evaluator from evdev) rated the
+    # second case 非常满意, and the province holds it as a touch rating
+    touch = seen["touch_rating"]
+    assert touch["projectNo"] == "HD20261201000102"
+    assert (touch["satisfaction"], touch["source"]) == (5, "touch")
 
     # the appliance: read-only root, writable data partition, persistent journal,
     # started by itself after a power-off, on the kernel's DRM driver for virtio-gpu

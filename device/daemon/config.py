@@ -41,6 +41,15 @@ FALLBACK_FONTS = [
 ROTATIONS = (0, 90, 180, 270)
 
 
+class DisplayOutput(StrEnum):
+    """How the window's frames reach the glass: through SDL (a desktop window, or SDL's own
+    KMS/DRM driver, which draws with OpenGL ES), or straight to the kernel's KMS/DRM display
+    through dumb buffers, touches read from evdev (no OpenGL, no Mesa)."""
+
+    SDL = "sdl"
+    KMS = "kms"
+
+
 class DisplayKind(StrEnum):
     """What the rater looks at: the evaluator's own window, or a page in the terminal's
     browser (no window, no pygame at all)."""
@@ -176,6 +185,7 @@ class DisplaySection:
     # absent: the panel's native resolution, full screen, pointer hidden (the device);
     # the simulator sets a size and fullscreen = false for a window on a desktop
     kind: DisplayKind = DisplayKind.SCREEN  # "screen" or "web"
+    output: DisplayOutput = DisplayOutput.SDL  # "sdl" or "kms" (what `init` writes on a device)
     width: int | None = None
     height: int | None = None
     fullscreen: bool = True
@@ -197,10 +207,14 @@ class DisplaySection:
     def __post_init__(self) -> None:
         if not isinstance(self.kind, DisplayKind) and self.kind in DisplayKind.__members__.values():
             object.__setattr__(self, "kind", DisplayKind(self.kind))
+        if not isinstance(self.output, DisplayOutput) and self.output in list(DisplayOutput):
+            object.__setattr__(self, "output", DisplayOutput(self.output))
 
     def check(self) -> None:
         if not isinstance(self.kind, DisplayKind):
             raise ConfigError("[display] kind must be 'screen' or 'web'")
+        if not isinstance(self.output, DisplayOutput):
+            raise ConfigError("[display] output must be 'sdl' or 'kms'")
         if (self.width is None) != (self.height is None):
             raise ConfigError("[display] width and height go together (or both absent)")
         if (

@@ -143,7 +143,8 @@ class Evaluator:
         if not self.web:
             from device.evaluator import window  # noqa: PLC0415 (loaded already by open)
 
-            window.close_window()
+            glass = self.loop.glass
+            window.close_window(glass if isinstance(glass, window.WindowGlass) else None)
 
     def run(self) -> None:
         """Run until SIGTERM (or the window is closed)."""

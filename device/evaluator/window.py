@@ -17,7 +17,7 @@ from device.flow.rating_flow import RatingFlow
 from device.record.tag_catalog import Tag
 from device.screen.fonts import load_font
 from device.screen.pages import Screen
-from device.screen.panel import Panel, open_panel
+from device.screen.panel import PageTap, Panel, PanelInput, open_panel
 from device.screen.texts import Texts
 from device.screen.view import ScreenView
 
@@ -37,20 +37,16 @@ class WindowGlass:
         self._snapshots.keep(self.screen.surface, view.phase, case.project_no if case else None)
 
     def inputs(self) -> list[GlassInput]:
-        found = (self._input(event) for event in pygame.event.get())
+        found = (self._input(event) for event in self.panel.inputs())
         return [x for x in found if x is not None]
 
-    def _input(self, event: pygame.event.Event) -> GlassInput | None:
+    def _input(self, event: PanelInput) -> GlassInput | None:
+        if isinstance(event, PageTap):
+            return TapAt(event.x, event.y)
         if event.type == pygame.QUIT:
             return Closed()
         if event.type == pygame.KEYDOWN and event.key in DESKTOP_KEYS:
             return DesktopKey(DESKTOP_KEYS[event.key])
-        if event.type == pygame.MOUSEBUTTONDOWN and event.button == 1:
-            if getattr(event, "touch", False):
-                return None  # SDL's copy of a touch: the FINGERDOWN counts
-            return TapAt(*self.panel.to_page(*event.pos))
-        if event.type == pygame.FINGERDOWN:
-            return TapAt(*self.panel.touch_to_page(event.x, event.y))
         if event.type in (pygame.WINDOWEXPOSED, pygame.VIDEOEXPOSE):
             return Exposed()
         return None
@@ -72,7 +68,6 @@ def open_window(
     display: DisplaySection, voice: VoiceSection, texts: Texts, strings: list[str]
 ) -> tuple[WindowGlass, Voice]:
     """The panel, its font (checked for every glyph of *strings*) and the spoken prompts."""
-    pygame.display.init()
     font = load_font(display.font, strings, display.fallback_fonts)
     panel = open_panel(display)
     screen = Screen(panel.surface, font, texts, display.large_type)
@@ -80,5 +75,7 @@ def open_window(
     return glass, Voice.configured(voice, display.language)
 
 
-def close_window() -> None:
+def close_window(glass: WindowGlass | None) -> None:
+    if glass is not None:
+        glass.panel.close()
     pygame.quit()

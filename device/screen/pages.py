@@ -135,7 +135,8 @@ class Screen:
                 return None
             scale = min(box[0] / image.get_width(), box[1] / image.get_height())
             size = (int(image.get_width() * scale), int(image.get_height() * scale))
-            self._photo_cache = (data, pygame.transform.smoothscale(image.convert(), size))
+            photo = pygame.transform.smoothscale(image.convert(self.surface), size)
+            self._photo_cache = (data, photo)
         return self._photo_cache[1]
 
     def _rating(self, view: ScreenView) -> None:

@@ -3,12 +3,12 @@ the screen, keypad, touch and network of a hall, and stopped by a power cut (SIG
 pressing the power button.
 
 What the guest gets:
-- screen: virtio-gpu at 1024×600 (the kernel's KMS/DRM driver; the evaluator opens it with
-  SDL's KMSDRM); QEMU keeps a VNC display on a Unix socket only so that its copy of the screen
-  follows the guest's flips, and `screendump` reads that copy;
+- screen: virtio-gpu at 1024×600 (the kernel's KMS/DRM driver; the evaluator draws on it
+  through dumb buffers, [display] output = "kms"); QEMU keeps a VNC display on a Unix socket
+  only so that its copy of the screen follows the guest's flips, and `screendump` reads it;
 - keypad: a USB serial adapter (FTDI, /dev/ttyUSB0 in the guest) whose far end is a host
   tty, e.g. the pty of simulator/virtual_keypad.py;
-- touch: a USB tablet (absolute pointer);
+- touch: a USB tablet (absolute pointer; `tap(x, y)` puts a finger on the glass);
 - network: QEMU's user-mode network with restrict=on (the guest reaches nothing outside the
   virtual LAN, not even the host at 10.0.2.2); the province port on the host's 127.0.0.1
   appears to the guest at 10.0.2.100 on the same port (guestfwd, through relay.py), and
@@ -51,6 +51,7 @@ GUEST_LOCAL_API_PORT = 8470
 GUEST_SSH_PORT = 22
 SCREEN_SIZE = (1024, 600)
 KEYPAD_IN_GUEST = "/dev/ttyUSB0"
+TABLET_SPAN = 32767  # QEMU's usb-tablet: absolute axes 0..32767 across the screen
 PR_SET_PDEATHSIG = 1
 RELAY = Path(__file__).with_name("relay.py")
 
@@ -259,6 +260,22 @@ class Appliance:
         return True
 
     # -- what it shows --------------------------------------------------------------------
+
+    def tap(self, x: int, y: int) -> None:
+        """A finger on the glass at pixel (*x*, *y*): the usb-tablet's absolute position
+        (0–32767 across the screen), its button down, then up."""
+        if self._qmp is None:
+            raise ApplianceError("not running")
+        width, height = SCREEN_SIZE
+        at = [
+            {"type": "abs", "data": {"axis": "x", "value": round(x * TABLET_SPAN / (width - 1))}},
+            {"type": "abs", "data": {"axis": "y", "value": round(y * TABLET_SPAN / (height - 1))}},
+        ]
+        self._qmp.command("input-send-event", events=at)
+        for down in (True, False):
+            button = {"type": "btn", "data": {"down": down, "button": "left"}}
+            self._qmp.command("input-send-event", events=[button])
+            time.sleep(0.1)
 
     def screendump(self, dest: Path) -> Path:
         """What the screen shows now, as a PNG (QEMU's copy of the guest's scanout)."""

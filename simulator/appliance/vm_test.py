@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from device.record.rating import Level
+from device.screen.layout import Layout
 from simulator.appliance.guide_run import GuideRun, Phase
 from simulator.appliance.image import (
     BuiltImage,
@@ -58,6 +60,7 @@ CASE = {
     "taskCode": "11640100MB1234567X3000111444000",
     "taskName": "个体工商户设立登记",
 }
+TOUCH_CASE = {**CASE, "projectNo": "HD20261201000102"}
 SITE = {"area": "640104", "dept": "11640100MB1234567X", "hall": "H01", "window": "12"}
 CA_IN_GUEST = "/etc/haochaping/province-ca.pem"
 # [local_api] bind = "0.0.0.0", as the field guide says for a business system on another
@@ -171,6 +174,25 @@ class Decoy:
         self._stop.set()
         self._thread.join(2)
         self.sock.close()
+
+
+def init_argv(province_url: str, token: str) -> list[str]:
+    """The field guide's `init --no-input` for this hall's window, every answer given."""
+    return [
+        "haochaping-provision", "init",
+        "--province-url", province_url,
+        "--token", token,
+        "--area-code", SITE["area"],
+        "--dept-code", SITE["dept"],
+        "--mode", "window",
+        "--hall-code", SITE["hall"],
+        "--window-no", SITE["window"],
+        "--keypad-port", KEYPAD_IN_GUEST,
+        "--rate-later-url", province_url + "/m/rate",
+        "--display-size", "native",
+        "--ca-bundle", CA_IN_GUEST,
+        "--no-input",
+    ]  # fmt: skip
 
 
 def province_values(standin: StandIn) -> dict[str, str]:
@@ -379,6 +401,42 @@ def rate_and_deliver(
         raise StepError(f"the province holds {stored}, the device rated {evaluation_id}")
 
 
+def rate_by_touch(run: Run, appliance: Appliance, standin: StandIn, token: str, pin: str) -> None:
+    """A second case rated with a finger: the usb-tablet taps 非常满意 where the page draws
+    it, the evaluator reads the tap from evdev, and the province gets a rating whose source
+    is the touchscreen."""
+    left, top, width, height = dict(Layout(*SCREEN_SIZE, False).buttons())[Level.VERY_SATISFIED]
+    centre = (left + width // 2, top + height // 2)
+    client = local_api(appliance, token, pin)
+    try:
+        client.push_case(dict(TOUCH_CASE))
+        client.wait_for(lambda s: s.get("phase") == "rating", PAGE_TIMEOUT_S, "rating page")
+        with run.step("tap_to_thanks"):
+            appliance.tap(*centre)
+            client.wait_for(lambda s: s.get("phase") == "thanks", PAGE_TIMEOUT_S, "thanks page")
+        status = client.wait_for(lambda s: s.get("lastSeq", 0) >= 2, 30, "touch rating stored")
+    finally:
+        client.close()
+    evaluation_id = status.get("lastEvaluationId")
+    deadline = time.monotonic() + PAGE_TIMEOUT_S
+    while evaluation_id not in province_ratings(standin):
+        if time.monotonic() > deadline:
+            raise StepError("the stand-in province never received the touch rating")
+        time.sleep(0.5)
+    with Reports(standin.db_path) as reports:
+        record = next(
+            row.record
+            for row in reports.latest_ratings()
+            if row.record["evaluationId"] == evaluation_id
+        )
+    run.seen["touch_rating"] = {
+        "tapped_at": list(centre),
+        "satisfaction": record.get("satisfaction"),
+        "source": record.get("source"),
+        "projectNo": record.get("projectNo"),
+    }
+
+
 @dataclass
 class Hall:
     """What the appliance is wired to on the host for one run."""
@@ -389,6 +447,23 @@ class Hall:
     wiring: Wiring
     technician: Technician
     appliance: Appliance | None = None  # once made: to be switched off whatever happens
+
+
+@dataclass(frozen=True)
+class PersonAtDevice:
+    """Eyes, a finger and a key press at this run's appliance (at_the_device.Hands)."""
+
+    appliance: Appliance
+    keypad: VirtualKeypad
+
+    def screendump(self, dest: Path) -> Path:
+        return self.appliance.screendump(dest)
+
+    def tap(self, x: int, y: int) -> None:
+        self.appliance.tap(x, y)
+
+    def press(self, key: int) -> None:
+        self.keypad.press(key)
 
 
 def new_guide(built: BuiltImage, workdir: Path, hall: Hall) -> GuideRun:
@@ -419,6 +494,7 @@ def first_boot(run: Run, built: BuiltImage, guide: GuideRun, hall: Hall) -> Appl
         raise StepError(f"dd left no whole card at {card}")
     appliance = Appliance(built.image, run.workdir / "machine", hall.wiring, card=card)
     hall.appliance = appliance
+    guide.hands = PersonAtDevice(appliance, hall.keypad)
     with run.step("boot_to_console"):
         appliance.boot()
         appliance.console.wait_ready(BOOT_TIMEOUT_S)
@@ -458,6 +534,7 @@ def guided(run: Run, built: BuiltImage, guide: GuideRun, hall: Hall) -> None:
     reboot(run, appliance, hall, token, pin)
     rate_and_deliver(run, appliance, hall.keypad, hall.standin, token, pin)
     guide.values["EVALUATION_ID"] = run.seen["rated"]["lastEvaluationId"]
+    rate_by_touch(run, appliance, hall.standin, token, pin)
     with run.step("guide_after_rating"):
         guide.phase(Phase.AFTER_RATING)
     run.seen["guide_facts"] = guide.facts
