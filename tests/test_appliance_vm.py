@@ -86,6 +86,21 @@ def test_the_field_guide_takes_a_blank_card_to_a_rating_and_a_retired_device(
     assert facts["label_copied"] is True  # scp brought the asset label to the workstation
     assert facts["ntp_server"].startswith("192.168.77.1")  # the hall's own NTP server, §1
     assert facts["drop_in_applied"] is True  # §8's drop-in, through systemctl edit
+    # §4's status, plain HTTP on loopback first, then HTTPS once the API listens on the LAN
+    assert len(facts["status_phases"]) == 2
+    assert all(facts["status_phases"])
+    # §3 with someone at the device: the number read off the captured screen and typed
+    # back, the four corners tapped with the usb-tablet, keys 1 to 5 pressed
+    person = facts["at_the_device"]
+    assert person["items"] == {"screen": "PASS", "touch": "PASS", "keypad": "PASS"}, person
+    assert person["typed"][0], person
+    assert [name for name, _x, _y in person["taps"]] == [
+        "top-left",
+        "top-right",
+        "bottom-right",
+        "bottom-left",
+    ]
+    assert person["presses"] == [1, 2, 3, 4, 5]
     assert seen["openssl_fingerprint_is_shows"] is True
     # §9: delivered, decommissioned: the configuration renamed, the services down, the
     # signed ledger kept

@@ -14,6 +14,7 @@ the forwarded port; an editor no one types into), the JSON line says so under `r
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -150,7 +151,9 @@ PLAN: dict[tuple[str, str], Plan] = {
         "sudo haochaping-evaluator verify-ledger /var/lib/haochaping/ledger.db "
         "--province-sm2-key <PROVINCE_SM2_KEY>",
     ): NotRun(GM),
-    (LOCAL_API, "sudo grep '^token' /etc/haochaping/device.toml"): Run(Phase.PROVISION),
+    (LOCAL_API, "sudo grep '^token' /etc/haochaping/device.toml"): Run(
+        Phase.PROVISION, special="token"
+    ),
     (
         LOCAL_API,
         "openssl s_client -connect <DEVICE>:8470 </dev/null 2>/dev/null | openssl x509 -noout "
@@ -172,7 +175,11 @@ PLAN: dict[tuple[str, str], Plan] = {
     (
         "4. The first rating",
         'curl -s -H "Authorization: Bearer <LOCAL_API_TOKEN>" http://127.0.0.1:8470/api/v1/status',
-    ): Run(Phase.CHECK),
+    ): Run(Phase.PROVISION, special="status"),  # before [local_api] bind is changed
+    (
+        "4. The first rating",
+        'curl -sk -H "Authorization: Bearer <LOCAL_API_TOKEN>" https://127.0.0.1:8470/api/v1/status',
+    ): Run(Phase.CHECK, special="status"),
     (
         "4. The first rating",
         'sudo journalctl -u haochaping-evaluator -b --no-pager --grep "rating stored"',
@@ -237,7 +244,7 @@ PLAN: dict[tuple[str, str], Plan] = {
     ("7. Faults", "sudo cp -a /var/lib/haochaping /data/haochaping-evidence"): Run(
         Phase.AFTER_RATING
     ),
-    ("7. Faults", "ls -l /var/lib/haochaping"): Run(Phase.AFTER_RATING),
+    ("7. Faults", "sudo ls -l /var/lib/haochaping"): Run(Phase.AFTER_RATING),
     ("8. Local changes to the services", "sudo mount -o remount,rw /"): Run(Phase.AFTER_RATING),
     ("8. Local changes to the services", "sudo systemctl edit haochaping-evaluator"): Run(
         Phase.AFTER_RATING, special="systemctl_edit"
@@ -262,7 +269,7 @@ PLAN: dict[tuple[str, str], Plan] = {
 
 # What a person at an editor would type: the drop-in of the guide's own example (§8)
 DROP_IN = "[Service]\nDeviceAllow=/dev/ttyS0 rw\n"
-EDITOR_IN_GUEST = "$XDG_RUNTIME_DIR/haochaping-editor"  # the login's own folder in /run
+EDITOR_IN_GUEST = "/tmp/haochaping-editor"  # noqa: S108 (the guest's own tmpfs, this run's)
 FOLLOW_S = 5
 
 
@@ -508,6 +515,32 @@ class GuideRun:
         text = command.text.replace("sudo ", f"sudo SYSTEMD_EDITOR={EDITOR_IN_GUEST} ", 1)
         self._finish(outcome, self.technician.run(text, 60))
         outcome.ran_as = f"{text} (the editor types the guide's example drop-in: {DROP_IN!r})"
+
+    def _special_token(self, command: GuideCommand, outcome: Outcome) -> None:
+        """grep: the token it shows is <LOCAL_API_TOKEN> from here on."""
+        done = self.technician.run(command.text, 30)
+        self._finish(outcome, done)
+        match = re.search(r'^token = "(.+)"$', done.stdout, re.M)
+        if match is None:
+            outcome.exit_code = outcome.exit_code or 1
+            outcome.note = "it showed no token"
+        else:
+            self.values["LOCAL_API_TOKEN"] = match.group(1)
+
+    def _special_status(self, command: GuideCommand, outcome: Outcome) -> None:
+        """curl: exit 0 is not enough, the answer must be the device's state."""
+        done = self.technician.run(command.filled(self.values), 60)
+        self._finish(outcome, done)
+        try:
+            state = json.loads(done.stdout)
+        except ValueError:
+            state = None
+        if not isinstance(state, dict) or "phase" not in state:
+            outcome.exit_code = outcome.exit_code or 1
+            outcome.note = "the answer was not the device's state (JSON with a phase)"
+        self.facts.setdefault("status_phases", []).append(
+            state.get("phase") if isinstance(state, dict) else None
+        )
 
     def _special_person_check(self, command: GuideCommand, outcome: Outcome) -> None:
         if self.hands is None:
