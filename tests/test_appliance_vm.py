@@ -109,6 +109,16 @@ def test_the_field_guide_takes_a_blank_card_to_a_rating_and_a_retired_device(
     assert "device.toml" not in retired["config_files"]
     assert "active" not in retired["services"]
     assert retired["ledger_kept"] is True
+    # ... and the new device from a second card: `init` answered at its questions, started,
+    # checked; its own device id, host key and machine id
+    new = seen["new_device"]
+    assert (new["init_exit"], new["start_exit"], new["check_exit"]) == (0, 0, 0), new
+    assert new["questions_answered"] >= 10
+    assert new["device_id"]
+    assert new["device_id"] != new["old_device_id"]
+    assert new["host_key"] != access["host_key"]
+    assert new["machine_id"] != access["machine_id"]
+    assert "sudo haochaping-provision init" in ran
 
     # provisioned by the technician's commands; `check` passed
     assert seen["check_exit"] == 0

@@ -1,10 +1,13 @@
-"""Someone at the device, for the field guide's screen, touch and key test (`check --screen
---touch --keypad`): the command runs over ssh, and what it asks for is done through QEMU as a
-person would do it at the glass: the number read off the captured screen and typed back, each
-corner's target tapped with the usb-tablet, each key pressed on the virtual keypad.
+"""Someone at the device, for the field guide's commands that ask a person: the command runs
+over ssh, and what it asks for is answered as a person would answer it.
 
-Nothing is answered that the screen did not show: a capture in which no number can be read
-is answered with nothing, and the screen test then fails as it must.
+- `check --screen --touch --keypad` (`Person`): the number read off QEMU's capture of the
+  screen and typed back, each corner's target tapped with the usb-tablet, each key asked for
+  pressed on the virtual keypad. Nothing is answered that the screen did not show: a capture
+  in which no number can be read is answered with nothing, and the screen test fails.
+- `init` without options (`Answers`): each question answered with the hall's value.
+
+`converse()` runs the command and answers what it asks, in the order asked, until it ends.
 """
 
 from __future__ import annotations
@@ -24,11 +27,10 @@ from provisioning.touch_check import CORNERS, target
 from simulator.appliance.machine import SCREEN_SIZE
 from simulator.appliance.pattern_reader import read_number
 
-LOOK = re.compile(r"look at the screen")
-ASK_NUMBER = re.compile(r"type the number the screen showed")
-TAP = re.compile(r"tap the target in the (\S+) corner")
-PRESS = re.compile(r"press key (\d)")
 SHOT_EVERY_S = 0.4
+
+# what the command asks, and how it is answered: the text to type, or None (done at the glass)
+Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str | None]]
 
 
 class Hands(Protocol):
@@ -42,16 +44,11 @@ class Hands(Protocol):
 
 
 @dataclass
-class Session:
-    """What happened: every answer given, and the output."""
-
-    numbers_read: list[str | None] = field(default_factory=list)
-    typed: list[str] = field(default_factory=list)
-    taps: list[tuple[str, int, int]] = field(default_factory=list)
-    presses: list[int] = field(default_factory=list)
-    output: str = ""
+class Conversation:
     exit_code: int = 0
+    output: str = ""
     seconds: float = 0.0
+    typed: list[str] = field(default_factory=list)
 
 
 class _Output:
@@ -76,97 +73,120 @@ class _Output:
         self._thread.join(5)
 
 
-EVENTS = (("look", LOOK), ("ask", ASK_NUMBER), ("tap", TAP), ("press", PRESS))
-
-
-def _next_event(text: str, upto: int) -> tuple[int, str, re.Match[str]] | None:
-    """The first thing asked after *upto*: (where it ends, its kind, the match)."""
-    found = [(m.start(), m.end(), kind, m) for kind, rx in EVENTS for m in rx.finditer(text, upto)]
+def _next(rules: list[Rule], text: str, upto: int) -> tuple[int, Rule, re.Match[str]] | None:
+    """The first thing asked after *upto*: (where it ends, its rule, the match)."""
+    found = [(m.start(), m.end(), rule, m) for rule in rules for m in rule[0].finditer(text, upto)]
     if not found:
         return None
-    _, end, kind, match = min(found, key=lambda event: event[0])
-    return end, kind, match
+    _, end, rule, match = min(found, key=lambda event: event[0])
+    return end, rule, match
 
 
-@dataclass
-class _Person:
-    """The one at the device while the command runs."""
-
-    hands: Hands
-    shots: Path
-    answer: Callable[[str], None]  # types a line into the command
-    session: Session = field(default_factory=Session)
-    looked: list[Path] = field(default_factory=list)
-    looking_until: float = 0.0
-
-    def look(self) -> None:
-        """While the pattern is up: one more look at the screen."""
-        if time.monotonic() < self.looking_until:
-            shot = self.shots / f"look-{len(self.looked):03d}.png"
-            self.looked.append(self.hands.screendump(shot))
-
-    def respond(self, kind: str, match: re.Match[str]) -> None:
-        if kind == "look":
-            self.looking_until = time.monotonic() + 6.0
-        elif kind == "ask":
-            self.looking_until = 0.0
-            number = _number_seen(self.looked, self.session)
-            self.session.typed.append(number)
-            self.answer(number)
-        elif kind == "tap":
-            corner = next(c for c in CORNERS if c.name == match.group(1))
-            (x, y), _radius = target(corner, SCREEN_SIZE)
-            time.sleep(0.5)  # the target is drawn before the question is asked
-            self.hands.tap(x, y)
-            self.session.taps.append((corner.name, x, y))
-        else:
-            key = int(match.group(1))
-            time.sleep(0.3)
-            self.hands.press(key)
-            self.session.presses.append(key)
-
-
-def attend(argv: list[str], hands: Hands, shots: Path, timeout_s: float = 240.0) -> Session:
-    """Run *argv* (the ssh command line) and do what it asks until it ends."""
-    shots.mkdir(parents=True, exist_ok=True)
+def converse(
+    argv: list[str],
+    rules: list[Rule],
+    timeout_s: float = 240.0,
+    tick: Callable[[], None] | None = None,
+) -> Conversation:
+    """Run *argv* (the ssh command line) and answer by *rules* until it ends; *tick* is
+    called between answers (e.g. to keep looking at the screen)."""
     started = time.monotonic()
     proc = subprocess.Popen(  # noqa: S603 (ssh with the guide's command)
         argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
     assert proc.stdin is not None
     assert proc.stdout is not None
-    stdin = proc.stdin
-
-    def answer(line: str) -> None:
-        stdin.write((line + "\n").encode())
-        stdin.flush()
-
-    person = _Person(hands, shots, answer)
     output = _Output(proc.stdout.fileno())
+    said = Conversation()
     upto = 0
     try:
         while proc.poll() is None and time.monotonic() - started < timeout_s:
-            person.look()
-            event = _next_event(output.now(), upto)
+            if tick is not None:
+                tick()
+            event = _next(rules, output.now(), upto)
             if event is None:
-                time.sleep(SHOT_EVERY_S if person.looking_until else 0.1)
+                time.sleep(0.1)
                 continue
-            upto, kind, match = event
-            person.respond(kind, match)
+            upto, (_, answer), match = event
+            typed = answer(match)
+            if typed is not None:
+                said.typed.append(typed)
+                proc.stdin.write((typed + "\n").encode())
+                proc.stdin.flush()
         if proc.poll() is None:
             proc.kill()
-        person.session.exit_code = proc.wait(10)
+        said.exit_code = proc.wait(10)
     finally:
-        stdin.close()
+        proc.stdin.close()
         output.join()
-    person.session.output = output.now()
-    person.session.seconds = time.monotonic() - started
-    return person.session
+    said.output = output.now()
+    said.seconds = time.monotonic() - started
+    return said
 
 
-def _number_seen(looked: list[Path], session: Session) -> str:
-    """The number the captures show (the one most of them read as), or "" when none does."""
-    reads = [read_number(shot, DEFAULT_FONT) for shot in looked]
-    session.numbers_read = reads
-    found = [r for r in reads if r is not None]
-    return max(set(found), key=found.count) if found else ""
+@dataclass
+class Person:
+    """At the glass during `check --screen --touch --keypad`."""
+
+    hands: Hands
+    shots: Path
+    numbers_read: list[str | None] = field(default_factory=list)
+    taps: list[tuple[str, int, int]] = field(default_factory=list)
+    presses: list[int] = field(default_factory=list)
+    looked: list[Path] = field(default_factory=list)
+    looking_until: float = 0.0
+
+    def rules(self) -> list[Rule]:
+        return [
+            (re.compile(r"look at the screen"), self._look),
+            (re.compile(r"type the number the screen showed"), self._type_number),
+            (re.compile(r"tap the target in the (\S+) corner"), self._tap),
+            (re.compile(r"press key (\d)"), self._press),
+        ]
+
+    def tick(self) -> None:
+        """While the pattern is up: one more look at the screen."""
+        if time.monotonic() < self.looking_until:
+            self.shots.mkdir(parents=True, exist_ok=True)
+            shot = self.shots / f"look-{len(self.looked):03d}.png"
+            self.looked.append(self.hands.screendump(shot))
+            time.sleep(SHOT_EVERY_S)
+
+    def _look(self, _match: re.Match[str]) -> None:
+        self.looking_until = time.monotonic() + 6.0
+
+    def _type_number(self, _match: re.Match[str]) -> str:
+        """The number the captures show (the one most of them read as), or nothing."""
+        self.looking_until = 0.0
+        self.numbers_read = [read_number(shot, DEFAULT_FONT) for shot in self.looked]
+        found = [r for r in self.numbers_read if r is not None]
+        return max(set(found), key=found.count) if found else ""
+
+    def _tap(self, match: re.Match[str]) -> None:
+        corner = next(c for c in CORNERS if c.name == match.group(1))
+        (x, y), _radius = target(corner, SCREEN_SIZE)
+        time.sleep(0.5)  # the target is drawn before the question is asked
+        self.hands.tap(x, y)
+        self.taps.append((corner.name, x, y))
+
+    def _press(self, match: re.Match[str]) -> None:
+        key = int(match.group(1))
+        time.sleep(0.3)
+        self.hands.press(key)
+        self.presses.append(key)
+
+
+def _typing(text: str) -> Callable[[re.Match[str]], str]:
+    return lambda _match: text
+
+
+def answers(by_question: dict[str, str]) -> list[Rule]:
+    """`init`'s questions (their prompt's first words) answered with the given values; a
+    caution it asks to confirm is read and kept ("y"), as the technician who checked the
+    value would."""
+    rules: list[Rule] = [
+        (re.compile(re.escape(question) + r"[^\n]*: $", re.M), _typing(answer))
+        for question, answer in by_question.items()
+    ]
+    rules.append((re.compile(r"keep it\? \[y/N\]: $", re.M), _typing("y")))
+    return rules

@@ -24,7 +24,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from simulator.appliance.at_the_device import Hands, attend
+from simulator.appliance.at_the_device import Hands, Person, answers, converse
 from simulator.appliance.image import KEYGEN
 from simulator.appliance.technician import Done, Technician
 from tests.support.field_guide import GuideCommand, commands
@@ -39,6 +39,7 @@ class Phase(Enum):
     CHECK = "check"  # the province's certificate, checks, label, the local API
     AFTER_RATING = "after_rating"  # reading the logs, faults, keypad, local changes
     REPLACE = "replace"  # retiring the device
+    NEW_DEVICE = "new_device"  # its replacement, from a new card
 
 
 class Where(Enum):
@@ -73,10 +74,6 @@ GM = (
 SELF_SERVICE = (
     "not run: this device is a window evaluator; a self-service terminal is a second device "
     "with its own token (tests/test_provisioning*.py run this command)"
-)
-INTERACTIVE_INIT = (
-    "not run: asks its questions at a terminal; the same answers are given as options by "
-    "the next command of the guide, which provisions this device"
 )
 ARM64 = (
     "not run: an arm64 image is built under qemu-user emulation, far beyond this run's time; "
@@ -121,7 +118,9 @@ PLAN: dict[tuple[str, str], Plan] = {
     (RPI, "sudo <SOURCE>/systemd/install.sh --dry-run"): NotRun(PI_OS),
     (RPI, "sudo <SOURCE>/systemd/install.sh"): NotRun(PI_OS),
     (RPI, "sudo systemctl restart haochaping-evaluator haochaping-sync"): NotRun(PI_OS),
-    ("2. Provision", "sudo haochaping-provision init"): NotRun(INTERACTIVE_INIT),
+    ("2. Provision", "sudo haochaping-provision init"): Run(
+        Phase.NEW_DEVICE, special="interactive_init"
+    ),
     (
         "2. Provision",
         "sudo haochaping-provision init --no-input --province-url <PROVINCE_URL> --token <TOKEN> "
@@ -546,25 +545,69 @@ class GuideRun:
         if self.hands is None:
             outcome.exit_code, outcome.output = 1, "nobody at the device in this run"
             return
+        person = Person(self.hands, self.workdir / "at-the-device")
         argv = [*self.technician.ssh(), "--", command.filled(self.values)]
-        session = attend(argv, self.hands, self.workdir / "at-the-device")
-        outcome.exit_code, outcome.seconds = session.exit_code, session.seconds
-        outcome.output = session.output
+        said = converse(argv, person.rules(), tick=person.tick)
+        outcome.exit_code, outcome.seconds, outcome.output = (
+            said.exit_code,
+            said.seconds,
+            said.output,
+        )
         outcome.ran_as = (
             "with someone at the device: the number read off QEMU's capture of the screen and "
             "typed back, each corner's target tapped with the usb-tablet, each key asked for "
             "pressed on the virtual keypad"
         )
-        items = re.findall(
-            r"^\s*(PASS|FAIL|SKIP)\s+(screen|touch|keypad)\b.*$", session.output, re.M
-        )
+        verdict = r"^(PASS|FAIL|SKIP)\s+(screen|touch|keypad)\b"
+        items = re.findall(verdict, said.output, re.M)
         self.facts["at_the_device"] = {
             "items": {name: verdict for verdict, name in items},
-            "numbers_read": session.numbers_read,
-            "typed": session.typed,
-            "taps": session.taps,
-            "presses": session.presses,
+            "numbers_read": person.numbers_read,
+            "typed": said.typed,
+            "taps": person.taps,
+            "presses": person.presses,
         }
+
+    def _special_interactive_init(self, command: GuideCommand, outcome: Outcome) -> None:
+        """`init` asking its questions, the technician answering with the hall's values."""
+        v = self.values
+        by_question = {
+            "Province base URL": v["PROVINCE_URL"],
+            "Enrolment token": v["TOKEN"],
+            "Mode (window / self_service)": "window",
+            "Area code": v["AREA_CODE"],
+            "Department code": v["DEPT_CODE"],
+            "Hall code": v["HALL_CODE"],
+            "Window number": v["WINDOW_NO"],
+            "Keypad port": v["KEYPAD_PORT"],
+            "Rate-later phone page": v["RATE_LATER_URL"],
+            "Screen size": "native",
+        }
+        ca = v["CA_BUNDLE_IN_GUEST"]
+        text = f"{command.text} --ca-bundle {ca}"
+        said = converse([*self.technician.ssh(), "--", text], answers(by_question))
+        outcome.exit_code, outcome.seconds, outcome.output = (
+            said.exit_code,
+            said.seconds,
+            said.output,
+        )
+        outcome.ran_as = (
+            f"{text} (the stand-in's CA, as for the other init); the questions answered with "
+            "the hall's values, as typed: "
+            + " | ".join("<token>" if t == v["TOKEN"] else t for t in said.typed)
+        )
+        self.facts["interactive_init_questions"] = len(said.typed)
+
+    def again(self, section: str, text: str, note: str) -> Outcome:
+        """Run a guide command once more (e.g. on the replacement device)."""
+        command, plan = next(
+            (c, p) for c, p in self.steps if (c.section, c.text) == (section, text)
+        )
+        assert isinstance(plan, Run)
+        outcome = self._one(command, plan)
+        outcome.note = note
+        self.outcomes.append(outcome)
+        return outcome
 
     def _special_drop_in(self, command: GuideCommand, outcome: Outcome) -> None:
         done = self.technician.run(command.text, 30)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import secrets
 import shlex
 import socket
 import sys
@@ -74,6 +75,13 @@ fi
 grep -q '^bind = "0.0.0.0"' "$f"
 """
 CAPTURES = 3
+PROVISION_BY_OPTIONS = (
+    "sudo haochaping-provision init --no-input --province-url <PROVINCE_URL> --token <TOKEN> "
+    "--mode window --area-code <AREA_CODE> --dept-code <DEPT_CODE> --hall-code <HALL_CODE> "
+    "--window-no <WINDOW_NO> --keypad-port <KEYPAD_PORT> --rate-later-url <RATE_LATER_URL> "
+    "--display-size native"
+)
+START_SERVICES = "sudo systemctl start haochaping-evaluator haochaping-sync"
 PAGE_SIMILARITY = 0.90  # a capture counts as a page when this close to its headless rendering
 BOOT_TIMEOUT_S = 300
 PAGE_TIMEOUT_S = 120
@@ -525,6 +533,58 @@ def reboot(run: Run, appliance: Appliance, hall: Hall, token: str, pin: str) -> 
     run.seen["guest"] = guest_facts(appliance, hall.decoy)
 
 
+def enrolled_as(output: str) -> str | None:
+    """The device id `init` printed."""
+    match = re.search(r"enrolled as (\S+)", output)
+    return match.group(1) if match else None
+
+
+def new_device(run: Run, built: BuiltImage, guide: GuideRun, hall: Hall) -> None:
+    """§9's new device: the old one switched off for good, a second card flashed with the
+    same image (a copy-on-write copy of what dd wrote), a new token, `init` answered at its
+    questions, started, checked. It has its own host key, machine id and device id."""
+    old = hall.appliance
+    assert old is not None
+    old_id = enrolled_as(guide.output_of(PROVISION_BY_OPTIONS))
+    hall.technician.close()
+    with run.step("old_device_off"):
+        run.seen["old_device_off"] = old.power_off()
+    token = "vm-" + secrets.token_hex(8)
+    hall.standin.store.add_token(token, 3600, now=time.time())
+    guide.values["TOKEN"] = token
+    card = Path(guide.values["SD_CARD"])
+    new = Appliance(built.image, run.workdir / "new-machine", hall.wiring, card=card)
+    hall.appliance = new
+    guide.hands = PersonAtDevice(new, hall.keypad)
+    assert hall.wiring.ssh_port is not None
+    # another device: its own host key (a known-hosts file of its own, as at its own address)
+    hall.technician = Technician(built.key.private, hall.wiring.ssh_port, run.workdir / "ssh-new")
+    guide.technician = hall.technician
+    with run.step("new_device_boot"):
+        new.boot()
+        new.console.wait_ready(BOOT_TIMEOUT_S)
+        new.console.run(guest_setup_script(), timeout_s=90)
+        hall.technician.wait_ready(BOOT_TIMEOUT_S)
+    put_ca = f"sudo install -m 0644 /dev/stdin {CA_IN_GUEST}"
+    if hall.technician.run(put_ca, 60, stdin=hall.standin.ca_pem.decode()).exit_code != 0:
+        raise StepError(f"could not copy the stand-in's CA to {CA_IN_GUEST} on the new device")
+    with run.step("new_device_provision"):
+        (init,) = guide.phase(Phase.NEW_DEVICE)
+        note = "on the replacement device"
+        start = guide.again("2. Provision", START_SERVICES, note)
+        check_again = guide.again("3. Check", "sudo haochaping-provision check", note)
+    run.seen["new_device"] = {
+        "init_exit": init.exit_code,
+        "questions_answered": guide.facts.get("interactive_init_questions"),
+        "device_id": enrolled_as(init.output),
+        "old_device_id": old_id,
+        "start_exit": start.exit_code,
+        "check_exit": check_again.exit_code,
+        "host_key": hall.technician.host_key_fingerprint(),
+        "machine_id": hall.technician.run("cat /etc/machine-id", 30).stdout.strip(),
+    }
+
+
 def guided(run: Run, built: BuiltImage, guide: GuideRun, hall: Hall) -> None:
     """From the blank card to the retired device, the guide's commands in their phases."""
     appliance = first_boot(run, built, guide, hall)
@@ -540,6 +600,7 @@ def guided(run: Run, built: BuiltImage, guide: GuideRun, hall: Hall) -> None:
     with run.step("replace"):
         guide.phase(Phase.REPLACE)
     run.seen["retired"] = retired(hall.technician)
+    new_device(run, built, guide, hall)
     unexpected = guide.record()["unexpected"]
     if unexpected:
         raise StepError(f"guide commands at lines {unexpected} did not do what the guide says")
