@@ -70,9 +70,18 @@ class Technician:
         """The ssh command line up to the remote command."""
         return ["ssh", "-F", str(self.config), *options, ALIAS]
 
-    def run(self, command: str, timeout_s: float = 120.0, *, stdin: str | None = None) -> Done:
-        """Run *command* (one shell line, as typed) on the device; no tty."""
-        return self.local([*self.ssh(), "--", command], timeout_s, stdin=stdin)
+    def run(
+        self,
+        command: str,
+        timeout_s: float = 120.0,
+        *,
+        stdin: str | None = None,
+        tty: bool = False,
+    ) -> Done:
+        """Run *command* (one shell line, as typed) on the device; with *tty*, on a terminal
+        as in an interactive login (what an editor needs)."""
+        options = ["-tt"] if tty else []
+        return self.local([*self.ssh(*options), "--", command], timeout_s, stdin=stdin)
 
     def local(
         self,
