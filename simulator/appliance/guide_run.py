@@ -69,11 +69,11 @@ PI_OS = "not run: pi-os (Raspberry Pi OS only; this run boots the amd64 Debian i
 PI_HARDWARE = "not run: Raspberry Pi hardware (the Bluetooth UART on GPIO 14/15); none in QEMU"
 GM = (
     "not run: needs a 国密 province (SOAP, SM2); the stand-in province of this run is the "
-    "REST one (tests/test_gm_*.py run gm-enroll against the 国密 stand-in)"
+    "REST one (tests/test_gm_provision.py runs gm-enroll against the 国密 stand-in)"
 )
 SELF_SERVICE = (
     "not run: this device is a window evaluator; a self-service terminal is a second device "
-    "with its own token (tests/test_provisioning*.py run this command)"
+    "with its own token (tests/test_provision_init.py provisions one with these options)"
 )
 ARM64 = (
     "not run: an arm64 image is built under qemu-user emulation, far beyond this run's time; "
