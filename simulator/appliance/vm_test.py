@@ -1,12 +1,18 @@
-"""The appliance from a blank disk to a delivered rating, in QEMU: build (or reuse) the
-image, boot it, provision it with the technician's commands, see `check` pass, reboot and
-time the first frame, push a case, press a key on the virtual keypad, see the rating page and
-the thanks page on the captured screen, and see the stand-in province take the rating.
+"""The appliance from a blank card to a retired one and its replacement, in QEMU, by the
+field guide's own commands (guide_run.py): build (or reuse) the image, write it to a card
+file with the guide's `dd`, boot it, log in over real ssh as `technician` (key only; password
+and root logins refused), provision, check (the screen, touch and key test done as someone at
+the device), power off and on (same host key, same machine id), push a case, press a key and
+tap the glass, see the pages on the captured screen and the ratings at the stand-in province,
+read the logs, work through the faults' commands, decommission, and bring up the new device
+from a second card with `init` answered at its questions.
 
     python -m simulator.appliance.vm_test [--image DIR] [--workdir DIR] [--screens DIR]
 
-Prints one JSON line at the end: what it saw and how long each step took. Exit status 0 when
-every step passed, 1 when one failed (the JSON says which, under "failed").
+Prints one JSON line at the end: what it saw, how long each step took, and under "guide"
+each guide command run (exit status, seconds, how it was run if not as typed) and each not
+run with the reason. Exit status 0 when every step passed, 1 when one failed (the JSON says
+which, under "failed").
 """
 
 from __future__ import annotations
