@@ -6,10 +6,12 @@
 #   systemd/install.sh --dry-run                  # print every action, change nothing
 #
 # What it does: Debian packages (python3-pygame: PyPI's pygame has no KMS/DRM driver),
-# a venv in /opt/haochaping/venv that sees the system pygame, the package into it, the
-# systemd units, sysusers.d, tmpfiles.d and udev files under /usr/local/lib, the commands
-# in /usr/local/bin; then it creates the user and directories and enables (--start: also
-# starts) the two services. It never writes /etc/haochaping/device.toml: provisioning does.
+# a venv in /opt/haochaping/venv that sees the system pygame, the Python dependencies into it
+# exactly as systemd/requirements.lock pins them (versions and sha256: pip --require-hashes),
+# the package built with them, the systemd units, sysusers.d, tmpfiles.d and udev files
+# under /usr/local/lib, the commands in /usr/local/bin; then it creates the user and
+# directories and enables (--start: also starts) the two services. It never writes
+# /etc/haochaping/device.toml: provisioning does.
 #
 # Options:
 #   --source PATH   a wheel file or a source tree (default: the tree this script is in)
@@ -100,7 +102,7 @@ LIVE=0
 [ "$START" = 0 ] || [ "$LIVE" = 1 ] || bad_usage "--start works only on the running system, not with --root"
 [ -x "$PYTHON" ] || bad_usage "--python $PYTHON: not an executable"
 for f in "${UNITS[@]}" sysusers.d/haochaping.conf tmpfiles.d/haochaping.conf \
-    udev/99-haochaping-keypad.rules; do
+    udev/99-haochaping-keypad.rules requirements.lock; do
     [ -f "$HERE/$f" ] || die "missing $HERE/$f: run the install.sh of a complete source tree"
 done
 if [ "$DRY_RUN" = 0 ] && [ "$(id -u)" != 0 ]; then
@@ -178,20 +180,11 @@ install_packages() {
 }
 
 # --- 2. the venv and the package -------------------------------------------------------------
-# Prints the wheel's requirements, one a line: all but pygame and the extras (test tools).
-# The venv must use Debian's python3-pygame, which has SDL's KMS/DRM driver; pip would fetch
-# PyPI's pygame, which has not.
-REQUIREMENTS_SCRIPT='
-import re, sys, zipfile
-from email.parser import Parser
-with zipfile.ZipFile(sys.argv[1]) as wheel:
-    name = next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
-    metadata = Parser().parsestr(wheel.read(name).decode())
-for req in metadata.get_all("Requires-Dist") or []:
-    project = re.split(r"[\s<>=!~;\[(]", req, maxsplit=1)[0].lower()
-    if "extra ==" not in req and project != "pygame":
-        print(req)
-'
+# The dependencies come from the lock beside this script (systemd/requirements.lock, made from
+# setup.cfg by ./dev lock): one version of each, and pip refuses any file whose sha256 is not
+# there. Not in it: pygame. The venv must use Debian's python3-pygame, which has SDL's KMS/DRM
+# driver; pip would fetch PyPI's pygame, which has not.
+LOCK=$HERE/requirements.lock
 
 # set_system_site true|false: whether the venv sees Debian's packages (python3-pygame).
 # Off while pip runs, so every other dependency goes into the venv itself (the same on every
@@ -205,12 +198,28 @@ set_system_site() {
     act sed -i "s/^include-system-site-packages = .*/include-system-site-packages = $1/" "$cfg"
 }
 
+# check_dependencies PYTHON: pip check in the venv, which does not see Debian's pygame yet; any
+# other missing or mismatched package means the lock does not fit this source (./dev lock).
+check_dependencies() {
+    if [ "$DRY_RUN" = 1 ]; then
+        echo "would: $1 -m pip check"
+        return 0
+    fi
+    local out problems
+    out=$("$1" -m pip check 2>&1) && return 0
+    problems=$(grep -Ev '^haochaping [^ ]+ requires pygame, which is not installed\.$' <<<"$out" || true)
+    [ -z "$problems" ] || die "the locked packages do not fit $SOURCE (refresh $LOCK with ./dev lock): $problems"
+}
+
 install_venv() {
     local py="$TARGET_VENV/bin/python" pip=(--disable-pip-version-check --no-input -q)
     if [ ! -x "$py" ] || [ ! -f "$TARGET_VENV/pyvenv.cfg" ]; then
         act "$PYTHON" -m venv --clear "$TARGET_VENV"
     fi
     set_system_site false
+
+    # Every dependency, and the build backend, exactly as locked; nothing unpinned is fetched.
+    act "$py" -m pip install "${pip[@]}" --require-hashes --no-deps -r "$LOCK"
 
     local wheel=$SOURCE work
     if [ "$DRY_RUN" = 1 ]; then
@@ -226,7 +235,9 @@ install_venv() {
             --exclude=.ruff_cache --exclude=.hypothesis --exclude=out -cf "$work/source.tar" .
         act mkdir "$work/source"
         act tar -C "$work/source" -xf "$work/source.tar"
-        act "$py" -m pip wheel "${pip[@]}" --no-deps --wheel-dir "$work/dist" "$work/source"
+        # with the locked setuptools and wheel just installed, not whatever the index has today
+        act "$py" -m pip wheel "${pip[@]}" --no-deps --no-build-isolation \
+            --wheel-dir "$work/dist" "$work/source"
         if [ "$DRY_RUN" = 1 ]; then
             wheel="$work/dist/haochaping-*.whl"
         else
@@ -234,19 +245,8 @@ install_venv() {
             [ -n "$wheel" ] || die "pip wheel made no haochaping wheel from $SOURCE"
         fi
     fi
-
-    # Dependencies first, then the package without them: pip then does not complain that
-    # pygame (Debian's, invisible to it here) is missing.
-    if [ "$DRY_RUN" = 1 ]; then
-        echo "would: $py -m pip install ${pip[*]} <requirements of $wheel except pygame>"
-    else
-        local reqs list=()
-        reqs=$("$PYTHON" -c "$REQUIREMENTS_SCRIPT" "$wheel") ||
-            die "cannot read the requirements of $wheel"
-        mapfile -t list <<<"$reqs"
-        [ -z "$reqs" ] || act "$py" -m pip install "${pip[@]}" "${list[@]}"
-    fi
     act "$py" -m pip install "${pip[@]}" --no-deps --force-reinstall "$wheel"
+    check_dependencies "$py"
     set_system_site true
 
     if [ "$LIVE" = 0 ]; then

@@ -33,6 +33,13 @@ def test_a_valid_file_round_trips(tmp_path):
     assert (path.stat().st_mode & 0o777) == 0o600  # it holds the local API token
 
 
+def test_the_display_output_is_read_and_written_back(tmp_path):
+    path = tmp_path / "device.toml"
+    save(from_dict(_with("display", output="kms")), path)
+    assert load(path).display.output.value == "kms"
+    assert from_dict(VALID).display.output.value == "sdl"  # an older file: SDL, as before
+
+
 def test_saving_keeps_the_previous_file_as_backup(tmp_path):
     path = tmp_path / "device.toml"
     save(from_dict(VALID), path)
@@ -54,6 +61,7 @@ def test_saving_keeps_the_previous_file_as_backup(tmp_path):
         ({**VALID, "extra": {}}, r"unknown section\(s\): \[extra\]"),
         ({k: v for k, v in VALID.items() if k != "province"}, r"section \[province\] is required"),
         (_with("province", base_url="ftp://x"), r"\[province\] base_url"),
+        (_with("display", output="fbdev"), r"\[display\] output must be 'sdl' or 'kms'"),
     ],
 )
 def test_bad_values_are_named(data, message):

@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from packaging.utils import canonicalize_name
 
 from tests.support.deploy import (
     INSTALL,
@@ -28,6 +29,7 @@ from tests.support.deploy import (
 )
 
 UNITS = ("haochaping-evaluator.service", "haochaping-sync.service")
+LOCK = SYSTEMD / "requirements.lock"
 DEBIAN_PYGAME = Path("/usr/lib/python3/dist-packages/pygame")
 
 
@@ -314,7 +316,10 @@ def test_dry_run_prints_every_action_and_changes_nothing(tmp_path: Path) -> None
     venv = f"{root}{VENV}"
     for action in (
         f"would: /usr/bin/python3 -m venv --clear {venv}",
-        f"would: {venv}/bin/python -m pip install",
+        f"would: {venv}/bin/python -m pip install --disable-pip-version-check --no-input -q "
+        f"--require-hashes --no-deps -r {SYSTEMD}/requirements.lock",
+        "--no-deps --no-build-isolation",
+        f"would: {venv}/bin/python -m pip check",
         f"include-system-site-packages = true/' {venv}/pyvenv.cfg",
         f"{root}/usr/local/lib/systemd/system/haochaping-evaluator.service",
         f"{root}/usr/local/lib/systemd/system/haochaping-sync.service",
@@ -392,6 +397,19 @@ def test_install_builds_a_venv_that_uses_debians_pygame(installed: Installed) ->
         first_line = (venv / "bin" / command).read_text().splitlines()[0]
         # the scripts must run once the directory is the root of the Pi
         assert first_line == f"#!{VENV}/bin/python", first_line
+
+
+def test_install_puts_exactly_the_locked_packages_in_the_venv(installed: Installed) -> None:
+    """Each Python package at the lock's version, nothing the lock does not name."""
+    locked = dict(re.findall(r"^([a-z0-9-]+)==(\S+) \\$", LOCK.read_text(), re.MULTILINE))
+    assert len(locked) > 10
+    site = installed.root / VENV.lstrip("/") / "lib"
+    found = {}
+    for info in site.glob("python3*/site-packages/*.dist-info"):
+        name, _, version = info.name.removesuffix(".dist-info").rpartition("-")
+        found[canonicalize_name(name)] = version
+    assert found.pop("haochaping"), "the software itself is not in the venv"
+    assert found == locked
 
 
 def test_installed_commands_start(installed: Installed) -> None:

@@ -176,7 +176,11 @@ def test_a_script_gives_every_answer_as_an_option(tmp_path, province):
     display = config.display
     assert (display.width, display.height, display.fullscreen) == (None, None, True)
     assert display.kind.value == "screen"
-    assert "fullscreen = true" in (tmp_path / "etc" / "device.toml").read_text()
+    written = (tmp_path / "etc" / "device.toml").read_text()
+    assert "fullscreen = true" in written
+    # drawn straight on the kernel's display: a device needs no OpenGL to show its pages
+    assert display.output.value == "kms"
+    assert 'output = "kms"' in written
 
 
 def test_a_wrong_option_stops_the_script_with_the_reason_and_writes_nothing(tmp_path, province):

@@ -1,5 +1,6 @@
-"""The pygame window as the main loop's glass: draws each view on the panel, keeps the
-simulator's snapshots, and turns SDL's events into typed inputs.
+"""The pygame pages as the main loop's glass: draws each view on the panel (an SDL window,
+or the kernel's KMS/DRM display), keeps the simulator's snapshots, and turns the panel's
+taps and SDL's other events into typed inputs.
 
 Imported only when `[display] kind = "screen"`: a web terminal never loads pygame.
 """

@@ -21,10 +21,17 @@
 #   vmlinuz, initrd.img   the kernel and initramfs (amd64: QEMU boots them with -kernel and
 #                         -initrd; there is no bootloader on the amd64 disk)
 #   cmdline               the kernel command line the image expects
-#   build.json            arch, hash, sizes, seconds taken
+#   build.json            arch, hash, sizes, seconds taken; what went in: the Debian mirror
+#                         and the date of its release file, the number and sha256 of the
+#                         package lists below, the sha256 of systemd/requirements.lock
+#   packages.txt          every Debian package installed, "name:arch version", sorted
+#   python.txt            the venv's own Python packages, name==version, sorted (pinned by
+#                         the lock; pygame is Debian's, in packages.txt)
+#   (two builds are compared with: diff A/packages.txt B/packages.txt, and python.txt)
 #
 # Needs root (mmdebstrap builds in a directory owned by root and chroots into it), network to
-# deb.debian.org and to the Python package index (install.sh fills the venv with pip). As
+# deb.debian.org and to the Python package index (install.sh fills the venv with pip, each
+# package at the version and sha256 of systemd/requirements.lock). As
 # root it installs what it needs with apt-get. No loop device, no mount of the image: the
 # file systems are made from directories (mkfs.ext4 -d, mtools) and written into the disk.
 #
@@ -139,6 +146,8 @@ inputs_hash() {
     {
         echo "$ARCH $SUITE $MIRROR"
         printf 'authorized keys:\n%s\n' "$ACCESS_KEYS_TEXT"
+        # the Python packages: also under systemd/ below, named here so no change misses it
+        (cd "$TREE" && sha256sum systemd/requirements.lock)
         (cd "$TREE" && find "${SOURCE_PARTS[@]}" -type f ! -path '*/__pycache__/*' ! -name '*.pyc' \
             ! -path 'simulator/appliance/*' -print0 |
             LC_ALL=C sort -z | xargs -0 sha256sum)
@@ -212,10 +221,36 @@ mmdebstrap --mode=root --variant=apt --arch="$ARCH" --components="$COMPONENTS" \
     --customize-hook="chroot \"\$1\" sh -c 'unmkinitramfs /boot/initrd.img-* /var/tmp/initrd'" \
     --customize-hook="find \"\$1/var/tmp/initrd\" -path '*/scripts/init-bottom/ORDER' -exec cp {} '$WORK/init-bottom.ORDER' \\; -quit" \
     --customize-hook="rm -rf \"\$1/var/tmp/initrd\"" \
+    --customize-hook="sed -n 's/^Date: //p' \"\$1\"/var/lib/apt/lists/*_InRelease | head -n1 >'$WORK/debian-release-date'" \
     --customize-hook="rm -rf \"\$1\"/var/lib/apt/lists/*" \
     "$SUITE" "$ROOTDIR" "$MIRROR" >&2
 
 [ -x "$ROOTDIR/opt/haochaping/venv/bin/haochaping-evaluator" ] || die "install.sh left no evaluator in the image"
+
+# --- 1b. what went in: the lists two builds are compared by ------------------------------------
+write_manifest() { # DIR
+    mkdir -p "$1"
+    # shellcheck disable=SC2016 # dpkg-query's own ${field} syntax
+    dpkg-query --admindir="$ROOTDIR/var/lib/dpkg" -W \
+        -f '${db:Status-Abbrev} ${Package}:${Architecture} ${Version}\n' |
+        awk '$1 == "ii" { print $2, $3 }' | LC_ALL=C sort >"$1/packages.txt"
+    find "$ROOTDIR/opt/haochaping/venv/lib" -mindepth 3 -maxdepth 3 -name '*.dist-info' -printf '%f\n' |
+        sed 's/-\([^-]*\)\.dist-info$/==\1/' | LC_ALL=C sort >"$1/python.txt"
+    [ -s "$1/packages.txt" ] || die "no Debian package list from $ROOTDIR/var/lib/dpkg"
+    grep -q '^haochaping==' "$1/python.txt" || die "no haochaping in the venv's package list"
+}
+# build.json's fields for it (DIR: where write_manifest wrote)
+manifest_fields() {
+    local date
+    date=$(cat "$WORK/debian-release-date" 2>/dev/null || true)
+    printf '"debian_mirror": "%s", "debian_release_date": "%s", "debian_packages": %d, ' \
+        "$MIRROR" "$date" "$(wc -l <"$1/packages.txt")"
+    printf '"debian_packages_sha256": "%s", "python_packages_sha256": "%s", "pip_lock_sha256": "%s"' \
+        "$(sha256_of "$1/packages.txt")" "$(sha256_of "$1/python.txt")" \
+        "$(sha256_of "$TREE/systemd/requirements.lock")"
+}
+sha256_of() { sha256sum <"$1" | cut -d' ' -f1; }
+write_manifest "$WORK/out"
 
 # --- 2. split: what is written in operation goes to the data partition ---------------------------
 # The root keeps empty mount points; the data partition gets the directories with the owners
@@ -305,7 +340,7 @@ done
 
 SECONDS_TAKEN=$(($(date +%s) - START))
 cat >"$WORK/out/build.json" <<JSON
-{"arch": "$ARCH", "suite": "$SUITE", "inputs_hash": "$HASH", "disk_mb": $total, "root_mb": $ROOT_MB, "data_mb": $DATA_MB, "build_seconds": $SECONDS_TAKEN, "cmdline": "$CMDLINE"}
+{"arch": "$ARCH", "suite": "$SUITE", "inputs_hash": "$HASH", "disk_mb": $total, "root_mb": $ROOT_MB, "data_mb": $DATA_MB, "build_seconds": $SECONDS_TAKEN, "cmdline": "$CMDLINE", $(manifest_fields "$WORK/out")}
 JSON
 mkdir -p "$OUT"
 rm -rf "$DEST"
