@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from device.cli import main as evaluator_cli
 from device.daemon.config import load
 from provisioning.cli import main as provision_cli
+from simulator.appliance.guide_run import PLAN, GuideDriftError, NotRun, planned
 from simulator.hall import DEMO_AREA, DEMO_DEPT
 from sync.cli import main as sync_cli
 from tests.support import ROOT
@@ -124,3 +125,24 @@ def test_the_guides_provisioning_command_enrols_a_device(tmp_path, province, boa
     written = load(config)
     assert (written.site.window_no, written.keypad.port) == ("12", board.port)
     assert written.display.fullscreen and written.display.width is None
+
+
+def test_the_vm_test_has_a_way_to_run_every_command_of_the_guide(tmp_path):
+    """The VM test (simulator/appliance/guide_run.py) runs the guide's commands as the guide
+    has them: a command added to the guide without a plan, or a plan left for a command the
+    guide no longer has, is caught here without booting anything."""
+    steps = planned(commands())
+    assert len(steps) == len(PLAN)
+    for command, plan in steps:
+        if isinstance(plan, NotRun):
+            assert plan.reason.lower().startswith("not run"), command
+        elif "pi-os" in command.tags:
+            raise AssertionError(f"line {command.line}: a Raspberry Pi OS command cannot run")
+    guide = ROOT / "docs" / "field-guide.md"
+    changed = guide.read_text(encoding="utf-8").replace(
+        "$ sudo haochaping-sync identity-lost", "$ sudo haochaping-sync identity-lost --all"
+    )
+    drifted = tmp_path / "field-guide.md"
+    drifted.write_text(changed, encoding="utf-8")
+    with pytest.raises(GuideDriftError, match="identity-lost --all"):
+        planned(commands(drifted))

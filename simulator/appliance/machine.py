@@ -12,7 +12,8 @@ What the guest gets:
 - network: QEMU's user-mode network with restrict=on (the guest reaches nothing outside the
   virtual LAN, not even the host at 10.0.2.2); the province port on the host's 127.0.0.1
   appears to the guest at 10.0.2.100 on the same port (guestfwd, through relay.py), and
-  the guest's local API port is forwarded from 127.0.0.1 on the host (hostfwd);
+  the guest's local API port and its SSH port are forwarded from 127.0.0.1 on the host
+  (hostfwd);
 - time: NTP from timeserver.py on a second, private link (the restricted network carries
   no UDP);
 - the kernel's console on the first serial port, kept in `serial.log`;
@@ -47,6 +48,7 @@ GUEST_HOST_ADDRESS = "10.0.2.2"  # the host as the guest sees it (QEMU's gateway
 # (QEMU takes no forward on the gateway's own address)
 PROVINCE_IN_GUEST = "10.0.2.100"
 GUEST_LOCAL_API_PORT = 8470
+GUEST_SSH_PORT = 22
 SCREEN_SIZE = (1024, 600)
 KEYPAD_IN_GUEST = "/dev/ttyUSB0"
 TABLET_SPAN = 32767  # QEMU's usb-tablet: absolute axes 0..32767 across the screen
@@ -66,12 +68,14 @@ class Wiring:
     province_port: a port on the host's 127.0.0.1, reached by the guest as 10.0.2.100:port.
     local_api_port: a port on the host's 127.0.0.1 forwarded to the guest's local API.
     time_link: the -netdev of a private link to a time server (timeserver.TimeServer).
+    ssh_port: a port on the host's 127.0.0.1 forwarded to the guest's SSH server (22).
     """
 
     keypad_tty: str | None = None
     province_port: int | None = None
     local_api_port: int | None = None
     time_link: str | None = None
+    ssh_port: int | None = None
 
 
 def _die_with_parent() -> None:
@@ -85,6 +89,8 @@ def netdev_option(wiring: Wiring) -> str:
     parts = ["user", "id=net0", "restrict=on"]
     if wiring.local_api_port is not None:
         parts.append(f"hostfwd=tcp:127.0.0.1:{wiring.local_api_port}-:{GUEST_LOCAL_API_PORT}")
+    if wiring.ssh_port is not None:
+        parts.append(f"hostfwd=tcp:127.0.0.1:{wiring.ssh_port}-:{GUEST_SSH_PORT}")
     if wiring.province_port is not None:
         port = wiring.province_port
         relay = f"{sys.executable} {RELAY} 127.0.0.1 {port}"  # one per guest connection
@@ -96,8 +102,9 @@ class Appliance:
     """One device: `boot()`, then `console.run(...)`, `screendump(...)`, `power_cut()` or
     `power_off()`; `boot()` again starts it from the same disk.
 
-    The disk is a copy-on-write file over the image (the image stays untouched), in
-    *workdir*, with everything else this machine makes: serial.log, the sockets, screens.
+    The disk is a copy-on-write file over the image's disk (the image stays untouched), or
+    over *card*, a raw copy of it (what `dd` wrote to a card), in *workdir*, with everything
+    else this machine makes: serial.log, the sockets, screens.
     """
 
     def __init__(
@@ -109,8 +116,10 @@ class Appliance:
         test_console: bool = True,
         memory_mb: int = 1024,
         cpus: int = 2,
+        card: Path | None = None,
     ) -> None:
         self.image = image
+        self.card = card if card is not None else image.disk
         self.workdir = workdir
         self.wiring = wiring
         self.test_console = test_console
@@ -178,7 +187,7 @@ class Appliance:
         self.workdir.mkdir(parents=True, exist_ok=True)
         if not self.disk.exists():
             qemu_img = shutil.which("qemu-img") or "qemu-img"
-            backing = ["-F", "raw", "-b", str(self.image.disk)]
+            backing = ["-F", "raw", "-b", str(self.card)]
             create = [qemu_img, "create", "-q", "-f", "qcow2", *backing, str(self.disk)]
             subprocess.run(create, check=True)  # noqa: S603 (fixed program, our own paths)
         for stale in (self.qmp_socket, self.console_socket, self.vnc_socket):

@@ -1,12 +1,18 @@
-"""The appliance from a blank disk to a delivered rating, in QEMU: build (or reuse) the
-image, boot it, provision it with the technician's commands, see `check` pass, reboot and
-time the first frame, push a case, press a key on the virtual keypad, see the rating page and
-the thanks page on the captured screen, and see the stand-in province take the rating.
+"""The appliance from a blank card to a retired one and its replacement, in QEMU, by the
+field guide's own commands (guide_run.py): build (or reuse) the image, write it to a card
+file with the guide's `dd`, boot it, log in over real ssh as `technician` (key only; password
+and root logins refused), provision, check (the screen, touch and key test done as someone at
+the device), power off and on (same host key, same machine id), push a case, press a key and
+tap the glass, see the pages on the captured screen and the ratings at the stand-in province,
+read the logs, work through the faults' commands, decommission, and bring up the new device
+from a second card with `init` answered at its questions.
 
     python -m simulator.appliance.vm_test [--image DIR] [--workdir DIR] [--screens DIR]
 
-Prints one JSON line at the end: what it saw and how long each step took. Exit status 0 when
-every step passed, 1 when one failed (the JSON says which, under "failed").
+Prints one JSON line at the end: what it saw, how long each step took, and under "guide"
+each guide command run (exit status, seconds, how it was run if not as typed) and each not
+run with the reason. Exit status 0 when every step passed, 1 when one failed (the JSON says
+which, under "failed").
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import secrets
 import shlex
 import socket
 import sys
@@ -22,12 +29,20 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from device.record.rating import Level
 from device.screen.layout import Layout
-from simulator.appliance.image import Image, build_image
+from simulator.appliance.guide_run import GuideRun, Phase
+from simulator.appliance.image import (
+    BuiltImage,
+    Image,
+    build_command,
+    build_image,
+    technician_key,
+)
 from simulator.appliance.machine import (
     GUEST_HOST_ADDRESS,
     KEYPAD_IN_GUEST,
@@ -38,6 +53,8 @@ from simulator.appliance.machine import (
 )
 from simulator.appliance.screens import Look, look
 from simulator.appliance.standin import StandIn, running_standin
+from simulator.appliance.technician import ALIAS, Technician
+from simulator.appliance.timeserver import SERVER_IP as NTP_SERVER_IN_GUEST
 from simulator.appliance.timeserver import TimeServer, guest_setup_script
 from simulator.local_client import EvaluatorClient
 from simulator.province.reports import Reports
@@ -64,6 +81,13 @@ fi
 grep -q '^bind = "0.0.0.0"' "$f"
 """
 CAPTURES = 3
+PROVISION_BY_OPTIONS = (
+    "sudo haochaping-provision init --no-input --province-url <PROVINCE_URL> --token <TOKEN> "
+    "--mode window --area-code <AREA_CODE> --dept-code <DEPT_CODE> --hall-code <HALL_CODE> "
+    "--window-no <WINDOW_NO> --keypad-port <KEYPAD_PORT> --rate-later-url <RATE_LATER_URL> "
+    "--display-size native"
+)
+START_SERVICES = "sudo systemctl start haochaping-evaluator haochaping-sync"
 PAGE_SIMILARITY = 0.90  # a capture counts as a page when this close to its headless rendering
 BOOT_TIMEOUT_S = 300
 PAGE_TIMEOUT_S = 120
@@ -185,31 +209,103 @@ def init_argv(province_url: str, token: str) -> list[str]:
     ]  # fmt: skip
 
 
-def provision(run: Run, appliance: Appliance, standin: StandIn) -> str:
-    """The technician's commands of the field guide, run in the guest; returns the local
-    API certificate's fingerprint."""
-    console = appliance.console
+def province_values(standin: StandIn) -> dict[str, str]:
+    """The guide's values this run fills in for provisioning."""
+    return {
+        "PROVINCE_URL": standin.guest_url,
+        "TOKEN": standin.token,
+        "AREA_CODE": SITE["area"],
+        "DEPT_CODE": SITE["dept"],
+        "HALL_CODE": SITE["hall"],
+        "WINDOW_NO": SITE["window"],
+        "KEYPAD_PORT": KEYPAD_IN_GUEST,
+        "KEYPAD_TTY": KEYPAD_IN_GUEST,
+        "RATE_LATER_URL": standin.guest_url + "/m/rate",
+        "NTP_SERVER": NTP_SERVER_IN_GUEST,
+        "CA_BUNDLE_IN_GUEST": CA_IN_GUEST,
+    }
+
+
+def provision(run: Run, appliance: Appliance, guide: GuideRun, standin: StandIn) -> str:
+    """Provision with the field guide's commands, as `technician` over ssh; returns the
+    local API token `grep` showed."""
     ca = standin.ca_pem.decode()
-    console.run(f"install -m 0644 /dev/stdin {CA_IN_GUEST} <<'PEM'\n{ca}PEM\n")
+    put_ca = f"sudo install -m 0644 /dev/stdin {CA_IN_GUEST}"
+    if guide.technician.run(put_ca, 60, stdin=ca).exit_code != 0:
+        raise StepError(f"could not copy the stand-in's CA to {CA_IN_GUEST}")
     with run.step("provision"):
-        init = shlex.join(init_argv(standin.guest_url, standin.token))
-        result = console.run(init, timeout_s=180)
-    run.seen["provision_output"] = result.output.strip().splitlines()[-2:]
-    # The business system is on another computer (the host): the field guide's [local_api] bind.
-    console.run(LISTEN_ON_LAN)
-    with run.step("start_services"):
-        console.run("systemctl start haochaping-evaluator haochaping-sync", timeout_s=180)
+        outcomes = guide.phase(Phase.PROVISION)
+    run.seen["provision_output"] = outcomes[0].output.strip().splitlines()[-2:]
+    failed = [o for o in outcomes if not o.as_expected]
+    if failed:
+        first = failed[0]
+        raise StepError(f"provisioning failed at line {first.command.line}:\n{first.output}")
+    token = guide.values.get("LOCAL_API_TOKEN")
+    if token is None:
+        raise StepError("`sudo grep '^token' /etc/haochaping/device.toml` showed no token")
+    # The business system is on another computer (the host): the field guide's [local_api]
+    # bind (said in its prose, no command of its own), then the restart it asks for.
+    appliance.console.run(LISTEN_ON_LAN)
+    appliance.console.run("systemctl restart haochaping-evaluator", timeout_s=120)
+    return token
+
+
+def check(run: Run, guide: GuideRun) -> str:
+    """The guide's checks (§1 clock, §2 certificate, §3, the label, §4's status); returns
+    the local API certificate's fingerprint `show` printed."""
     with run.step("check"):
-        check = console.run("haochaping-provision check", timeout_s=180, check=False)
-    run.seen["check_exit"] = check.exit_code
-    run.seen["check_lines"] = [line for line in check.output.splitlines() if line.strip()]
-    if check.exit_code != 0:
-        raise StepError(f"haochaping-provision check failed:\n{check.output}")
-    show = console.run("haochaping-provision show").output
+        guide.phase(Phase.CHECK)
+    check_out = guide.output_of("sudo haochaping-provision check")
+    run.seen["check_exit"] = next(
+        o.exit_code for o in guide.outcomes if o.command.text == "sudo haochaping-provision check"
+    )
+    run.seen["check_lines"] = [line for line in check_out.splitlines() if line.strip()]
+    if run.seen["check_exit"] != 0:
+        raise StepError(f"haochaping-provision check failed:\n{check_out}")
+    show = guide.output_of("sudo haochaping-provision show --label /tmp/label.png")
     match = re.search(r"certificate:\s+SHA-256 ([0-9A-Fa-f:]+)", show)
     if match is None:
         raise StepError(f"`haochaping-provision show` named no certificate:\n{show}")
-    return match.group(1)
+    enrolled = re.search(r"enrolled key:\s+(\S+)", show)
+    if enrolled:
+        guide.values["ENROLLED_KEY_ID"] = enrolled.group(1)
+    pin = match.group(1)
+    run.seen["openssl_fingerprint_is_shows"] = (
+        guide.facts.get("openssl_fingerprint") or ""
+    ).upper() == pin.upper()
+    return pin
+
+
+def technician_access(appliance: Appliance, technician: Technician) -> dict[str, Any]:
+    """What the technician's ssh access is and refuses, and the device's identity."""
+    run = technician.run
+    sudo = run("sudo -n id -u", 30)
+    facts: dict[str, Any] = {
+        "sudo_uid": sudo.stdout.strip() if sudo.exit_code == 0 else f"failed: {sudo.stderr}",
+        "host_key": technician.host_key_fingerprint(),
+        "machine_id": run("cat /etc/machine-id", 30).stdout.strip(),
+    }
+    password = technician.refused(
+        "-o", "PubkeyAuthentication=no",
+        "-o", "PreferredAuthentications=password,keyboard-interactive",
+    )  # fmt: skip
+    facts["password_login"] = {"exit": password.exit_code, "said": password.stderr.strip()[-200:]}
+    root = technician.refused("-l", "root")
+    facts["root_login"] = {"exit": root.exit_code, "said": root.stderr.strip()[-200:]}
+    sshd = run("sudo sshd -T", 30).stdout
+    settings = dict(line.split(" ", 1) for line in sshd.splitlines() if " " in line)
+    facts["sshd"] = {
+        name: settings.get(name)
+        for name in (
+            "permitrootlogin",
+            "passwordauthentication",
+            "kbdinteractiveauthentication",
+            "authenticationmethods",
+            "allowusers",
+            "hostkey",
+        )
+    }
+    return facts
 
 
 def guest_facts(appliance: Appliance, decoy: Decoy) -> dict[str, Any]:
@@ -219,11 +315,9 @@ def guest_facts(appliance: Appliance, decoy: Decoy) -> dict[str, Any]:
         "root_options": run("findmnt -no OPTIONS /").output.strip(),
         "data_source": run("findmnt -no SOURCE /var/lib/haochaping").output.strip(),
         "journal_source": run("findmnt -no SOURCE /var/log/journal").output.strip(),
-        # every boot kept on the data partition (each boot has its own machine id: the
-        # root is read-only, so journalctl is pointed at the whole directory)
-        "journal_boots": len(
-            run("journalctl -D /var/log/journal --list-boots -q").output.strip().splitlines()
-        ),
+        # every boot kept on the data partition, under the one machine id it keeps there
+        "journal_boots": len(run("journalctl --list-boots -q").output.strip().splitlines()),
+        "journal_folders": run("ls /var/log/journal").output.split(),
         "root_write_refused": run("touch /usr/.probe", check=False).exit_code != 0,
         "kms_driver": run("basename $(readlink /sys/class/drm/card0/device/driver)").output.strip(),
     }
@@ -249,16 +343,6 @@ def journal_tail(appliance: Appliance) -> list[str]:
     except Exception:
         return []
     return out.output.splitlines()
-
-
-def device_token(appliance: Appliance) -> str:
-    out = appliance.console.run(
-        "sed -n 's/^token = \"\\(.*\\)\"$/\\1/p' /etc/haochaping/device.toml"
-    )
-    token = out.output.strip().splitlines()
-    if not token:
-        raise StepError("no [local_api] token in /etc/haochaping/device.toml")
-    return token[0]
 
 
 def local_api(appliance: Appliance, token: str, pin: str) -> EvaluatorClient:
@@ -366,62 +450,239 @@ def rate_by_touch(run: Run, appliance: Appliance, standin: StandIn, token: str, 
     }
 
 
+@dataclass
+class Hall:
+    """What the appliance is wired to on the host for one run."""
+
+    standin: StandIn
+    keypad: VirtualKeypad
+    decoy: Decoy
+    wiring: Wiring
+    technician: Technician
+    appliance: Appliance | None = None  # once made: to be switched off whatever happens
+
+
+@dataclass(frozen=True)
+class PersonAtDevice:
+    """Eyes, a finger and a key press at this run's appliance (at_the_device.Hands)."""
+
+    appliance: Appliance
+    keypad: VirtualKeypad
+
+    def screendump(self, dest: Path) -> Path:
+        return self.appliance.screendump(dest)
+
+    def tap(self, x: int, y: int) -> None:
+        self.appliance.tap(x, y)
+
+    def press(self, key: int) -> None:
+        self.keypad.press(key)
+
+
+def new_guide(built: BuiltImage, workdir: Path, hall: Hall) -> GuideRun:
+    """The field guide's commands with this run's values."""
+    image = built.image
+    values = {
+        **province_values(hall.standin),
+        "IMAGE": str(image.disk),
+        "SD_CARD": str(workdir / "card.img"),
+        "TECHNICIAN_KEY": str(built.key.private),
+        "DEVICE": ALIAS,
+    }
+    assert hall.wiring.local_api_port is not None
+    guide = GuideRun(hall.technician, workdir, values, hall.wiring.local_api_port)
+    guide.made_key = built.key.made_now
+    guide.image_command = shlex.join(build_command("amd64", image.folder.parent, built.key))
+    guide.image_seconds = built.seconds
+    return guide
+
+
+def first_boot(run: Run, built: BuiltImage, guide: GuideRun, hall: Hall) -> Appliance:
+    """§1 on the workstation (the card written from the image), the card booted, the
+    technician logged in over ssh."""
+    with run.step("flash"):
+        guide.phase(Phase.WORKSTATION)
+    card = Path(guide.values["SD_CARD"])
+    if not card.is_file() or card.stat().st_size != built.image.disk.stat().st_size:
+        raise StepError(f"dd left no whole card at {card}")
+    appliance = Appliance(built.image, run.workdir / "machine", hall.wiring, card=card)
+    hall.appliance = appliance
+    guide.hands = PersonAtDevice(appliance, hall.keypad)
+    with run.step("boot_to_console"):
+        appliance.boot()
+        appliance.console.wait_ready(BOOT_TIMEOUT_S)
+    with run.step("clock_sync"):
+        appliance.console.run(guest_setup_script(), timeout_s=90)
+    with run.step("ssh_login"):
+        hall.technician.wait_ready(BOOT_TIMEOUT_S)
+        guide.phase(Phase.LOGIN)
+    run.seen["access"] = technician_access(appliance, hall.technician)
+    return appliance
+
+
+def reboot(run: Run, appliance: Appliance, hall: Hall, token: str, pin: str) -> None:
+    """Power off a provisioned device and on: it comes up by itself, with the same host key
+    (ssh accepts only the key it saw) and machine id."""
+    hall.technician.close()
+    with run.step("power_off"):
+        run.seen["clean_power_off"] = appliance.power_off()
+    first_frame(run, appliance, token, pin)
+    appliance.console.wait_ready(BOOT_TIMEOUT_S)
+    appliance.console.run(guest_setup_script(), timeout_s=90)
+    hall.technician.wait_ready(BOOT_TIMEOUT_S)
+    strict = hall.technician.strict()
+    run.seen["after_reboot"] = {
+        "same_host_key_login": strict.exit_code == 0,
+        "said": strict.stderr.strip()[-300:],
+        "machine_id": hall.technician.run("cat /etc/machine-id", 30).stdout.strip(),
+    }
+    run.seen["guest"] = guest_facts(appliance, hall.decoy)
+
+
+def enrolled_as(output: str) -> str | None:
+    """The device id `init` printed."""
+    match = re.search(r"enrolled as (\S+)", output)
+    return match.group(1) if match else None
+
+
+def new_device(run: Run, built: BuiltImage, guide: GuideRun, hall: Hall) -> None:
+    """§9's new device: the old one switched off for good, a second card flashed with the
+    same image (a copy-on-write copy of what dd wrote), a new token, `init` answered at its
+    questions, started, checked. It has its own host key, machine id and device id."""
+    old = hall.appliance
+    assert old is not None
+    old_id = enrolled_as(guide.output_of(PROVISION_BY_OPTIONS))
+    hall.technician.close()
+    with run.step("old_device_off"):
+        run.seen["old_device_off"] = old.power_off()
+    token = "vm-" + secrets.token_hex(8)
+    hall.standin.store.add_token(token, 3600, now=time.time())
+    guide.values["TOKEN"] = token
+    card = Path(guide.values["SD_CARD"])
+    new = Appliance(built.image, run.workdir / "new-machine", hall.wiring, card=card)
+    hall.appliance = new
+    guide.hands = PersonAtDevice(new, hall.keypad)
+    assert hall.wiring.ssh_port is not None
+    # another device: its own host key (a known-hosts file of its own, as at its own address)
+    hall.technician = Technician(built.key.private, hall.wiring.ssh_port, run.workdir / "ssh-new")
+    guide.technician = hall.technician
+    with run.step("new_device_boot"):
+        new.boot()
+        new.console.wait_ready(BOOT_TIMEOUT_S)
+        new.console.run(guest_setup_script(), timeout_s=90)
+        hall.technician.wait_ready(BOOT_TIMEOUT_S)
+    put_ca = f"sudo install -m 0644 /dev/stdin {CA_IN_GUEST}"
+    if hall.technician.run(put_ca, 60, stdin=hall.standin.ca_pem.decode()).exit_code != 0:
+        raise StepError(f"could not copy the stand-in's CA to {CA_IN_GUEST} on the new device")
+    with run.step("new_device_provision"):
+        (init,) = guide.phase(Phase.NEW_DEVICE)
+        note = "on the replacement device"
+        start = guide.again("2. Provision", START_SERVICES, note)
+        check_again = guide.again("3. Check", "sudo haochaping-provision check", note)
+    run.seen["new_device"] = {
+        "init_exit": init.exit_code,
+        "questions_answered": guide.facts.get("interactive_init_questions"),
+        "device_id": enrolled_as(init.output),
+        "old_device_id": old_id,
+        "start_exit": start.exit_code,
+        "check_exit": check_again.exit_code,
+        "host_key": hall.technician.host_key_fingerprint(),
+        "machine_id": hall.technician.run("cat /etc/machine-id", 30).stdout.strip(),
+    }
+
+
+def guided(run: Run, built: BuiltImage, guide: GuideRun, hall: Hall) -> None:
+    """From the blank card to the retired device, the guide's commands in their phases."""
+    appliance = first_boot(run, built, guide, hall)
+    token = provision(run, appliance, guide, hall.standin)
+    pin = check(run, guide)
+    reboot(run, appliance, hall, token, pin)
+    rate_and_deliver(run, appliance, hall.keypad, hall.standin, token, pin)
+    guide.values["EVALUATION_ID"] = run.seen["rated"]["lastEvaluationId"]
+    rate_by_touch(run, appliance, hall.standin, token, pin)
+    with run.step("guide_after_rating"):
+        guide.phase(Phase.AFTER_RATING)
+    run.seen["guide_facts"] = guide.facts
+    with run.step("replace"):
+        guide.phase(Phase.REPLACE)
+    run.seen["retired"] = retired(hall.technician)
+    new_device(run, built, guide, hall)
+    unexpected = guide.record()["unexpected"]
+    if unexpected:
+        raise StepError(f"guide commands at lines {unexpected} did not do what the guide says")
+
+
 def run_vm_test(
-    image: Image, workdir: Path, screens_out: Path | None
+    built: BuiltImage, workdir: Path, screens_out: Path | None
 ) -> tuple[bool, dict[str, Any]]:
     """The whole run; returns (passed, the JSON object)."""
     run = Run(workdir, screens_out)
     run.render_references()
     failed: str | None = None
-    appliance: Appliance | None = None
+    guide: GuideRun | None = None
     keypad = VirtualKeypad()
     decoy = Decoy()
     time_server = TimeServer(free_port(socket.SOCK_DGRAM))
+    hall: Hall | None = None
     try:
         with running_standin(workdir / "province") as standin:
             keypad.start()
             time_server.start()
-            wiring = Wiring(keypad.port, standin.port, free_port(), time_server.netdev_option())
+            wiring = Wiring(
+                keypad.port,
+                standin.port,
+                free_port(),
+                time_server.netdev_option(),
+                ssh_port=free_port(),
+            )
             run.seen["network"] = netdev_option(wiring)
-            appliance = Appliance(image, workdir / "machine", wiring)
-            with run.step("boot_to_console"):
-                appliance.boot()
-                appliance.console.wait_ready(BOOT_TIMEOUT_S)
-            with run.step("clock_sync"):
-                appliance.console.run(guest_setup_script(), timeout_s=90)
-            pin = provision(run, appliance, standin)
-            token = device_token(appliance)
-            # A provisioned device powered off and on: it must come up by itself.
-            with run.step("power_off"):
-                run.seen["clean_power_off"] = appliance.power_off()
-            first_frame(run, appliance, token, pin)
-            appliance.console.wait_ready(BOOT_TIMEOUT_S)
-            appliance.console.run(guest_setup_script(), timeout_s=90)
-            run.seen["guest"] = guest_facts(appliance, decoy)
-            rate_and_deliver(run, appliance, keypad, standin, token, pin)
-            rate_by_touch(run, appliance, standin, token, pin)
+            assert wiring.ssh_port is not None
+            technician = Technician(built.key.private, wiring.ssh_port, workdir / "ssh")
+            hall = Hall(standin, keypad, decoy, wiring, technician)
+            guide = new_guide(built, workdir, hall)
+            guided(run, built, guide, hall)
     except Exception as error:
         failed = f"{type(error).__name__}: {error}"
-        if appliance is not None and appliance.running:
-            run.seen["journal_tail"] = journal_tail(appliance)
+        if hall is not None and hall.appliance is not None and hall.appliance.running:
+            run.seen["journal_tail"] = journal_tail(hall.appliance)
     finally:
-        if appliance is not None:
-            run.seen["serial_log"] = str(appliance.serial_log)
-            appliance.power_cut()
+        if hall is not None:
+            hall.technician.close()
+            if hall.appliance is not None:
+                run.seen["serial_log"] = str(hall.appliance.serial_log)
+                hall.appliance.power_cut()
         keypad.stop()
         decoy.close()
         time_server.stop()
+        (workdir / "card.img").unlink(missing_ok=True)  # 2 GB: the run's files stay small
     result: dict[str, Any] = {"bench": "vm_test", "passed": failed is None, "failed": failed}
     result["seconds"] = run.seconds
     result["seen"] = run.seen
+    result["guide"] = guide.record() if guide is not None else None
     return failed is None, result
+
+
+def retired(technician: Technician) -> dict[str, Any]:
+    """After §9's decommission: the configuration renamed, the services not running."""
+    ls = technician.run("sudo ls /etc/haochaping/", 30).stdout.split()
+    active = technician.run("systemctl is-active haochaping-evaluator haochaping-sync", 30)
+    return {
+        "config_files": ls,
+        "services": active.stdout.split(),
+        "ledger_kept": technician.run("sudo test -s /var/lib/haochaping/ledger.db", 30).exit_code
+        == 0,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m simulator.appliance.vm_test", description=__doc__
     )
-    parser.add_argument("--image", type=Path, help="a built image folder (default: build or reuse)")
+    parser.add_argument(
+        "--image",
+        type=Path,
+        help="an image folder built before with the harness's key (default: build or reuse)",
+    )
     parser.add_argument(
         "--workdir", type=Path, help="keep the run's files here (default: a temp dir)"
     )
@@ -429,15 +690,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.monotonic()
     build: dict[str, Any] = {}
-    if args.image is not None:
-        image = Image(args.image)
+    if args.image is not None:  # an image built before, e.g. by an earlier run
+        built = BuiltImage(Image(args.image.resolve()), 0.0, True, technician_key())
     else:
         built = build_image("amd64")
-        image = built.image
-        build = {"image_build": round(built.seconds, 1), "image_cached": built.cached}
+    image = built.image
+    build = {"image_build": round(built.seconds, 1), "image_cached": built.cached}
     with tempfile.TemporaryDirectory(prefix="haochaping-vm-") as temp:
         workdir = args.workdir or Path(temp)
-        passed, result = run_vm_test(image, workdir, args.screens)
+        passed, result = run_vm_test(built, workdir, args.screens)
     result["image"] = {"folder": str(image.folder), **image.info, **build}
     result["seconds"]["total"] = round(time.monotonic() - started, 1)
     print(json.dumps(result, ensure_ascii=False), flush=True)

@@ -3,10 +3,15 @@
 # the product installed by systemd/install.sh exactly as a technician runs it, a read-only
 # root and a writable data partition for ledger, keys, configuration and journal.
 #
-#   systemd/image/build.sh [--arch amd64|arm64] [--out DIR] [--force]
+#   systemd/image/build.sh [--arch amd64|arm64] [--authorized-keys FILE] [--out DIR] [--force]
+#
+# --authorized-keys FILE: the technicians' SSH public keys (one per line, as in
+# ~/.ssh/authorized_keys) allowed to log in as `technician` (key only, with sudo). Without it
+# the image has no way in at all: no console password, no key.
 #
 # The image is cached: DIR/<arch>-<hash of its inputs>/ holds it, and a build with the same
-# inputs (this folder, install.sh, the units, the source tree, the Debian suite) only prints
+# inputs (this folder, install.sh, the units, the source tree, the Debian suite, the
+# authorised keys) only prints
 # that folder. The last line printed is always the folder.
 #
 # What is in the folder:
@@ -40,9 +45,14 @@ MIRROR=http://deb.debian.org/debian
 ARCH=amd64
 OUT=$TREE/out/image
 FORCE=0
+AUTHORIZED_KEYS=
 
 die() { echo "image: $*" >&2; exit 1; }
-bad_usage() { echo "image: $*" >&2; echo "usage: $0 [--arch amd64|arm64] [--out DIR] [--force]" >&2; exit 2; }
+bad_usage() {
+    echo "image: $*" >&2
+    echo "usage: $0 [--arch amd64|arm64] [--authorized-keys FILE] [--out DIR] [--force]" >&2
+    exit 2
+}
 
 while [ "$#" -gt 0 ]; do
     case "$1" in
@@ -51,12 +61,55 @@ while [ "$#" -gt 0 ]; do
         --out) [ "$#" -ge 2 ] || bad_usage "--out needs a value"; OUT=$2; shift 2 ;;
         --out=*) OUT=${1#*=}; shift ;;
         --force) FORCE=1; shift ;;
+        --authorized-keys) [ "$#" -ge 2 ] || bad_usage "--authorized-keys needs a file"; AUTHORIZED_KEYS=$2; shift 2 ;;
+        --authorized-keys=*) AUTHORIZED_KEYS=${1#*=}; shift ;;
         -h | --help) sed -n '2,/^# Exit status/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
         *) bad_usage "unknown argument: $1" ;;
     esac
 done
 case "$ARCH" in amd64 | arm64) ;; *) bad_usage "--arch: amd64 or arm64, not $ARCH" ;; esac
 [ "$(id -u)" = 0 ] || die "must run as root (mmdebstrap makes a root-owned tree and chroots into it)"
+
+# --- technician access (ssh, key only) -----------------------------------------------------------
+# Kept in one block: the keys given, the packages, and the customize hooks that make the
+# `technician` account, put the keys in place and take out the host keys Debian made (each
+# device makes its own on first boot: overlay/usr/local/libexec/haochaping/make-ssh-host-key).
+ACCESS_PACKAGES=(openssh-server sudo curl)
+ACCESS_KEYS_TEXT=
+access_keys() { # check the file given with --authorized-keys; its keys on stdout
+    local file=$1 line n=0 bad=0
+    if [ ! -f "$file" ] || [ ! -r "$file" ]; then bad_usage "--authorized-keys: no readable file $file"; fi
+    while IFS= read -r line || [ -n "$line" ]; do
+        case "$line" in "" | "#"*) continue ;; esac
+        case "$line" in
+            *PRIVATE\ KEY*) bad_usage "--authorized-keys: $file holds a PRIVATE key; give the .pub" ;;
+        esac
+        if ! [[ "$line" =~ ^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh.com|sk-ecdsa-sha2-nistp256@openssh.com)\ [A-Za-z0-9+/]+=*(\ .*)?$ ]]; then
+            echo "image: --authorized-keys: not a public key line: ${line:0:60}" >&2
+            bad=1
+            continue
+        fi
+        n=$((n + 1))
+        printf '%s\n' "$line"
+    done <"$file"
+    [ "$bad" = 0 ] || bad_usage "--authorized-keys: $file has lines that are not public keys"
+    [ "$n" -gt 0 ] || bad_usage "--authorized-keys: $file holds no key"
+}
+if [ -n "$AUTHORIZED_KEYS" ]; then
+    ACCESS_KEYS_TEXT=$(access_keys "$AUTHORIZED_KEYS")
+else
+    echo "image: no --authorized-keys: nobody will be able to log in to this image" >&2
+fi
+access_hooks() { # the mmdebstrap arguments of this block; the keys are in $1 (a file)
+    local keys=$1
+    printf '%s\0' \
+        "--customize-hook=chroot \"\$1\" useradd --create-home --shell /bin/bash --groups sudo,adm,systemd-journal technician" \
+        "--customize-hook=install -d -m 0755 \"\$1/etc/ssh/authorized_keys\" && install -m 0644 '$keys' \"\$1/etc/ssh/authorized_keys/technician\"" \
+        "--customize-hook=chmod 0440 \"\$1/etc/sudoers.d/haochaping-technician\" && chroot \"\$1\" visudo -c -q" \
+        "--customize-hook=rm -f \"\$1\"/etc/ssh/ssh_host_*" \
+        "--customize-hook=chroot \"\$1\" systemctl enable ssh haochaping-ssh-host-key haochaping-machine-id" \
+        "--customize-hook=chroot \"\$1\" update-initramfs -u -k all"
+}
 
 # --- tools --------------------------------------------------------------------------------------
 host_packages() {
@@ -92,6 +145,7 @@ SOURCE_PARTS=(device sync provisioning simulator systemd setup.cfg pyproject.tom
 inputs_hash() {
     {
         echo "$ARCH $SUITE $MIRROR"
+        printf 'authorized keys:\n%s\n' "$ACCESS_KEYS_TEXT"
         # the Python packages: also under systemd/ below, named here so no change misses it
         (cd "$TREE" && sha256sum systemd/requirements.lock)
         (cd "$TREE" && find "${SOURCE_PARTS[@]}" -type f ! -path '*/__pycache__/*' ! -name '*.pyc' \
@@ -132,6 +186,7 @@ fi
 eval "$(sed -n '/^DEBIAN_PACKAGES=(/,/)/p' "$TREE/systemd/install.sh")"
 [ "${#DEBIAN_PACKAGES[@]}" -gt 0 ] || die "no DEBIAN_PACKAGES in systemd/install.sh"
 PACKAGES+=("${DEBIAN_PACKAGES[@]}")
+PACKAGES+=("${ACCESS_PACKAGES[@]}")
 IFS=, ; INCLUDE="${PACKAGES[*]}"; unset IFS
 
 # The source as install.sh would get it on a card: a plain copy of the tree, no build output.
@@ -146,6 +201,8 @@ COPY_SOURCE="tar -C '$TREE' --exclude=.git --exclude=.venv --exclude=out --exclu
 BUILD_CA=${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt}
 CA_IN_ROOT=/etc/ssl/certs/ca-certificates.crt
 
+printf '%s\n' "$ACCESS_KEYS_TEXT" >"$WORK/authorized_keys"
+mapfile -d '' ACCESS_HOOKS < <(access_hooks "$WORK/authorized_keys")
 echo "image: mmdebstrap $SUITE $ARCH (${#PACKAGES[@]} packages and what they need)" >&2
 mmdebstrap --mode=root --variant=apt --arch="$ARCH" --components="$COMPONENTS" \
     --include="$INCLUDE" \
@@ -159,6 +216,7 @@ mmdebstrap --mode=root --variant=apt --arch="$ARCH" --components="$COMPONENTS" \
     --customize-hook="chroot \"\$1\" systemctl enable systemd-networkd systemd-resolved systemd-timesyncd" \
     --customize-hook="ln -sfn ../run/systemd/resolve/stub-resolv.conf \"\$1/etc/resolv.conf\"" \
     --customize-hook="rm -f \"\$1/etc/machine-id\" \"\$1/var/lib/dbus/machine-id\" && : > \"\$1/etc/machine-id\"" \
+    "${ACCESS_HOOKS[@]}" \
     --customize-hook="chroot \"\$1\" apt-get clean" \
     --customize-hook="chroot \"\$1\" sh -c 'unmkinitramfs /boot/initrd.img-* /var/tmp/initrd'" \
     --customize-hook="find \"\$1/var/tmp/initrd\" -path '*/scripts/init-bottom/ORDER' -exec cp {} '$WORK/init-bottom.ORDER' \\; -quit" \
