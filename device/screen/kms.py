@@ -251,7 +251,7 @@ class KmsScanout:
     def _copy(self, frame: pygame.Surface, buffer: _Buffer) -> None:
         width, height = self.size
         row = width * 4
-        pixels = frame.get_buffer().raw
+        pixels = memoryview(frame.get_buffer().raw)  # slices of it copy nothing more
         source_pitch = frame.get_pitch()
         if source_pitch == row == buffer.pitch:
             buffer.memory[: row * height] = pixels[: row * height]

@@ -368,10 +368,15 @@ def first_frame(run: Run, appliance: Appliance, token: str, pin: str) -> None:
         client.close()
 
 
-def province_ratings(standin: StandIn) -> list[str]:
-    """The evaluationIds the stand-in holds, read as its officer page reads them."""
+def province_records(standin: StandIn) -> list[dict[str, Any]]:
+    """The ratings the stand-in holds, newest first, read as its officer page reads them."""
     with Reports(standin.db_path) as reports:
-        return [row.record["evaluationId"] for row in reports.latest_ratings()]
+        return [row.record for row in reports.latest_ratings()]
+
+
+def province_ratings(standin: StandIn) -> list[str]:
+    """The evaluationIds the stand-in holds, newest first."""
+    return [record["evaluationId"] for record in province_records(standin)]
 
 
 def rate_and_deliver(
@@ -432,16 +437,13 @@ def rate_by_touch(run: Run, appliance: Appliance, standin: StandIn, token: str, 
         client.close()
     evaluation_id = status.get("lastEvaluationId")
     deadline = time.monotonic() + PAGE_TIMEOUT_S
-    while evaluation_id not in province_ratings(standin):
+    while True:
+        held = {r["evaluationId"]: r for r in province_records(standin)}
+        if (record := held.get(evaluation_id)) is not None:
+            break
         if time.monotonic() > deadline:
             raise StepError("the stand-in province never received the touch rating")
         time.sleep(0.5)
-    with Reports(standin.db_path) as reports:
-        record = next(
-            row.record
-            for row in reports.latest_ratings()
-            if row.record["evaluationId"] == evaluation_id
-        )
     run.seen["touch_rating"] = {
         "tapped_at": list(centre),
         "satisfaction": record.get("satisfaction"),
